@@ -1,0 +1,60 @@
+"""The app factory: one function builds a configured app, so importing never starts anything."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from typing import Any
+
+from flask import Flask, jsonify
+from flask.typing import ResponseReturnValue
+from werkzeug.exceptions import HTTPException
+
+from shared.clock import Clock, SystemClock
+from shared.coach import Coach
+from shared.engine import RoutineEngine
+from shared.routine import load_routine
+from shared.speech_timing import SpeechTimingModel
+from shared.sqlite_store import SQLiteStore
+
+from . import config as config_module
+from .health import bp as health_bp
+
+log = logging.getLogger(__name__)
+
+EXTENSION = "sciatica_coach"
+
+
+def create_app(config: Mapping[str, Any] | None = None) -> Flask:
+    """Build the app from the environment, overridden by `config` (tests pass theirs)."""
+    app = Flask(__name__)
+    app.config.from_mapping(config_module.from_env())
+    if config:
+        app.config.update(config)
+
+    clock: Clock = app.config.get("CLOCK") or SystemClock()
+    timing = SpeechTimingModel(
+        words_per_minute=app.config["SPEECH_WPM"],
+        start_delay_s=app.config["VOICE_START_DELAY_S"],
+    )
+    engine = RoutineEngine(load_routine(app.config["ROUTINE_FILE"]), timing)
+    store = app.config.get("STORE") or SQLiteStore(app.config["DATABASE"])
+    app.extensions[EXTENSION] = Coach(store, engine, clock)
+
+    app.register_blueprint(health_bp)
+    _register_error_handlers(app)
+    return app
+
+
+def coach_of(app: Flask) -> Coach:
+    """The app's routine service; blueprints reach it through here."""
+    return app.extensions[EXTENSION]
+
+
+def _register_error_handlers(app: Flask) -> None:
+    """Answer every HTTP error as JSON, and never let a client see a traceback."""
+
+    @app.errorhandler(HTTPException)
+    def http_error(exc: HTTPException) -> ResponseReturnValue:
+        response = jsonify(error=exc.name.lower().replace(" ", "_"), message=exc.description)
+        return response, exc.code or 500

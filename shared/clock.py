@@ -1,0 +1,56 @@
+"""Clocks the core is handed, so tests and demos decide what time it is."""
+
+from __future__ import annotations
+
+import time
+from typing import Protocol
+
+
+class Clock(Protocol):
+    """Anything that tells the time in epoch seconds; the core never reads the wall clock."""
+
+    def now(self) -> float: ...
+
+
+class SystemClock:
+    """The real wall clock, for the server."""
+
+    def now(self) -> float:
+        return time.time()
+
+
+class ManualClock:
+    """A clock that only moves when told, so a whole routine runs in milliseconds."""
+
+    def __init__(self, start: float = 1_780_000_000.0) -> None:
+        self._now = float(start)
+
+    def now(self) -> float:
+        return self._now
+
+    def advance(self, seconds: float) -> float:
+        if seconds < 0:
+            raise ValueError("a manual clock only moves forward")
+        self._now += seconds
+        return self._now
+
+    def set(self, when: float) -> None:
+        self._now = float(when)
+
+
+class ScaledClock:
+    """Wall time running `speed` times faster from a start point, for time-compressed demos."""
+
+    def __init__(self, speed: float, start: float | None = None) -> None:
+        if speed <= 0:
+            raise ValueError("speed must be positive")
+        self.speed = speed
+        self._origin = time.time() if start is None else start
+        self._mono0 = time.monotonic()
+
+    def now(self) -> float:
+        return self._origin + (time.monotonic() - self._mono0) * self.speed
+
+    def real_seconds(self, scaled_seconds: float) -> float:
+        """How long to really wait for `scaled_seconds` of routine time to pass."""
+        return scaled_seconds / self.speed

@@ -1,0 +1,99 @@
+"""The one door both sides go through: load a user's run, apply an event, save it safely."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+from .clock import Clock
+from .engine import Event, LeadIn, RoutineEngine, RunState, RunView, Status, Transition
+from .notify import ChangeNotifier, LocalNotifier
+from .routine import Routine
+from .store import CompletedRun, Store, UserRecord, VersionConflict
+
+log = logging.getLogger(__name__)
+
+#: How often a write is retried after losing a compare-and-set race.
+CAS_ATTEMPTS = 8
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    """A transition together with how the run looks right after it."""
+
+    transition: Transition
+    view: RunView
+
+
+class Coach:
+    """Routine service shared by the voice and the watch, so neither can drift from the other."""
+
+    def __init__(
+        self,
+        store: Store,
+        engine: RoutineEngine,
+        clock: Clock,
+        notifier: ChangeNotifier | None = None,
+    ) -> None:
+        self.store = store
+        self.engine = engine
+        self.clock = clock
+        self.notifier = notifier or LocalNotifier()
+
+    @property
+    def routine(self) -> Routine:
+        return self.engine.routine
+
+    def user(self, user_id: str) -> UserRecord:
+        return self.store.ensure_user(user_id, self.clock.now())
+
+    def mark_safety_heard(self, user_id: str) -> None:
+        self.store.mark_safety_heard(user_id, self.clock.now())
+
+    def apply(self, user_id: str, event: Event, lead_in: LeadIn = None) -> Outcome:
+        """Apply an event with compare-and-set, retrying if another writer got there first."""
+        for attempt in range(CAS_ATTEMPTS):
+            stored = self.store.load_run(user_id)
+            state = stored or self.engine.new_state()
+            now = self.clock.now()
+            transition = self.engine.apply(state, event, now, lead_in)
+            if transition.changed:
+                try:
+                    self._save(user_id, stored, transition.state)
+                except VersionConflict:
+                    log.info("run conflict on attempt %d; retrying", attempt + 1)
+                    continue
+            return Outcome(transition, self.engine.view(transition.state, now))
+        raise VersionConflict(user_id, None, None)
+
+    def view(self, user_id: str) -> RunView:
+        """The run as it is now, recording completion if time has run past the last step."""
+        for _ in range(CAS_ATTEMPTS):
+            stored = self.store.load_run(user_id)
+            state = stored or self.engine.new_state()
+            now = self.clock.now()
+            settled = self.engine.settle(state, now)
+            if settled is not state:
+                try:
+                    self._save(user_id, stored, settled)
+                except VersionConflict:
+                    continue
+            return self.engine.view(settled, now)
+        raise VersionConflict(user_id, None, None)
+
+    def forget(self, user_id: str) -> None:
+        """Delete everything about a user and wake their watches so they notice."""
+        self.store.delete_user(user_id)
+        self.notifier.publish(user_id, -1)
+
+    def history(self, user_id: str, limit: int = 20) -> list[CompletedRun]:
+        return self.store.history(user_id, limit)
+
+    def _save(self, user_id: str, stored: RunState | None, new: RunState) -> None:
+        self.store.save_run(user_id, new, None if stored is None else stored.version)
+        if new.status is Status.COMPLETED and new.run_id and new.completed_at is not None:
+            self.store.record_completion(
+                user_id,
+                CompletedRun(new.run_id, new.routine_id, new.started_at or 0.0, new.completed_at),
+            )
+        self.notifier.publish(user_id, new.version)

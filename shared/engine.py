@@ -1,0 +1,478 @@
+"""One user's run of a routine as a state machine over absolute deadlines, never ticking counters.
+
+The stored state says which step is on and when its speech, hold and end fall. What
+phase the run is in at any moment (announcing, holding, awaiting the next step) is
+derived from those deadlines and the clock the caller passes, so the voice and the
+watch read the same answer from the same record.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field, replace
+from enum import StrEnum
+from typing import Any
+
+from .cues import Cue, CueKind, hold_cues
+from .routine import Routine, Step
+from .speech_timing import SpeechTimingModel
+
+STATE_FORMAT = 1
+
+
+class Status(StrEnum):
+    """What is stored: whether a run exists and whether it is moving."""
+
+    IDLE = "idle"
+    ACTIVE = "active"
+    PAUSED = "paused"
+    STOPPED = "stopped"
+    COMPLETED = "completed"
+
+
+class Phase(StrEnum):
+    """What is happening at one moment, derived from the status and the deadlines."""
+
+    IDLE = "idle"
+    ANNOUNCING = "announcing"
+    HOLDING = "holding"
+    AWAITING = "awaiting"
+    PAUSED = "paused"
+    STOPPED = "stopped"
+    COMPLETED = "completed"
+
+
+class Event(StrEnum):
+    """What a user (by voice or from the wrist) can ask of a run."""
+
+    START = "start"
+    NEXT = "next"
+    PREVIOUS = "previous"
+    REPEAT = "repeat"
+    PAUSE = "pause"
+    RESUME = "resume"
+    START_OVER = "start_over"
+    STOP = "stop"
+    TIME_LEFT = "time_left"
+
+
+class Action(StrEnum):
+    """What the engine does for a legal (phase, event) pair."""
+
+    BEGIN = "begin"
+    ADVANCE = "advance"
+    GO_BACK = "go_back"
+    RESTART_STEP = "restart_step"
+    PAUSE = "pause"
+    RESUME = "resume"
+    STOP = "stop"
+    NOTHING = "nothing"
+
+
+_RUNNING = (Phase.ANNOUNCING, Phase.HOLDING, Phase.AWAITING)
+_NAVIGATION = {
+    Event.NEXT: Action.ADVANCE,
+    Event.PREVIOUS: Action.GO_BACK,
+    Event.REPEAT: Action.RESTART_STEP,
+    Event.START_OVER: Action.BEGIN,
+    Event.STOP: Action.STOP,
+    Event.TIME_LEFT: Action.NOTHING,
+}
+
+#: The whole machine at a glance: a pair missing here is an illegal event.
+TRANSITIONS: dict[tuple[Phase, Event], Action] = {
+    (Phase.IDLE, Event.START): Action.BEGIN,
+    (Phase.IDLE, Event.START_OVER): Action.BEGIN,
+    (Phase.IDLE, Event.STOP): Action.NOTHING,
+    (Phase.IDLE, Event.TIME_LEFT): Action.NOTHING,
+    **{
+        (phase, event): action
+        for phase in _RUNNING
+        for event, action in {
+            **_NAVIGATION,
+            Event.PAUSE: Action.PAUSE,
+            Event.RESUME: Action.NOTHING,
+        }.items()
+    },
+    **{(Phase.PAUSED, event): action for event, action in _NAVIGATION.items()},
+    (Phase.PAUSED, Event.PAUSE): Action.NOTHING,
+    (Phase.PAUSED, Event.RESUME): Action.RESUME,
+    **{(Phase.STOPPED, event): action for event, action in _NAVIGATION.items()},
+    (Phase.STOPPED, Event.STOP): Action.NOTHING,
+    (Phase.STOPPED, Event.PAUSE): Action.NOTHING,
+    (Phase.STOPPED, Event.RESUME): Action.RESUME,
+    (Phase.COMPLETED, Event.START): Action.BEGIN,
+    (Phase.COMPLETED, Event.START_OVER): Action.BEGIN,
+    (Phase.COMPLETED, Event.REPEAT): Action.NOTHING,
+    (Phase.COMPLETED, Event.STOP): Action.NOTHING,
+    (Phase.COMPLETED, Event.TIME_LEFT): Action.NOTHING,
+}
+
+
+@dataclass(frozen=True, slots=True)
+class Announcement:
+    """What the voice is about to say: a step from its start, or a paused hold carrying on."""
+
+    step_index: int
+    resumed_hold_s: float | None = None
+
+
+#: How long the voice talks before a hold starts: seconds, a function of what is announced
+#: (so a caller can time the very words it will speak), or None to estimate from the step.
+LeadIn = float | Callable[[Announcement], float] | None
+
+
+class IllegalEvent(Exception):
+    """An event that makes no sense now (next before starting, start mid-run, ...)."""
+
+    def __init__(self, phase: Phase, event: Event) -> None:
+        super().__init__(f"cannot {event.value} while {phase.value}")
+        self.phase = phase
+        self.event = event
+
+
+@dataclass(frozen=True, slots=True)
+class RunState:
+    """A user's run as stored: JSON-able, versioned, and free of anything that ticks."""
+
+    routine_id: str
+    version: int = 0
+    status: Status = Status.IDLE
+    run_id: str | None = None
+    step_index: int = 0
+    started_at: float | None = None
+    step_started_at: float | None = None
+    hold_start: float | None = None
+    hold_end: float | None = None
+    step_end: float | None = None
+    paused_at: float | None = None
+    completed_at: float | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "format": STATE_FORMAT,
+            "routine_id": self.routine_id,
+            "version": self.version,
+            "status": self.status.value,
+            "run_id": self.run_id,
+            "step_index": self.step_index,
+            "started_at": self.started_at,
+            "step_started_at": self.step_started_at,
+            "hold_start": self.hold_start,
+            "hold_end": self.hold_end,
+            "step_end": self.step_end,
+            "paused_at": self.paused_at,
+            "completed_at": self.completed_at,
+        }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> RunState:
+        if data.get("format") != STATE_FORMAT:
+            raise ValueError(f"unknown run state format {data.get('format')!r}")
+        fields = {k: v for k, v in data.items() if k != "format"}
+        fields["status"] = Status(fields["status"])
+        return cls(**fields)
+
+
+@dataclass(frozen=True, slots=True)
+class HoldWindow:
+    """A hold's start, end and what is left of it at the moment of the view."""
+
+    start: float
+    end: float
+    remaining: float
+    seconds: float
+
+
+@dataclass(frozen=True, slots=True)
+class RunView:
+    """Everything either side needs to know about a run at one moment."""
+
+    now: float
+    state: RunState
+    phase: Phase
+    step: Step | None
+    step_count: int
+    hold: HoldWindow | None
+    cues: tuple[Cue, ...]
+    routine_remaining_s: float
+
+    @property
+    def version(self) -> int:
+        return self.state.version
+
+    @property
+    def step_index(self) -> int:
+        return self.state.step_index
+
+
+@dataclass(frozen=True, slots=True)
+class Transition:
+    """The outcome of one event: the new state and facts the voice may want to mention."""
+
+    event: Event
+    action: Action
+    before: Phase
+    state: RunState
+    changed: bool
+    announcement: Announcement | None = None
+    at_first_step: bool = False
+    completed: bool = False
+
+
+@dataclass
+class RoutineEngine:
+    """Applies events to run states for one routine, on times the caller supplies."""
+
+    routine: Routine
+    timing: SpeechTimingModel = field(default_factory=SpeechTimingModel)
+    new_run_id: Callable[[], str] = field(default=lambda: uuid.uuid4().hex)
+
+    def new_state(self) -> RunState:
+        return RunState(routine_id=self.routine.id)
+
+    # -- reading ------------------------------------------------------------------------
+
+    def phase(self, state: RunState, now: float) -> Phase:
+        """The phase at `now`; a run past the end of its last step is completed."""
+        if state.status is not Status.ACTIVE:
+            return Phase(state.status.value)
+        assert state.step_end is not None
+        if now >= state.step_end:
+            return (
+                Phase.COMPLETED if state.step_index >= self.routine.last_index else Phase.AWAITING
+            )
+        if state.hold_start is not None and now >= state.hold_start:
+            return Phase.HOLDING
+        return Phase.ANNOUNCING
+
+    def view(self, state: RunState, now: float) -> RunView:
+        """A pure reading of the run at `now`: phase, step, hold window and pending cues."""
+        phase = self.phase(state, now)
+        step = None if phase is Phase.IDLE else self.routine.step(state.step_index)
+        return RunView(
+            now=now,
+            state=state,
+            phase=phase,
+            step=step,
+            step_count=len(self.routine),
+            hold=self._hold_window(state, phase, now),
+            cues=tuple(self._pending_cues(state, phase, now)),
+            routine_remaining_s=self._routine_remaining(state, phase, now),
+        )
+
+    def _hold_window(self, state: RunState, phase: Phase, now: float) -> HoldWindow | None:
+        if (
+            state.hold_start is None
+            or state.hold_end is None
+            or phase
+            in (
+                Phase.IDLE,
+                Phase.COMPLETED,
+            )
+        ):
+            return None
+        seconds = state.hold_end - state.hold_start
+        if phase in (Phase.PAUSED, Phase.STOPPED):
+            assert state.paused_at is not None
+            frozen_at = max(state.paused_at, state.hold_start)
+            remaining = 0.0 if phase is Phase.STOPPED else state.hold_end - frozen_at
+            return HoldWindow(state.hold_start, state.hold_end, max(0.0, remaining), seconds)
+        remaining = min(seconds, max(0.0, state.hold_end - now))
+        return HoldWindow(state.hold_start, state.hold_end, remaining, seconds)
+
+    def _pending_cues(self, state: RunState, phase: Phase, now: float) -> list[Cue]:
+        if phase not in _RUNNING:
+            return []
+        cues: list[Cue] = []
+        step = self.routine.step(state.step_index)
+        if state.hold_start is not None and state.hold_end is not None:
+            side = step.side.value if step.side else None
+            cues.extend(hold_cues(state.step_index, state.hold_start, state.hold_end, side))
+        if state.step_index >= self.routine.last_index and state.step_end is not None:
+            cues.append(Cue(state.step_end, CueKind.ROUTINE_COMPLETE, state.step_index))
+        return [cue for cue in cues if cue.at >= now]
+
+    def _routine_remaining(self, state: RunState, phase: Phase, now: float) -> float:
+        """Seconds of speech and holds still to come, to answer 'how long is left'."""
+        if phase is Phase.COMPLETED:
+            return 0.0
+        if phase is Phase.IDLE:
+            return sum(self._step_length(step) for step in self.routine.steps)
+        later = sum(self._step_length(s) for s in self.routine.steps[state.step_index + 1 :])
+        if phase in _RUNNING:
+            assert state.step_end is not None
+            return later + max(0.0, state.step_end - now)
+        window = self._hold_window(state, phase, now)
+        paused_in_hold = (
+            phase is Phase.PAUSED
+            and window is not None
+            and state.paused_at is not None
+            and state.paused_at >= window.start
+        )
+        if paused_in_hold:
+            assert window is not None
+            return later + window.remaining
+        return later + self._step_length(self.routine.step(state.step_index))
+
+    def _step_length(self, step: Step) -> float:
+        return self.timing.estimate(step.say) + (step.hold.seconds if step.hold else 0.0)
+
+    # -- changing -----------------------------------------------------------------------
+
+    def settle(self, state: RunState, now: float) -> RunState:
+        """Record completion once time has run past the last step, so history can keep it."""
+        if state.status is Status.ACTIVE and self.phase(state, now) is Phase.COMPLETED:
+            return replace(
+                state,
+                version=state.version + 1,
+                status=Status.COMPLETED,
+                completed_at=state.step_end,
+                paused_at=None,
+            )
+        return state
+
+    def apply(
+        self, state: RunState, event: Event, now: float, lead_in: LeadIn = None
+    ) -> Transition:
+        """Apply `event` at `now`; `lead_in` says how long the voice talks before a hold starts.
+
+        Without a lead-in the engine estimates it from the step's own words (or none for
+        a resumed hold). Raises IllegalEvent for pairs the transition table leaves out.
+        """
+        settled = self.settle(state, now)
+        before = self.phase(settled, now)
+        action = TRANSITIONS.get((before, event))
+        if action is None:
+            raise IllegalEvent(before, event)
+        handler = getattr(self, f"_do_{action.value}")
+        new, extra = handler(settled, now, _LeadInOf(self, lead_in))
+        changed = new != settled
+        if changed:
+            new = replace(new, version=settled.version + 1)
+        elif settled is not state:
+            new, changed = settled, True
+        return Transition(
+            event=event,
+            action=action,
+            before=before,
+            state=new,
+            changed=changed,
+            announcement=extra.get("announcement"),
+            at_first_step=extra.get("at_first_step", False),
+            completed=new.status is Status.COMPLETED,
+        )
+
+    def _announce(
+        self, state: RunState, index: int, now: float, lead_in: _LeadInOf
+    ) -> tuple[RunState, dict[str, Any]]:
+        step = self.routine.step(index)
+        announcement = Announcement(index)
+        spoken_end = now + lead_in(announcement)
+        if step.hold is None:
+            hold_start = hold_end = None
+            step_end = spoken_end
+        else:
+            hold_start, hold_end = spoken_end, spoken_end + step.hold.seconds
+            step_end = hold_end
+        return replace(
+            state,
+            status=Status.ACTIVE,
+            step_index=index,
+            step_started_at=now,
+            hold_start=hold_start,
+            hold_end=hold_end,
+            step_end=step_end,
+            paused_at=None,
+            completed_at=None,
+        ), {"announcement": announcement}
+
+    def _do_begin(self, state: RunState, now: float, lead_in: _LeadInOf) -> tuple:
+        fresh = replace(
+            self.new_state(), version=state.version, run_id=self.new_run_id(), started_at=now
+        )
+        return self._announce(fresh, 0, now, lead_in)
+
+    def _do_advance(self, state: RunState, now: float, lead_in: _LeadInOf) -> tuple:
+        if state.step_index >= self.routine.last_index:
+            done = replace(state, status=Status.COMPLETED, completed_at=now, paused_at=None)
+            return done, {}
+        return self._announce(state, state.step_index + 1, now, lead_in)
+
+    def _do_go_back(self, state: RunState, now: float, lead_in: _LeadInOf) -> tuple:
+        index = max(0, state.step_index - 1)
+        new, extra = self._announce(state, index, now, lead_in)
+        return new, {**extra, "at_first_step": index == 0}
+
+    def _do_restart_step(self, state: RunState, now: float, lead_in: _LeadInOf) -> tuple:
+        return self._announce(state, state.step_index, now, lead_in)
+
+    def _do_pause(self, state: RunState, now: float, lead_in: _LeadInOf) -> tuple:
+        return replace(state, status=Status.PAUSED, paused_at=now), {}
+
+    def _do_stop(self, state: RunState, now: float, lead_in: _LeadInOf) -> tuple:
+        return replace(state, status=Status.STOPPED, paused_at=now), {}
+
+    def _do_resume(self, state: RunState, now: float, lead_in: _LeadInOf) -> tuple:
+        """Continue a paused hold with the time it had left; anything else starts the step anew."""
+        assert state.paused_at is not None
+        running = replace(state, status=Status.ACTIVE)
+        was = self.phase(running, state.paused_at)
+        if state.status is Status.STOPPED or was is Phase.ANNOUNCING:
+            return self._announce(state, state.step_index, now, lead_in)
+        assert state.step_end is not None
+        if was is Phase.HOLDING:
+            assert state.hold_end is not None
+            remaining = state.hold_end - state.paused_at
+            announcement = Announcement(state.step_index, resumed_hold_s=remaining)
+            hold_start = now + lead_in(announcement)
+            resumed = replace(
+                running,
+                step_started_at=now,
+                hold_start=hold_start,
+                hold_end=hold_start + remaining,
+                step_end=hold_start + remaining,
+                paused_at=None,
+            )
+            return resumed, {"announcement": announcement}
+        # Paused while awaiting the next step: keep awaiting, deadlines moved past.
+        shift = now - state.paused_at
+
+        def moved(value: float | None) -> float | None:
+            return None if value is None else value + shift
+
+        return replace(
+            running,
+            step_started_at=moved(state.step_started_at),
+            hold_start=moved(state.hold_start),
+            hold_end=moved(state.hold_end),
+            step_end=moved(state.step_end),
+            paused_at=None,
+        ), {}
+
+    def _do_nothing(self, state: RunState, now: float, lead_in: _LeadInOf) -> tuple:
+        return state, {}
+
+
+@dataclass(frozen=True, slots=True)
+class _LeadInOf:
+    """Resolves a LeadIn for one announcement, checking it is a sane duration."""
+
+    engine: RoutineEngine
+    given: LeadIn
+
+    def __call__(self, announcement: Announcement) -> float:
+        if callable(self.given):
+            seconds = self.given(announcement)
+        elif self.given is not None:
+            seconds = self.given
+        elif announcement.resumed_hold_s is not None:
+            seconds = 0.0
+        else:
+            seconds = self.engine.timing.estimate(
+                self.engine.routine.step(announcement.step_index).say
+            )
+        if not 0 <= seconds < 3600:
+            raise ValueError(f"lead-in of {seconds!r} s is not a sane speech length")
+        return float(seconds)

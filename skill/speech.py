@@ -1,0 +1,147 @@
+"""Every sentence the skill speaks, in one place: handlers pick a key, this module says it.
+
+Text is plain with {placeholders}; values are escaped before they enter SSML, and the
+routine's own step text is already checked to be SSML-safe when the routine loads.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from xml.sax.saxutils import escape
+
+from shared.routine import Routine, Step
+from shared.speech_timing import silence_ssml
+
+PHRASES: dict[str, str] = {
+    "welcome_new": "Welcome to Sciatica Coach. I'll talk you through a short routine: "
+    "first we loosen the muscle knots with a ball, then we stretch, both sides.",
+    "offer_start": "Would you like to start your sciatica routine?",
+    "welcome_back_mid_run": "Welcome back. You stopped at step {number} of {count}, {title}. "
+    "Would you like to carry on from there?",
+    "welcome_back": "Welcome back to Sciatica Coach.",
+    "continue_or_restart": "Say continue to pick up at step {number}, or start over "
+    "to begin again.",
+    "step_heading": "Step {number} of {count}: {title}.",
+    "first_step_again": "That was the first step, so here it is again.",
+    "hold_start": "Hold for {seconds} seconds, starting now.",
+    "hold_resume": "Picking up your hold with {seconds} seconds to go, starting now.",
+    "time_up_switch": "Time's up. Switch sides.",
+    "time_up": "Time's up. Nicely done.",
+    "next_prompt": "Say next when you're ready.",
+    "next_reprompt": "Whenever you're ready, say next. Or say repeat to hear that step again.",
+    "routine_done": "You've finished the whole routine. See you next time.",
+    "already_done": "You've already finished today's routine. Say start over to do it again.",
+    "not_started": "We haven't started yet. Say start my routine to begin.",
+    "already_running": "Your routine is already under way, at step {number}, {title}.",
+    "paused": "Paused. Say resume when you're ready to carry on.",
+    "paused_reprompt": "Say resume to carry on, or stop to finish for now.",
+    "not_paused": "We're not paused, so let's keep going.",
+    "stopped": "Okay, stopping here. I'll remember your place for next time.",
+    "goodbye": "Goodbye, and take care of that back.",
+    "time_left_holding": "{remaining} left on this hold.",
+    "time_left_announcing": "The {seconds} second hold starts once you're in position.",
+    "time_left_awaiting": "This step is done. Say next for the next one.",
+    "time_left_paused": "You're paused with {remaining} left on this hold.",
+    "time_left_paused_before_hold": "You're paused before the hold starts.",
+    "time_left_idle": "You haven't started a routine. The whole thing takes about {total}.",
+    "time_left_stopped": "You stopped at step {number} of {count}.",
+    "time_left_routine": "About {total} to go in the whole routine.",
+    "time_left_completed": "Nothing left: you've finished the routine.",
+    "help": "I guide you through a sciatica routine, step by step. You can say next, "
+    "previous, repeat, pause, resume, start over, or how much time is left. "
+    "To link your watch, say pair code and the six digits on the watch.",
+    "help_reprompt": "What would you like to do?",
+    "fallback": "Sorry, I didn't catch that. You can say next, repeat, pause, or help.",
+    "fallback_reprompt": "Say help to hear what you can say.",
+    "pair_ok": "Your watch is paired. It will buzz at the start and end of every hold.",
+    "pair_bad_code": "That code didn't match a watch waiting to pair. Check the six digits "
+    "on your watch and say pair code, then the digits.",
+    "pair_missing_code": "I need the six digits shown on your watch. Say pair code, "
+    "then the digits.",
+    "pair_too_many": "Too many wrong codes just now. Please wait a minute, then try again.",
+    "unpair_ok": "Done. Your watch is unpaired and won't get any more cues.",
+    "unpair_none": "There was no watch paired with your account.",
+    "safety_reprompt": "Would you like to start the routine?",
+    "error": "Sorry, something went wrong on my side. Please try that again.",
+    "busy": "Sorry, I couldn't save that just now. Please say it again.",
+}
+
+
+def say(key: str, **data: object) -> str:
+    """The text for `key`, with every value escaped so it cannot break the SSML."""
+    return PHRASES[key].format(**{k: escape(str(v)) for k, v in data.items()})
+
+
+def wrap(*parts: str) -> str:
+    """Join SSML fragments into one <speak> document."""
+    return "<speak>" + " ".join(p for p in parts if p) + "</speak>"
+
+
+def duration_words(seconds: float) -> str:
+    """'1 minute 5 seconds' style wording; whole seconds, rounded up so '0 seconds' never lies."""
+    whole = int(-(-seconds // 1))
+    minutes, secs = divmod(whole, 60)
+    parts = []
+    if minutes:
+        parts.append(f"{minutes} minute{'s' if minutes != 1 else ''}")
+    if secs or not minutes:
+        parts.append(f"{secs} second{'s' if secs != 1 else ''}")
+    return " ".join(parts)
+
+
+@dataclass(frozen=True, slots=True)
+class StepSpeech:
+    """A step's speech split where the hold begins, so its start can be timed exactly."""
+
+    lead_in: str
+    hold: str
+    after: str
+    ends_session: bool
+
+    @property
+    def ssml(self) -> str:
+        return wrap(self.lead_in, self.hold, self.after)
+
+
+def step_speech(
+    routine: Routine,
+    index: int,
+    *,
+    intro: str = "",
+    hold_seconds: float | None = None,
+    resumed: bool = False,
+) -> StepSpeech:
+    """The words for step `index`: heading, instruction, the hold as silence, the spoken end.
+
+    `hold_seconds` overrides the hold length (a resumed hold speaks only what is left).
+    """
+    step = routine.step(index)
+    heading = say("step_heading", number=index + 1, count=len(routine), title=step.title)
+    lead = [intro] if intro else []
+    if resumed and step.hold is not None:
+        seconds = step.hold.seconds if hold_seconds is None else hold_seconds
+        lead.append(say("hold_resume", seconds=round(seconds)))
+    else:
+        lead += [heading, step.say]
+    last = index >= routine.last_index
+    if step.hold is None:
+        after = say("routine_done") if last else say("next_prompt")
+        return StepSpeech(" ".join(lead), "", after, ends_session=last)
+    seconds = step.hold.seconds if hold_seconds is None else hold_seconds
+    if not resumed:
+        lead.append(say("hold_start", seconds=round(seconds)))
+    end = say("time_up_switch") if _switches_side(routine, index) else say("time_up")
+    after = end + " " + (say("routine_done") if last else say("next_prompt"))
+    return StepSpeech(" ".join(lead), silence_ssml(seconds), after, ends_session=last)
+
+
+def _switches_side(routine: Routine, index: int) -> bool:
+    """True when the next step is the same exercise on the other side."""
+    if index >= routine.last_index:
+        return False
+    here, there = routine.step(index), routine.step(index + 1)
+    return _exercise(here) == _exercise(there) and here.side != there.side
+
+
+def _exercise(step: Step) -> str:
+    return step.id.rsplit("-", 1)[0] if step.side else step.id

@@ -1,0 +1,1 @@
+"""The watch side: pairing, cue polling, haptic patterns and reference watch faces."""
