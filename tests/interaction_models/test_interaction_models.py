@@ -1,0 +1,343 @@
+"""The Alexa interaction models and skill manifest agree with the intents the code serves.
+
+The JSON under ``interaction_models/skill-package`` is what the ASK CLI deploys; these tests
+hold it to the names in ``skill.intents`` and to the Alexa rules we rely on (see
+docs/INVOCATION.md for where each rule comes from).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from skill.intents import PAIR_CODE_SLOT, Intent
+
+PACKAGE = Path(__file__).resolve().parents[2] / "interaction_models" / "skill-package"
+MODELS = PACKAGE / "interactionModels" / "custom"
+LOCALES = ("en-US", "en-GB", "en-CA", "en-AU", "en-IN")
+COUNTRIES = {"US", "GB", "CA", "AU", "IN"}
+
+REQUIRED_BUILT_INS = {
+    "AMAZON.NextIntent",
+    "AMAZON.PreviousIntent",
+    "AMAZON.RepeatIntent",
+    "AMAZON.PauseIntent",
+    "AMAZON.ResumeIntent",
+    "AMAZON.StartOverIntent",
+    "AMAZON.HelpIntent",
+    "AMAZON.StopIntent",
+    "AMAZON.CancelIntent",
+    "AMAZON.FallbackIntent",
+    "AMAZON.NavigateHomeIntent",
+}
+
+#: The core phrase of each built-in intent: no other intent may claim it as a sample.
+BUILT_IN_PHRASES = {
+    "next": "AMAZON.NextIntent",
+    "skip": "AMAZON.NextIntent",
+    "previous": "AMAZON.PreviousIntent",
+    "go back": "AMAZON.PreviousIntent",
+    "repeat": "AMAZON.RepeatIntent",
+    "say again": "AMAZON.RepeatIntent",
+    "pause": "AMAZON.PauseIntent",
+    "resume": "AMAZON.ResumeIntent",
+    "continue": "AMAZON.ResumeIntent",
+    "start over": "AMAZON.StartOverIntent",
+    "restart": "AMAZON.StartOverIntent",
+    "start again": "AMAZON.StartOverIntent",
+    "help": "AMAZON.HelpIntent",
+    "help me": "AMAZON.HelpIntent",
+    "stop": "AMAZON.StopIntent",
+    "off": "AMAZON.StopIntent",
+    "shut up": "AMAZON.StopIntent",
+    "cancel": "AMAZON.CancelIntent",
+    "go home": "AMAZON.NavigateHomeIntent",
+    "yes": "AMAZON.YesIntent",
+    "no": "AMAZON.NoIntent",
+}
+
+#: Words an invocation name must not contain: wake words, "skill"/"app", launch and
+#: connecting words (Alexa invocation name requirements).
+FORBIDDEN_INVOCATION_WORDS = {
+    "alexa", "amazon", "echo", "computer", "skill", "app",
+    "ask", "tell", "open", "launch", "load", "begin", "start", "run", "play", "resume",
+    "use", "enable", "to", "from", "by", "if", "and", "whether", "for", "with", "about",
+}  # fmt: skip
+
+LAUNCH_WORDS = ("open", "ask", "tell", "start", "launch", "begin", "run", "load", "talk to")
+CONNECTING_WORDS = ("to", "for", "about", "if", "whether", "and", "that")
+
+#: A sample is lower-case words, possessive/contracted apostrophes, "a." style
+#: abbreviations and {slot} references; numbers are spelled out.
+SAMPLE_TOKEN = re.compile(r"[a-z]+(?:'[a-z]+)?|[a-z]\.|\{[A-Za-z_]+\}")
+SLOT_REFERENCE = re.compile(r"\{([A-Za-z_]+)\}")
+
+DISCLAIMER_FRAGMENTS = ("not medical advice", "no substitute", "sharp pain", "numbness", "weakness")
+
+
+@cache
+def load_model(locale: str) -> dict[str, Any]:
+    return json.loads((MODELS / f"{locale}.json").read_text(encoding="utf-8"))
+
+
+@cache
+def load_manifest() -> dict[str, Any]:
+    return json.loads((PACKAGE / "skill.json").read_text(encoding="utf-8"))["manifest"]
+
+
+def language_model(locale: str) -> dict[str, Any]:
+    return load_model(locale)["interactionModel"]["languageModel"]
+
+
+def intents_by_name(locale: str) -> dict[str, dict[str, Any]]:
+    return {intent["name"]: intent for intent in language_model(locale)["intents"]}
+
+
+def normalised(sample: str) -> str:
+    return " ".join(sample.lower().split())
+
+
+def all_samples(locale: str) -> list[tuple[str, str]]:
+    """Every (intent name, sample) pair of one locale."""
+    return [
+        (intent["name"], sample)
+        for intent in language_model(locale)["intents"]
+        for sample in intent.get("samples", [])
+    ]
+
+
+per_locale = pytest.mark.parametrize("locale", LOCALES)
+
+
+# --- the interaction models ------------------------------------------------------------------
+
+
+@per_locale
+def test_every_locale_has_a_model_file(locale: str) -> None:
+    assert (MODELS / f"{locale}.json").is_file()
+
+
+def test_there_is_no_model_for_an_unlisted_locale() -> None:
+    assert sorted(path.stem for path in MODELS.glob("*.json")) == sorted(LOCALES)
+
+
+@per_locale
+def test_model_has_the_ask_language_model_shape(locale: str) -> None:
+    model = language_model(locale)
+
+    assert isinstance(model["invocationName"], str)
+    assert isinstance(model["intents"], list)
+    assert isinstance(model["types"], list)
+    for intent in model["intents"]:
+        assert isinstance(intent["name"], str)
+        assert isinstance(intent["samples"], list)
+        assert all(isinstance(sample, str) for sample in intent["samples"])
+        for slot in intent.get("slots", []):
+            assert isinstance(slot["name"], str)
+            assert isinstance(slot["type"], str)
+    for slot_type in model["types"]:
+        assert isinstance(slot_type["name"], str)
+        assert slot_type["values"], f"custom slot type {slot_type['name']} has no values"
+        for value in slot_type["values"]:
+            assert isinstance(value["name"]["value"], str)
+
+
+@per_locale
+def test_invocation_name_meets_the_alexa_requirements(locale: str) -> None:
+    name = language_model(locale)["invocationName"]
+    words = name.split()
+
+    assert name == name.lower()
+    assert re.fullmatch(r"[a-z' .]+", name), "only letters, spaces, apostrophes and periods"
+    assert len(words) >= 2, "one-word invocation names are for brands only"
+    assert not FORBIDDEN_INVOCATION_WORDS & set(words)
+
+
+def test_every_locale_uses_the_same_invocation_name() -> None:
+    assert len({language_model(locale)["invocationName"] for locale in LOCALES}) == 1
+
+
+@per_locale
+def test_declared_intents_are_exactly_the_intents_the_code_serves(locale: str) -> None:
+    names = [intent["name"] for intent in language_model(locale)["intents"]]
+
+    assert len(names) == len(set(names)), "an intent is declared twice"
+    assert set(names) == {intent.value for intent in Intent}
+
+
+@per_locale
+def test_required_built_in_intents_are_declared(locale: str) -> None:
+    assert REQUIRED_BUILT_INS - set(intents_by_name(locale)) == set()
+
+
+@per_locale
+def test_every_custom_intent_has_varied_samples(locale: str) -> None:
+    for name, intent in intents_by_name(locale).items():
+        if not name.startswith("AMAZON."):
+            assert len(set(map(normalised, intent["samples"]))) >= 8, name
+
+
+@per_locale
+def test_fallback_and_navigate_home_keep_amazons_own_samples(locale: str) -> None:
+    intents = intents_by_name(locale)
+
+    assert intents["AMAZON.FallbackIntent"]["samples"] == []
+    assert intents["AMAZON.NavigateHomeIntent"]["samples"] == []
+
+
+@per_locale
+def test_samples_are_lower_case_words_without_punctuation(locale: str) -> None:
+    for name, sample in all_samples(locale):
+        tokens = sample.split()
+        assert tokens, f"{name} has an empty sample"
+        assert sample == " ".join(tokens), f"{name}: stray whitespace in {sample!r}"
+        for token in tokens:
+            assert SAMPLE_TOKEN.fullmatch(token), f"{name}: {token!r} in {sample!r}"
+
+
+@per_locale
+def test_no_sample_belongs_to_two_intents(locale: str) -> None:
+    owners: dict[str, set[str]] = {}
+    for name, sample in all_samples(locale):
+        owners.setdefault(normalised(sample), set()).add(name)
+
+    shared = {sample: names for sample, names in owners.items() if len(names) > 1}
+    assert shared == {}
+
+
+@per_locale
+def test_no_intent_repeats_a_sample(locale: str) -> None:
+    for name, intent in intents_by_name(locale).items():
+        samples = [normalised(sample) for sample in intent["samples"]]
+        assert len(samples) == len(set(samples)), name
+
+
+@per_locale
+def test_no_intent_claims_a_built_in_intents_own_phrase(locale: str) -> None:
+    for name, sample in all_samples(locale):
+        owner = BUILT_IN_PHRASES.get(normalised(sample))
+        assert owner in (None, name), f"{name} claims {sample!r}, which {owner} answers"
+
+
+@per_locale
+def test_every_slot_type_is_built_in_or_declared(locale: str) -> None:
+    model = language_model(locale)
+    declared = {slot_type["name"] for slot_type in model["types"]}
+
+    for intent in model["intents"]:
+        for slot in intent.get("slots", []):
+            assert slot["type"].startswith("AMAZON.") or slot["type"] in declared, slot
+
+
+@per_locale
+def test_every_declared_slot_type_is_used(locale: str) -> None:
+    model = language_model(locale)
+    used = {slot["type"] for intent in model["intents"] for slot in intent.get("slots", [])}
+
+    assert {slot_type["name"] for slot_type in model["types"]} <= used
+
+
+@per_locale
+def test_samples_reference_only_slots_their_intent_declares(locale: str) -> None:
+    for name, intent in intents_by_name(locale).items():
+        declared = {slot["name"] for slot in intent.get("slots", [])}
+        referenced = {ref for sample in intent["samples"] for ref in SLOT_REFERENCE.findall(sample)}
+        assert referenced <= declared, f"{name} samples use undeclared slots"
+        assert declared <= referenced, f"{name} declares slots no sample fills"
+
+
+@per_locale
+def test_pair_watch_fills_the_code_slot_with_a_number(locale: str) -> None:
+    intent = intents_by_name(locale)[Intent.PAIR_WATCH]
+    slots = {slot["name"]: slot["type"] for slot in intent["slots"]}
+
+    assert slots == {PAIR_CODE_SLOT: "AMAZON.NUMBER"}
+    assert f"pair code {{{PAIR_CODE_SLOT}}}" in intent["samples"]
+
+
+@per_locale
+def test_start_routine_answers_the_routine_trigger_phrase(locale: str) -> None:
+    samples = intents_by_name(locale)[Intent.START_ROUTINE]["samples"]
+
+    assert "start my sciatica routine" in samples
+
+
+# --- the skill manifest ----------------------------------------------------------------------
+
+
+def test_manifest_publishes_every_locale_and_only_those() -> None:
+    publishing = load_manifest()["publishingInformation"]
+
+    assert load_manifest()["manifestVersion"] == "1.0"
+    assert set(publishing["locales"]) == set(LOCALES)
+    assert publishing["isAvailableWorldwide"] is False
+    assert set(publishing["distributionCountries"]) == COUNTRIES
+    assert publishing["category"] in {"HEALTH_AND_FITNESS", "EXERCISE_AND_WORKOUT"}
+
+
+@per_locale
+def test_store_listing_names_the_skill_and_carries_the_disclaimer(locale: str) -> None:
+    listing = load_manifest()["publishingInformation"]["locales"][locale]
+
+    assert listing["name"] == "Sciatica Coach"
+    assert listing["summary"]
+    for fragment in DISCLAIMER_FRAGMENTS:
+        assert fragment in listing["description"].lower(), fragment
+
+
+@per_locale
+def test_example_phrases_launch_the_skill_with_its_own_samples(locale: str) -> None:
+    phrases = load_manifest()["publishingInformation"]["locales"][locale]["examplePhrases"]
+    invocation = language_model(locale)["invocationName"]
+    samples = {normalised(sample) for _, sample in all_samples(locale)}
+
+    assert 1 <= len(phrases) <= 3
+    for phrase in phrases:
+        assert phrase.startswith("Alexa, "), phrase
+        words = phrase.removeprefix("Alexa, ").lower()
+        launch = next((w for w in LAUNCH_WORDS if words.startswith(f"{w} {invocation}")), None)
+        assert launch, f"{phrase!r} does not say a launch word and then {invocation!r}"
+        request = words.removeprefix(f"{launch} {invocation}").strip()
+        for connector in CONNECTING_WORDS:
+            request = request.removeprefix(f"{connector} ")
+        assert request == "" or request in samples, f"{request!r} is no sample utterance"
+
+
+def test_privacy_and_compliance_is_declared() -> None:
+    privacy = load_manifest()["privacyAndCompliance"]
+
+    assert privacy["allowsPurchases"] is False
+    assert privacy["containsAds"] is False
+    assert privacy["isExportCompliant"] is True
+    assert privacy["isChildDirected"] is False
+    assert privacy["usesPersonalInfo"] is False
+    assert privacy["usesHealthInfo"] is False
+    for locale in LOCALES:
+        assert privacy["locales"][locale]["privacyPolicyUrl"].startswith("https://")
+
+
+def test_skill_is_told_when_a_user_disables_it() -> None:
+    manifest = load_manifest()
+    events = manifest["events"]
+    endpoint = manifest["apis"]["custom"]["endpoint"]
+
+    assert {"eventName": "SKILL_DISABLED"} in events["subscriptions"]
+    assert events["endpoint"]["uri"] == endpoint["uri"]
+    assert endpoint["uri"].startswith("https://")
+    assert endpoint["sslCertificateType"] in {"Trusted", "Wildcard", "SelfSigned"}
+
+
+# --- the handlers ----------------------------------------------------------------------------
+
+
+def test_every_intent_has_a_handler() -> None:
+    handlers = pytest.importorskip("skill.handlers")
+    handled = {str(name) for name in handlers.handled_intents()}
+
+    missing = sorted(intent.value for intent in Intent if intent.value not in handled)
+    assert missing == []
