@@ -13,9 +13,15 @@ from werkzeug.exceptions import HTTPException
 from shared.clock import Clock, SystemClock
 from shared.coach import Coach
 from shared.engine import RoutineEngine
+from shared.pairing import PairingService
 from shared.routine import load_routine
 from shared.speech_timing import SpeechTimingModel
 from shared.sqlite_store import SQLiteStore
+from skill.builder import build_skill
+from skill.endpoint import init_skill
+from skill.handlers import Services
+from skill.narration import Narrator
+from wearable.api import init_wearable
 
 from . import config as config_module
 from .health import bp as health_bp
@@ -39,9 +45,16 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     )
     engine = RoutineEngine(load_routine(app.config["ROUTINE_FILE"]), timing)
     store = app.config.get("STORE") or SQLiteStore(app.config["DATABASE"])
-    app.extensions[EXTENSION] = Coach(store, engine, clock)
+    coach = Coach(store, engine, clock)
+    app.extensions[EXTENSION] = coach
+    pairing = PairingService(store, clock)
+    app.extensions["sciatica_pairing"] = pairing
+    init_wearable(app)
+    app.config.setdefault("VERIFY_CLOCK", clock.now)
 
     app.register_blueprint(health_bp)
+    services = Services(coach=coach, narrator=Narrator(coach), pairing=pairing)
+    init_skill(app, build_skill(services, app.config["SKILL_ID"] or None))
     _register_error_handlers(app)
     return app
 

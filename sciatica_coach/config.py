@@ -30,4 +30,6 @@ def from_env(environ: Mapping[str, str] | None = None) -> dict[str, Any]:
         "SPEECH_WPM": float(env.get("SCIATICA_SPEECH_WPM", "160")),
         "VOICE_START_DELAY_S": float(env.get("SCIATICA_VOICE_START_DELAY_S", "0.3")),
         "MAX_CONTENT_LENGTH": int(env.get("SCIATICA_MAX_BODY", str(DEFAULT_MAX_BODY))),
+        # Seconds a hold waits after a wrist action, with no speech to get into position by.
+        "WATCH_LEAD_IN_S": float(env.get("SCIATICA_WATCH_LEAD_IN_S", "5")),
     }

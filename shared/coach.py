@@ -59,7 +59,10 @@ class Coach:
             transition = self.engine.apply(state, event, now, lead_in)
             if transition.changed:
                 try:
-                    self._save(user_id, stored, transition.state)
+                    # A run that ran past its end is settled first; keep it in history even
+                    # when this event (start, start over) replaces it straight away.
+                    settled = self.engine.settle(state, now)
+                    self._save(user_id, stored, transition.state, settled)
                 except VersionConflict:
                     log.info("run conflict on attempt %d; retrying", attempt + 1)
                     continue
@@ -89,11 +92,25 @@ class Coach:
     def history(self, user_id: str, limit: int = 20) -> list[CompletedRun]:
         return self.store.history(user_id, limit)
 
-    def _save(self, user_id: str, stored: RunState | None, new: RunState) -> None:
+    def _save(
+        self,
+        user_id: str,
+        stored: RunState | None,
+        new: RunState,
+        settled: RunState | None = None,
+    ) -> None:
         self.store.save_run(user_id, new, None if stored is None else stored.version)
-        if new.status is Status.COMPLETED and new.run_id and new.completed_at is not None:
-            self.store.record_completion(
-                user_id,
-                CompletedRun(new.run_id, new.routine_id, new.started_at or 0.0, new.completed_at),
-            )
+        for run in (settled, new):
+            if (
+                run is not None
+                and run.status is Status.COMPLETED
+                and run.run_id
+                and run.completed_at is not None
+            ):
+                self.store.record_completion(
+                    user_id,
+                    CompletedRun(
+                        run.run_id, run.routine_id, run.started_at or 0.0, run.completed_at
+                    ),
+                )
         self.notifier.publish(user_id, new.version)

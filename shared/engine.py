@@ -403,7 +403,8 @@ class RoutineEngine:
     def _do_go_back(self, state: RunState, now: float, lead_in: _LeadInOf) -> tuple:
         index = max(0, state.step_index - 1)
         new, extra = self._announce(state, index, now, lead_in)
-        return new, {**extra, "at_first_step": index == 0}
+        # True only when there was no earlier step to go back to (the voice says so).
+        return new, {**extra, "at_first_step": state.step_index == 0}
 
     def _do_restart_step(self, state: RunState, now: float, lead_in: _LeadInOf) -> tuple:
         return self._announce(state, state.step_index, now, lead_in)

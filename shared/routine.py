@@ -134,13 +134,14 @@ class _Validator:
         if not isinstance(raw_steps, list) or not raw_steps:
             raise self.fail("steps", "must be a non-empty list of steps")
         steps: list[Step] = []
-        for index, raw in enumerate(raw_steps):
-            steps.extend(self._steps(raw, f"steps[{index}]", first, default_hold))
         seen: set[str] = set()
-        for index, step in enumerate(steps):
-            if step.id in seen:
-                raise self.fail(f"steps[{index}].id", f"duplicate step id {step.id!r}")
-            seen.add(step.id)
+        for index, raw in enumerate(raw_steps):
+            # Name the entry in the file, not its place after sides were expanded.
+            for step in self._steps(raw, f"steps[{index}]", first, default_hold):
+                if step.id in seen:
+                    raise self.fail(f"steps[{index}].id", f"duplicate step id {step.id!r}")
+                seen.add(step.id)
+                steps.append(step)
         return Routine(routine_id, title, safety, tuple(steps))
 
     def _steps(self, raw: Any, where: str, first: Side, default_hold: float) -> list[Step]:

@@ -7,14 +7,21 @@ import logging
 import os
 import sqlite3
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 
 import platformdirs
 
 from .engine import RunState
-from .store import CompletedRun, UserRecord, VersionConflict
+from .store import (
+    CompletedRun,
+    CounterCharge,
+    DeviceRecord,
+    PairingRecord,
+    UserRecord,
+    VersionConflict,
+)
 
 log = logging.getLogger(__name__)
 
@@ -42,6 +49,36 @@ MIGRATIONS: tuple[str, ...] = (
         completed_at REAL NOT NULL
     );
     CREATE INDEX history_by_user ON history(user_id, completed_at);
+    """,
+    # 2: pairing watches (RFC 8628 style). Secrets are stored only as SHA-256 hashes.
+    """
+    CREATE TABLE pairings (
+        device_code_hash TEXT PRIMARY KEY,
+        user_code_hash TEXT NOT NULL,
+        created_at REAL NOT NULL,
+        expires_at REAL NOT NULL,
+        interval_s INTEGER NOT NULL,
+        last_polled_at REAL,
+        user_id TEXT,
+        bound_at REAL,
+        denied INTEGER NOT NULL DEFAULT 0
+    );
+    CREATE UNIQUE INDEX pairings_by_user_code ON pairings(user_code_hash);
+    CREATE INDEX pairings_by_user ON pairings(user_id);
+    CREATE INDEX pairings_by_expiry ON pairings(expires_at);
+    CREATE TABLE devices (
+        token_hash TEXT PRIMARY KEY,
+        user_id TEXT NOT NULL,
+        created_at REAL NOT NULL,
+        last_seen_at REAL NOT NULL
+    );
+    CREATE INDEX devices_by_user ON devices(user_id);
+    CREATE TABLE rate_counters (
+        key TEXT NOT NULL,
+        bucket INTEGER NOT NULL,
+        count INTEGER NOT NULL,
+        PRIMARY KEY (key, bucket)
+    ) WITHOUT ROWID;
     """,
 )
 SCHEMA_VERSION = len(MIGRATIONS)
@@ -154,7 +191,7 @@ class SQLiteStore:
 
     def delete_user(self, user_id: str) -> None:
         with self._write() as conn:
-            for table in ("history", "runs", "users"):
+            for table in ("history", "runs", "users", "devices", "pairings"):
                 conn.execute(f"DELETE FROM {table} WHERE user_id = ?", (user_id,))
 
     # -- runs ---------------------------------------------------------------------------
@@ -206,3 +243,164 @@ class SQLiteStore:
             .fetchall()
         )
         return [CompletedRun(*row) for row in rows]
+
+    # -- watch pairing ------------------------------------------------------------------
+
+    def add_pairing(self, pairing: PairingRecord) -> bool:
+        with self._write() as conn:
+            # An expired pairing may give up its user code; a live or bound one never does.
+            conn.execute(
+                "DELETE FROM pairings WHERE user_code_hash = ? AND expires_at <= ?",
+                (pairing.user_code_hash, pairing.created_at),
+            )
+            cursor = conn.execute(
+                "INSERT OR IGNORE INTO pairings (device_code_hash, user_code_hash, created_at, "
+                "expires_at, interval_s, last_polled_at, user_id, bound_at, denied) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (
+                    pairing.device_code_hash,
+                    pairing.user_code_hash,
+                    pairing.created_at,
+                    pairing.expires_at,
+                    pairing.interval,
+                    pairing.last_polled_at,
+                    pairing.user_id,
+                    pairing.bound_at,
+                    int(pairing.denied),
+                ),
+            )
+            return cursor.rowcount == 1
+
+    def pairing(self, device_code_hash: str) -> PairingRecord | None:
+        row = (
+            self._connection()
+            .execute(
+                "SELECT device_code_hash, user_code_hash, created_at, expires_at, interval_s, "
+                "last_polled_at, user_id, bound_at, denied FROM pairings "
+                "WHERE device_code_hash = ?",
+                (device_code_hash,),
+            )
+            .fetchone()
+        )
+        if row is None:
+            return None
+        return PairingRecord(*row[:8], denied=bool(row[8]))
+
+    def record_poll(self, device_code_hash: str, polled_at: float, interval: int) -> None:
+        with self._write() as conn:
+            conn.execute(
+                "UPDATE pairings SET last_polled_at = ?, interval_s = ? WHERE device_code_hash = ?",
+                (polled_at, interval, device_code_hash),
+            )
+
+    def bind_pairing(self, user_code_hash: str, user_id: str, now: float) -> bool:
+        with self._write() as conn:
+            cursor = conn.execute(
+                "UPDATE pairings SET user_id = ?, bound_at = ? WHERE user_code_hash = ? "
+                "AND expires_at > ? AND user_id IS NULL AND denied = 0",
+                (user_id, now, user_code_hash, now),
+            )
+            return cursor.rowcount == 1
+
+    def live_pairings(self, now: float) -> int:
+        row = (
+            self._connection()
+            .execute(
+                "SELECT COUNT(*) FROM pairings WHERE expires_at > ? "
+                "AND user_id IS NULL AND denied = 0",
+                (now,),
+            )
+            .fetchone()
+        )
+        return int(row[0])
+
+    def deny_pairings_of(self, user_id: str, now: float) -> int:
+        with self._write() as conn:
+            cursor = conn.execute(
+                "UPDATE pairings SET denied = 1 WHERE user_id = ? AND denied = 0 "
+                "AND expires_at > ?",
+                (user_id, now),
+            )
+            return cursor.rowcount
+
+    def redeem_pairing(self, device_code_hash: str, device: DeviceRecord, now: float) -> bool:
+        with self._write() as conn:
+            cursor = conn.execute(
+                "DELETE FROM pairings WHERE device_code_hash = ? AND user_id = ? "
+                "AND denied = 0 AND expires_at > ?",
+                (device_code_hash, device.user_id, now),
+            )
+            if cursor.rowcount != 1:
+                return False
+            conn.execute(
+                "INSERT INTO devices (token_hash, user_id, created_at, last_seen_at) "
+                "VALUES (?, ?, ?, ?)",
+                (device.token_hash, device.user_id, device.created_at, device.last_seen_at),
+            )
+            return True
+
+    def purge_pairings(self, expired_before: float) -> int:
+        with self._write() as conn:
+            return conn.execute(
+                "DELETE FROM pairings WHERE expires_at < ?", (expired_before,)
+            ).rowcount
+
+    def device(self, token_hash: str) -> DeviceRecord | None:
+        row = (
+            self._connection()
+            .execute(
+                "SELECT token_hash, user_id, created_at, last_seen_at FROM devices "
+                "WHERE token_hash = ?",
+                (token_hash,),
+            )
+            .fetchone()
+        )
+        return DeviceRecord(*row) if row else None
+
+    def touch_device(self, token_hash: str, now: float) -> None:
+        with self._write() as conn:
+            conn.execute(
+                "UPDATE devices SET last_seen_at = ? WHERE token_hash = ?", (now, token_hash)
+            )
+
+    def delete_device(self, token_hash: str) -> bool:
+        with self._write() as conn:
+            cursor = conn.execute("DELETE FROM devices WHERE token_hash = ?", (token_hash,))
+            return cursor.rowcount == 1
+
+    def delete_devices_of(self, user_id: str) -> int:
+        with self._write() as conn:
+            return conn.execute("DELETE FROM devices WHERE user_id = ?", (user_id,)).rowcount
+
+    def charge_counters(self, charges: Sequence[CounterCharge]) -> bool:
+        with self._write() as conn:
+            for charge in charges:
+                (used,) = conn.execute(
+                    "SELECT COALESCE(SUM(count), 0) FROM rate_counters "
+                    "WHERE key = ? AND bucket >= ?",
+                    (charge.key, charge.since),
+                ).fetchone()
+                if used >= charge.limit:
+                    return False  # nothing written yet, so the commit changes nothing
+            for charge in charges:
+                conn.execute(
+                    "INSERT INTO rate_counters (key, bucket, count) VALUES (?, ?, 1) "
+                    "ON CONFLICT(key, bucket) DO UPDATE SET count = count + 1",
+                    (charge.key, charge.bucket),
+                )
+            return True
+
+    def refund_counters(self, charges: Sequence[CounterCharge]) -> None:
+        with self._write() as conn:
+            for charge in charges:
+                conn.execute(
+                    "UPDATE rate_counters SET count = count - 1 "
+                    "WHERE key = ? AND bucket = ? AND count > 0",
+                    (charge.key, charge.bucket),
+                )
+
+    def purge_counters(self, older_than: int) -> int:
+        with self._write() as conn:
+            return conn.execute(
+                "DELETE FROM rate_counters WHERE bucket < ?", (older_than,)
+            ).rowcount

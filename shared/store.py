@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -63,3 +64,95 @@ class Store(Protocol):
         ...
 
     def close(self) -> None: ...
+
+
+# -- watch pairing ------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class PairingRecord:
+    """A watch waiting to be paired; only hashes of its codes are kept, never the codes."""
+
+    device_code_hash: str
+    user_code_hash: str
+    created_at: float
+    expires_at: float
+    interval: int
+    last_polled_at: float | None = None
+    user_id: str | None = None
+    bound_at: float | None = None
+    denied: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class DeviceRecord:
+    """A paired watch: the hash of its access token and whose cues it may read."""
+
+    token_hash: str
+    user_id: str
+    created_at: float
+    last_seen_at: float
+
+
+@dataclass(frozen=True, slots=True)
+class CounterCharge:
+    """One windowed attempt counter to charge: refused if `limit` is reached since `since`.
+
+    `bucket` and `since` are bucket start times in whole seconds, so the same counters map
+    onto Redis keys (INCR with an expiry) as easily as onto SQL rows.
+    """
+
+    key: str
+    bucket: int
+    since: int
+    limit: int
+
+
+class PairingStore(Protocol):
+    """Persistence for pairing watches; each multi-step change is one atomic operation."""
+
+    def add_pairing(self, pairing: PairingRecord) -> bool:
+        """Insert a pairing; False if its user code is already live (the caller draws again)."""
+        ...
+
+    def pairing(self, device_code_hash: str) -> PairingRecord | None: ...
+
+    def record_poll(self, device_code_hash: str, polled_at: float, interval: int) -> None:
+        """Remember when a watch last asked for its token, and the interval it must keep."""
+        ...
+
+    def bind_pairing(self, user_code_hash: str, user_id: str, now: float) -> bool:
+        """Give a live, unbound, undenied pairing to `user_id`; False if there is none."""
+        ...
+
+    def live_pairings(self, now: float) -> int:
+        """How many pairings could still be bound: unexpired, unbound and not denied."""
+        ...
+
+    def deny_pairings_of(self, user_id: str, now: float) -> int:
+        """Refuse every live pairing bound to `user_id` that its watch has not yet redeemed."""
+        ...
+
+    def redeem_pairing(self, device_code_hash: str, device: DeviceRecord, now: float) -> bool:
+        """Swap a live pairing bound to `device.user_id` for the device, exactly once."""
+        ...
+
+    def purge_pairings(self, expired_before: float) -> int: ...
+
+    def device(self, token_hash: str) -> DeviceRecord | None: ...
+
+    def touch_device(self, token_hash: str, now: float) -> None: ...
+
+    def delete_device(self, token_hash: str) -> bool: ...
+
+    def delete_devices_of(self, user_id: str) -> int: ...
+
+    def charge_counters(self, charges: Sequence[CounterCharge]) -> bool:
+        """Add one to every counter, or to none if any would pass its limit (atomic)."""
+        ...
+
+    def refund_counters(self, charges: Sequence[CounterCharge]) -> None:
+        """Take back one charge from each counter (an attempt that turned out to be right)."""
+        ...
+
+    def purge_counters(self, older_than: int) -> int: ...

@@ -1,0 +1,67 @@
+"""Alexa handlers, one class per request type or intent, grouped by what they do."""
+
+from __future__ import annotations
+
+from ask_sdk_core.dispatch_components import AbstractRequestHandler
+
+from ..intents import Intent
+from .base import Services
+from .routine import (
+    NextHandler,
+    PauseHandler,
+    PreviousHandler,
+    RepeatHandler,
+    ResumeHandler,
+    StartOverHandler,
+    StartRoutineHandler,
+    TimeLeftHandler,
+)
+from .session import (
+    FallbackHandler,
+    HelpHandler,
+    SafetyHandler,
+    SessionEndedHandler,
+    SkillDisabledHandler,
+    StopHandler,
+    UnknownRequestHandler,
+)
+from .watch import PairWatchHandler, UnpairWatchHandler
+from .welcome import LaunchHandler, NoHandler, YesHandler
+
+__all__ = ["Services", "handled_intents", "request_handlers"]
+
+_INTENT_HANDLERS = {
+    Intent.START_ROUTINE: StartRoutineHandler,
+    Intent.NEXT: NextHandler,
+    Intent.PREVIOUS: PreviousHandler,
+    Intent.REPEAT: RepeatHandler,
+    Intent.PAUSE: PauseHandler,
+    Intent.RESUME: ResumeHandler,
+    Intent.START_OVER: StartOverHandler,
+    Intent.TIME_LEFT: TimeLeftHandler,
+    Intent.HELP: HelpHandler,
+    Intent.SAFETY: SafetyHandler,
+    Intent.STOP: StopHandler,
+    Intent.CANCEL: StopHandler,
+    Intent.NAVIGATE_HOME: StopHandler,
+    Intent.FALLBACK: FallbackHandler,
+    Intent.PAIR_WATCH: PairWatchHandler,
+    Intent.UNPAIR_WATCH: UnpairWatchHandler,
+    Intent.YES: YesHandler,
+    Intent.NO: NoHandler,
+}
+
+
+def handled_intents() -> set[str]:
+    """Every intent name some handler answers; the interaction models must match it."""
+    return {intent.value for intent in _INTENT_HANDLERS}
+
+
+def request_handlers(services: Services) -> list[AbstractRequestHandler]:
+    """Handlers in dispatch order: specific ones first, the catch-alls last."""
+    specific = [LaunchHandler, SessionEndedHandler, SkillDisabledHandler]
+    seen: list[type[AbstractRequestHandler]] = []
+    for handler in [*specific, *_INTENT_HANDLERS.values()]:
+        if handler not in seen and handler is not FallbackHandler:
+            seen.append(handler)
+    return [h(services) for h in [*seen, FallbackHandler, UnknownRequestHandler]]

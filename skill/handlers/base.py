@@ -1,0 +1,69 @@
+"""What every handler shares: the services it talks to and the one way a reply is built."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from ask_sdk_core.handler_input import HandlerInput
+from ask_sdk_core.utils import get_user_id
+from ask_sdk_model import Response
+
+from shared.coach import Coach
+
+from .. import speech
+from ..narration import Narration, Narrator
+
+if TYPE_CHECKING:
+    from shared.pairing import PairingService
+
+#: Session attribute naming the question the last reply asked, so "yes" knows what it answers.
+PENDING = "pending"
+
+
+@dataclass(frozen=True, slots=True)
+class Services:
+    """The core services a handler needs; handed in when the skill is built, never global."""
+
+    coach: Coach
+    narrator: Narrator
+    pairing: PairingService
+
+
+def user_id_of(handler_input: HandlerInput) -> str:
+    user_id = get_user_id(handler_input)
+    if not user_id:
+        raise ValueError("request carries no user id")
+    return user_id
+
+
+def session(handler_input: HandlerInput) -> dict[str, Any]:
+    return handler_input.attributes_manager.session_attributes
+
+
+def reply(
+    handler_input: HandlerInput,
+    ssml: str,
+    *,
+    reprompt: str | None = None,
+    end: bool = False,
+    pending: str | None = None,
+) -> Response:
+    """Every question carries a reprompt; anything without one ends the session cleanly."""
+    builder = handler_input.response_builder.speak(ssml)
+    session(handler_input)[PENDING] = pending
+    if reprompt and not end:
+        builder.ask(speech.wrap(reprompt))
+        builder.set_should_end_session(False)
+    else:
+        builder.set_should_end_session(True)
+    return builder.response
+
+
+def step_reply(handler_input: HandlerInput, narration: Narration) -> Response:
+    """Speak an announced step; the session stays open for 'next' unless the routine is done."""
+    words = narration.words
+    assert words is not None
+    if words.ends_session:
+        return reply(handler_input, words.ssml, end=True)
+    return reply(handler_input, words.ssml, reprompt=speech.say("next_reprompt"))

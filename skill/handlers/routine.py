@@ -1,0 +1,237 @@
+"""Handlers that move the routine: start, next, previous, repeat, pause, resume, start over."""
+
+from __future__ import annotations
+
+from ask_sdk_core.dispatch_components import AbstractRequestHandler
+from ask_sdk_core.handler_input import HandlerInput
+from ask_sdk_core.utils import is_intent_name
+from ask_sdk_model import Response
+
+from shared.engine import Event, IllegalEvent, Phase, RunView
+
+from .. import speech
+from ..intents import Intent
+from .base import Services, reply, step_reply, user_id_of
+
+_RUNNING = {Phase.ANNOUNCING, Phase.HOLDING, Phase.AWAITING}
+
+
+def illegal_event_reply(handler_input: HandlerInput, exc: IllegalEvent) -> Response:
+    """The polite answer for an event that makes no sense now; always leaves a way forward."""
+    if exc.phase is Phase.IDLE:
+        return reply(
+            handler_input,
+            speech.wrap(speech.say("not_started")),
+            reprompt=speech.say("offer_start"),
+            pending="start",
+        )
+    if exc.phase is Phase.COMPLETED:
+        return reply(
+            handler_input,
+            speech.wrap(speech.say("already_done")),
+            reprompt=speech.say("offer_start"),
+            pending="start",
+        )
+    return reply(
+        handler_input,
+        speech.wrap(speech.say("fallback")),
+        reprompt=speech.say("fallback_reprompt"),
+    )
+
+
+class _EventHandler(AbstractRequestHandler):
+    """Applies one event for one intent and speaks the step it lands on."""
+
+    intent: Intent
+    event: Event
+
+    def __init__(self, services: Services) -> None:
+        self.services = services
+
+    def can_handle(self, handler_input: HandlerInput) -> bool:
+        return is_intent_name(self.intent)(handler_input)
+
+    def handle(self, handler_input: HandlerInput) -> Response:
+        user_id = user_id_of(handler_input)
+        try:
+            narration = self.services.narrator.apply(user_id, self.event, self.intro(user_id))
+        except IllegalEvent as exc:
+            return illegal_event_reply(handler_input, exc)
+        if narration.words is None:
+            return self.nothing_announced(handler_input, user_id)
+        return step_reply(handler_input, narration)
+
+    def intro(self, user_id: str) -> str:
+        return ""
+
+    def nothing_announced(self, handler_input: HandlerInput, user_id: str) -> Response:
+        """No step was announced: the run finished, or the event changed nothing."""
+        view = self.services.coach.view(user_id)
+        if view.phase is Phase.COMPLETED:
+            return reply(handler_input, speech.wrap(speech.say("routine_done")), end=True)
+        return reply(
+            handler_input,
+            speech.wrap(speech.say("fallback")),
+            reprompt=speech.say("fallback_reprompt"),
+        )
+
+
+class StartRoutineHandler(_EventHandler):
+    """'Start my sciatica routine': a new run, or the current one picked up where it stands."""
+
+    intent = Intent.START_ROUTINE
+    event = Event.START
+
+    def handle(self, handler_input: HandlerInput) -> Response:
+        user_id = user_id_of(handler_input)
+        phase = self.services.coach.view(user_id).phase
+        if phase in (Phase.PAUSED, Phase.STOPPED):
+            return ResumeHandler(self.services).handle(handler_input)
+        if phase in _RUNNING:
+            return RepeatHandler(self.services).handle(handler_input)
+        return super().handle(handler_input)
+
+    def intro(self, user_id: str) -> str:
+        return safety_intro(self.services, user_id)
+
+
+def safety_intro(services: Services, user_id: str) -> str:
+    """The safety note goes before a user's first run, once."""
+    user = services.coach.user(user_id)
+    if user.safety_heard_at is not None:
+        return ""
+    services.coach.mark_safety_heard(user_id)
+    return services.coach.routine.safety_note
+
+
+class NextHandler(_EventHandler):
+    intent = Intent.NEXT
+    event = Event.NEXT
+
+
+class PreviousHandler(_EventHandler):
+    """Previous from the first step says so, then gives that step again."""
+
+    intent = Intent.PREVIOUS
+    event = Event.PREVIOUS
+
+    def intro(self, user_id: str) -> str:
+        view = self.services.coach.view(user_id)
+        on_first = view.step_index == 0 and view.phase not in (Phase.IDLE, Phase.COMPLETED)
+        return speech.say("first_step_again") if on_first else ""
+
+
+class RepeatHandler(_EventHandler):
+    """Repeat says the step again and restarts its hold, so the watch follows."""
+
+    intent = Intent.REPEAT
+    event = Event.REPEAT
+
+
+class StartOverHandler(_EventHandler):
+    intent = Intent.START_OVER
+    event = Event.START_OVER
+
+    def intro(self, user_id: str) -> str:
+        return safety_intro(self.services, user_id)
+
+
+class ResumeHandler(_EventHandler):
+    """Resume a paused hold with what it had left; after a stop, the step from its start."""
+
+    intent = Intent.RESUME
+    event = Event.RESUME
+
+    def nothing_announced(self, handler_input: HandlerInput, user_id: str) -> Response:
+        view = self.services.coach.view(user_id)
+        if view.phase in _RUNNING:
+            said = speech.say("not_paused")
+            return reply(
+                handler_input,
+                self.services.narrator.rest_of_hold(view, said),
+                reprompt=speech.say("next_reprompt"),
+            )
+        return super().nothing_announced(handler_input, user_id)
+
+
+class PauseHandler(AbstractRequestHandler):
+    """Pause freezes the hold; the session ends so the speaker is free until 'resume'."""
+
+    def __init__(self, services: Services) -> None:
+        self.services = services
+
+    def can_handle(self, handler_input: HandlerInput) -> bool:
+        return is_intent_name(Intent.PAUSE)(handler_input)
+
+    def handle(self, handler_input: HandlerInput) -> Response:
+        try:
+            self.services.coach.apply(user_id_of(handler_input), Event.PAUSE)
+        except IllegalEvent as exc:
+            return illegal_event_reply(handler_input, exc)
+        return reply(
+            handler_input,
+            speech.wrap(speech.say("paused")),
+            reprompt=speech.say("paused_reprompt"),
+            pending="resume",
+        )
+
+
+class TimeLeftHandler(AbstractRequestHandler):
+    """'How much time is left' answers from the core's hold window, then keeps the hold going."""
+
+    def __init__(self, services: Services) -> None:
+        self.services = services
+
+    def can_handle(self, handler_input: HandlerInput) -> bool:
+        return is_intent_name(Intent.TIME_LEFT)(handler_input)
+
+    def handle(self, handler_input: HandlerInput) -> Response:
+        view = self.services.coach.view(user_id_of(handler_input))
+        said = time_left_words(view)
+        if view.phase is Phase.HOLDING:
+            return reply(
+                handler_input,
+                self.services.narrator.rest_of_hold(view, said),
+                reprompt=speech.say("next_reprompt"),
+            )
+        if view.phase in (Phase.IDLE, Phase.COMPLETED):
+            return reply(
+                handler_input,
+                speech.wrap(said),
+                reprompt=speech.say("offer_start"),
+                pending="start",
+            )
+        return reply(handler_input, speech.wrap(said), reprompt=speech.say("next_reprompt"))
+
+
+def time_left_words(view: RunView) -> str:
+    """What is left, phrased for the phase the run is in."""
+    total = speech.duration_words(view.routine_remaining_s)
+    hold = view.hold
+    if view.phase is Phase.IDLE:
+        return speech.say("time_left_idle", total=total)
+    if view.phase is Phase.COMPLETED:
+        return speech.say("time_left_completed")
+    if view.phase is Phase.STOPPED:
+        return " ".join(
+            (
+                speech.say("time_left_stopped", number=view.step_index + 1, count=view.step_count),
+                speech.say("time_left_routine", total=total),
+            )
+        )
+    if view.phase is Phase.HOLDING and hold is not None:
+        return speech.say("time_left_holding", remaining=speech.duration_words(hold.remaining))
+    if view.phase is Phase.PAUSED:
+        if (
+            hold is not None
+            and view.state.paused_at is not None
+            and (view.state.paused_at >= hold.start)
+        ):
+            remaining = speech.duration_words(hold.remaining)
+            return speech.say("time_left_paused", remaining=remaining)
+        return speech.say("time_left_paused_before_hold")
+    if view.phase is Phase.ANNOUNCING and hold is not None:
+        first = speech.say("time_left_announcing", seconds=round(hold.seconds))
+    else:
+        first = speech.say("time_left_awaiting")
+    return f"{first} {speech.say('time_left_routine', total=total)}"

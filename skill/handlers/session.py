@@ -1,0 +1,136 @@
+"""Handlers around the routine: help, safety, stop, fallback, session end and skill disable."""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+
+from ask_sdk_core.dispatch_components import AbstractRequestHandler
+from ask_sdk_core.handler_input import HandlerInput
+from ask_sdk_core.utils import is_intent_name, is_request_type
+from ask_sdk_model import Response
+
+from shared.engine import Event, Phase
+
+from .. import speech
+from ..intents import Intent, RequestType
+from .base import Services, reply, user_id_of
+
+log = logging.getLogger(__name__)
+
+_RUNNING = {Phase.ANNOUNCING, Phase.HOLDING, Phase.AWAITING}
+
+
+def user_hash(user_id: str) -> str:
+    """A short, stable stand-in for a user id in logs; the id itself never goes there."""
+    return hashlib.sha256(user_id.encode()).hexdigest()[:12]
+
+
+class _ServiceHandler(AbstractRequestHandler):
+    def __init__(self, services: Services) -> None:
+        self.services = services
+
+
+class HelpHandler(_ServiceHandler):
+    def can_handle(self, handler_input: HandlerInput) -> bool:
+        return is_intent_name(Intent.HELP)(handler_input)
+
+    def handle(self, handler_input: HandlerInput) -> Response:
+        return reply(
+            handler_input, speech.wrap(speech.say("help")), reprompt=speech.say("help_reprompt")
+        )
+
+
+class SafetyHandler(_ServiceHandler):
+    """The safety note on request; mid-run it also pauses, since the user may be in pain."""
+
+    def can_handle(self, handler_input: HandlerInput) -> bool:
+        return is_intent_name(Intent.SAFETY)(handler_input)
+
+    def handle(self, handler_input: HandlerInput) -> Response:
+        coach = self.services.coach
+        user_id = user_id_of(handler_input)
+        note = coach.routine.safety_note
+        if coach.view(user_id).phase in _RUNNING:
+            coach.apply(user_id, Event.PAUSE)
+            return reply(
+                handler_input,
+                speech.wrap(note, speech.say("paused")),
+                reprompt=speech.say("paused_reprompt"),
+                pending="resume",
+            )
+        return reply(
+            handler_input,
+            speech.wrap(note, speech.say("safety_reprompt")),
+            reprompt=speech.say("safety_reprompt"),
+            pending="start",
+        )
+
+
+class StopHandler(_ServiceHandler):
+    """Stop, cancel and 'go home' end the session at once and keep the user's place."""
+
+    def can_handle(self, handler_input: HandlerInput) -> bool:
+        return any(
+            is_intent_name(name)(handler_input)
+            for name in (Intent.STOP, Intent.CANCEL, Intent.NAVIGATE_HOME)
+        )
+
+    def handle(self, handler_input: HandlerInput) -> Response:
+        coach = self.services.coach
+        user_id = user_id_of(handler_input)
+        if coach.view(user_id).phase in (*_RUNNING, Phase.PAUSED):
+            coach.apply(user_id, Event.STOP)
+            return reply(handler_input, speech.wrap(speech.say("stopped")), end=True)
+        return reply(handler_input, speech.wrap(speech.say("goodbye")), end=True)
+
+
+class FallbackHandler(_ServiceHandler):
+    """Anything the model could not place, including intents this code does not know."""
+
+    def can_handle(self, handler_input: HandlerInput) -> bool:
+        return is_request_type(RequestType.INTENT)(handler_input)
+
+    def handle(self, handler_input: HandlerInput) -> Response:
+        return reply(
+            handler_input,
+            speech.wrap(speech.say("fallback")),
+            reprompt=speech.say("fallback_reprompt"),
+        )
+
+
+class SessionEndedHandler(_ServiceHandler):
+    """Alexa closed the session; nothing may be spoken, the run is already saved."""
+
+    def can_handle(self, handler_input: HandlerInput) -> bool:
+        return is_request_type(RequestType.SESSION_ENDED)(handler_input)
+
+    def handle(self, handler_input: HandlerInput) -> Response:
+        request = handler_input.request_envelope.request
+        log.info("session ended: %s", getattr(request, "reason", None))
+        return handler_input.response_builder.response
+
+
+class SkillDisabledHandler(_ServiceHandler):
+    """The user disabled the skill: forget them entirely, watches included."""
+
+    def can_handle(self, handler_input: HandlerInput) -> bool:
+        return is_request_type(RequestType.SKILL_DISABLED)(handler_input)
+
+    def handle(self, handler_input: HandlerInput) -> Response:
+        user_id = user_id_of(handler_input)
+        self.services.pairing.revoke_user(user_id)
+        self.services.coach.forget(user_id)
+        log.info("skill disabled; deleted user %s", user_hash(user_id))
+        return handler_input.response_builder.response
+
+
+class UnknownRequestHandler(_ServiceHandler):
+    """Request types we never asked for (display events and the like) get an empty answer."""
+
+    def can_handle(self, handler_input: HandlerInput) -> bool:
+        return True
+
+    def handle(self, handler_input: HandlerInput) -> Response:
+        log.info("ignored request type %s", handler_input.request_envelope.request.object_type)
+        return handler_input.response_builder.response

@@ -1,0 +1,57 @@
+"""Pairing a watch by a spoken code, and unpairing it."""
+
+from __future__ import annotations
+
+from ask_sdk_core.dispatch_components import AbstractRequestHandler
+from ask_sdk_core.handler_input import HandlerInput
+from ask_sdk_core.utils import get_slot, is_intent_name
+from ask_sdk_model import Response
+from shared.pairing import PairingError
+
+from .. import speech
+from ..intents import PAIR_CODE_SLOT, Intent
+from .base import Services, reply, user_id_of
+
+_PAIR_ERRORS = {
+    "missing_code": "pair_missing_code",
+    "invalid_code": "pair_bad_code",
+    "rate_limited": "pair_too_many",
+}
+
+
+class PairWatchHandler(AbstractRequestHandler):
+    def __init__(self, services: Services) -> None:
+        self.services = services
+
+    def can_handle(self, handler_input: HandlerInput) -> bool:
+        return is_intent_name(Intent.PAIR_WATCH)(handler_input)
+
+    def handle(self, handler_input: HandlerInput) -> Response:
+        slot = get_slot(handler_input, PAIR_CODE_SLOT)
+        code = slot.value if slot is not None else None
+        try:
+            self.services.pairing.bind(user_id_of(handler_input), code)
+        except PairingError as exc:
+            key = _PAIR_ERRORS.get(exc.reason, "pair_bad_code")
+            if exc.reason == "rate_limited":
+                return reply(handler_input, speech.wrap(speech.say(key)), end=True)
+            return reply(handler_input, speech.wrap(speech.say(key)), reprompt=speech.say(key))
+        return reply(
+            handler_input,
+            speech.wrap(speech.say("pair_ok"), speech.say("offer_start")),
+            reprompt=speech.say("offer_start"),
+            pending="start",
+        )
+
+
+class UnpairWatchHandler(AbstractRequestHandler):
+    def __init__(self, services: Services) -> None:
+        self.services = services
+
+    def can_handle(self, handler_input: HandlerInput) -> bool:
+        return is_intent_name(Intent.UNPAIR_WATCH)(handler_input)
+
+    def handle(self, handler_input: HandlerInput) -> Response:
+        removed = self.services.pairing.revoke_user(user_id_of(handler_input))
+        key = "unpair_ok" if removed else "unpair_none"
+        return reply(handler_input, speech.wrap(speech.say(key)), end=True)

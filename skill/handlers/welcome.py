@@ -1,0 +1,85 @@
+"""Opening the skill and answering its questions: launch, yes and no."""
+
+from __future__ import annotations
+
+from ask_sdk_core.dispatch_components import AbstractRequestHandler
+from ask_sdk_core.handler_input import HandlerInput
+from ask_sdk_core.utils import is_intent_name, is_request_type
+from ask_sdk_model import Response
+
+from shared.engine import Phase
+
+from .. import speech
+from ..intents import Intent, RequestType
+from .base import PENDING, Services, reply, session, user_id_of
+from .routine import ResumeHandler, StartRoutineHandler
+
+_MID_RUN = {Phase.ANNOUNCING, Phase.HOLDING, Phase.AWAITING, Phase.PAUSED, Phase.STOPPED}
+
+
+class LaunchHandler(AbstractRequestHandler):
+    """New users hear the welcome and the safety note; returning ones are offered their step."""
+
+    def __init__(self, services: Services) -> None:
+        self.services = services
+
+    def can_handle(self, handler_input: HandlerInput) -> bool:
+        return is_request_type(RequestType.LAUNCH)(handler_input)
+
+    def handle(self, handler_input: HandlerInput) -> Response:
+        coach = self.services.coach
+        user_id = user_id_of(handler_input)
+        user = coach.user(user_id)
+        view = coach.view(user_id)
+        if view.phase in _MID_RUN and view.step is not None:
+            said = speech.say(
+                "welcome_back_mid_run",
+                number=view.step_index + 1,
+                count=view.step_count,
+                title=view.step.title,
+            )
+            reprompt = speech.say("continue_or_restart", number=view.step_index + 1)
+            return reply(handler_input, speech.wrap(said), reprompt=reprompt, pending="continue")
+        if user.safety_heard_at is None:
+            coach.mark_safety_heard(user_id)
+            said = speech.wrap(
+                speech.say("welcome_new"), coach.routine.safety_note, speech.say("offer_start")
+            )
+        else:
+            said = speech.wrap(speech.say("welcome_back"), speech.say("offer_start"))
+        return reply(handler_input, said, reprompt=speech.say("offer_start"), pending="start")
+
+
+class YesHandler(AbstractRequestHandler):
+    """'Yes' answers whatever the last reply asked: start, or continue where we stopped."""
+
+    def __init__(self, services: Services) -> None:
+        self.services = services
+
+    def can_handle(self, handler_input: HandlerInput) -> bool:
+        return is_intent_name(Intent.YES)(handler_input)
+
+    def handle(self, handler_input: HandlerInput) -> Response:
+        pending = session(handler_input).get(PENDING)
+        if pending == "continue" or pending == "resume":
+            return ResumeHandler(self.services).handle(handler_input)
+        if pending == "start":
+            return StartRoutineHandler(self.services).handle(handler_input)
+        return reply(
+            handler_input,
+            speech.wrap(speech.say("help")),
+            reprompt=speech.say("help_reprompt"),
+        )
+
+
+class NoHandler(AbstractRequestHandler):
+    """'No' to an offer ends the session politely; the user's place is kept."""
+
+    def __init__(self, services: Services) -> None:
+        self.services = services
+
+    def can_handle(self, handler_input: HandlerInput) -> bool:
+        return is_intent_name(Intent.NO)(handler_input)
+
+    def handle(self, handler_input: HandlerInput) -> Response:
+        return reply(handler_input, speech.wrap(speech.say("goodbye")), end=True)

@@ -1,0 +1,63 @@
+"""Turns a routine event into the words for it, timed so the core's hold starts as they end."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from shared.coach import Coach, Outcome
+from shared.engine import Announcement, Event, Phase, RunView
+
+from . import speech
+
+
+@dataclass(frozen=True, slots=True)
+class Narration:
+    """The core's outcome plus the step speech it was timed against (None: nothing announced)."""
+
+    outcome: Outcome
+    words: speech.StepSpeech | None
+
+    @property
+    def view(self) -> RunView:
+        return self.outcome.view
+
+
+class Narrator:
+    """Applies events through the Coach with the lead-in of the exact words that will be spoken."""
+
+    def __init__(self, coach: Coach) -> None:
+        self.coach = coach
+
+    def words_for(self, announcement: Announcement, intro: str = "") -> speech.StepSpeech:
+        resumed = announcement.resumed_hold_s is not None
+        return speech.step_speech(
+            self.coach.routine,
+            announcement.step_index,
+            intro=intro,
+            hold_seconds=announcement.resumed_hold_s,
+            resumed=resumed,
+        )
+
+    def apply(self, user_id: str, event: Event, intro: str = "") -> Narration:
+        """Apply `event`; an announced step's hold starts when its lead-in is estimated to end."""
+
+        def lead_in(announcement: Announcement) -> float:
+            return self.coach.engine.timing.estimate(self.words_for(announcement, intro).lead_in)
+
+        outcome = self.coach.apply(user_id, event, lead_in)
+        announcement = outcome.transition.announcement
+        words = None if announcement is None else self.words_for(announcement, intro)
+        return Narration(outcome, words)
+
+    def rest_of_hold(self, view: RunView, said: str) -> str:
+        """Words plus silence up to the hold's end, so an interrupted hold still ends aloud.
+
+        Asking a question mid-hold cuts the speaker off, silence and all; the answer then
+        has to carry the rest of the hold and the spoken end with it.
+        """
+        if view.phase is not Phase.HOLDING or view.hold is None or view.step is None:
+            return speech.wrap(said)
+        spoken = self.coach.engine.timing.estimate(said)
+        silence = max(0.0, view.hold.end - view.now - spoken)
+        words = speech.step_speech(self.coach.routine, view.step_index)
+        return speech.wrap(said, speech.silence_ssml(silence), words.after)

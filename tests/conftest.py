@@ -1,0 +1,95 @@
+"""Fixtures every test package shares: a hand-moved clock, the app, and a signed speaker."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient
+
+from sciatica_coach import create_app
+from shared.clock import ManualClock
+from skill.demo_ca import DemoCA
+from skill.simulator import AlexaSimulator, Transport
+
+FIXTURES = Path(__file__).parent / "fixtures"
+SKILL_ID = "amzn1.ask.skill.00000000-0000-4000-8000-5c1a71ca0c0a"
+
+
+@pytest.fixture(scope="session")
+def demo_now() -> datetime:
+    """The wall time the demo CAs are minted at; tests start their clocks here."""
+    return datetime(2026, 11, 25, 18, 3, 46, tzinfo=UTC)
+
+
+@pytest.fixture(scope="session")
+def demo_ca(demo_now: datetime) -> DemoCA:
+    """The CA the verifier under test trusts, standing in for Amazon's."""
+    return DemoCA.generate(now=demo_now)
+
+
+@pytest.fixture(scope="session")
+def other_ca(demo_now: datetime) -> DemoCA:
+    """A well-formed CA the verifier does not trust, standing in for an impostor."""
+    return DemoCA.generate(now=demo_now, name="Impostor")
+
+
+@pytest.fixture
+def clock(demo_now: datetime) -> ManualClock:
+    """Time only moves when a test says so: a whole routine runs in milliseconds."""
+    return ManualClock(demo_now.timestamp())
+
+
+@pytest.fixture
+def app_config(tmp_path: Path, clock: ManualClock, demo_ca: DemoCA) -> dict[str, Any]:
+    """A config with a fresh SQLite file and verification on against the demo CA."""
+    cache = tmp_path / "alexa-certs"
+    demo_ca.install_chain(cache)
+    return {
+        "TESTING": True,
+        "DATABASE": str(tmp_path / "coach.sqlite3"),
+        "CLOCK": clock,
+        "SKILL_ID": SKILL_ID,
+        "ALEXA_CA_FILE": str(demo_ca.write_root(tmp_path / "alexa-root.pem")),
+        "ALEXA_CERT_CACHE": str(cache),
+        "DEV_SKIP_VERIFY": False,
+    }
+
+
+@pytest.fixture
+def app(app_config: dict[str, Any]) -> Iterator[Flask]:
+    app = create_app(app_config)
+    yield app
+    app.extensions["sciatica_coach"].store.close()
+
+
+@pytest.fixture
+def client(app: Flask) -> FlaskClient:
+    return app.test_client()
+
+
+def flask_transport(client: FlaskClient) -> Transport:
+    """Posts signed envelopes to /alexa through the test client."""
+
+    def post(body: bytes, headers: Mapping[str, str]) -> tuple[int, Any]:
+        response = client.post("/alexa", data=body, headers=dict(headers))
+        return response.status_code, response.get_json(silent=True)
+
+    return post
+
+
+@pytest.fixture
+def speaker(client: FlaskClient, demo_ca: DemoCA, clock: ManualClock) -> AlexaSimulator:
+    """A signed Alexa speaker for one user, built from the recorded envelopes."""
+    return AlexaSimulator.from_fixture_dir(
+        FIXTURES / "alexa",
+        transport=flask_transport(client),
+        ca=demo_ca,
+        skill_id=SKILL_ID,
+        clock=clock.now,
+        user_id="amzn1.ask.account.TEST-USER-ONE",
+    )

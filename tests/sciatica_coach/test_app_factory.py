@@ -1,0 +1,145 @@
+"""The app factory: a configured app from a mapping or the environment, answering in JSON."""
+
+from __future__ import annotations
+
+import json
+import tomllib
+from collections.abc import Callable
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import pytest
+from flask import Flask
+
+from sciatica_coach.app import coach_of
+from sciatica_coach.config import DEFAULT_MAX_BODY, from_env
+from shared.clock import ManualClock
+from shared.routine import RoutineError
+from shared.sqlite_store import SQLiteStore
+
+AppFactory = Callable[..., Flask]
+
+
+def write_routine(tmp_path: Path, **changes: Any) -> Path:
+    """The packaged routine as a JSON file, with top-level `changes`."""
+    text = resources.files("shared").joinpath("routines", "sciatica.toml").read_text("utf-8")
+    data = {**tomllib.loads(text), **changes}
+    path = tmp_path / "routine.json"
+    path.write_text(json.dumps(data), "utf-8")
+    return path
+
+
+def test_healthz_answers_ok_and_touches_the_database(
+    make_app: AppFactory, app_config: dict[str, Any]
+) -> None:
+    app = make_app(app_config)
+    response = app.test_client().get("/healthz")
+    assert response.status_code == 200
+    assert response.is_json
+    assert response.get_json() == {"status": "ok", "routine": "sciatica-release-and-stretch"}
+    assert Path(app_config["DATABASE"]).exists()
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "status", "error"),
+    [
+        ("GET", "/no-such-page", 404, "not_found"),
+        ("POST", "/healthz", 405, "method_not_allowed"),
+    ],
+)
+def test_http_errors_are_answered_as_json(
+    make_app: AppFactory,
+    app_config: dict[str, Any],
+    method: str,
+    path: str,
+    status: int,
+    error: str,
+) -> None:
+    response = make_app(app_config).test_client().open(path, method=method)
+    assert response.status_code == status
+    assert response.is_json
+    body = response.get_json()
+    assert body["error"] == error
+    assert body["message"]
+    assert "Traceback" not in response.get_data(as_text=True)
+
+
+def test_the_given_clock_and_store_are_used(
+    make_app: AppFactory, app_config: dict[str, Any], tmp_path: Path, clock: ManualClock
+) -> None:
+    store = SQLiteStore(tmp_path / "given.sqlite3")
+    app = make_app({**app_config, "STORE": store})
+    assert coach_of(app).store is store
+    assert coach_of(app).clock is clock
+
+
+def test_settings_come_from_the_environment(
+    make_app: AppFactory,
+    app_config: dict[str, Any],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    db = tmp_path / "env" / "coach.sqlite3"
+    env = {
+        "SCIATICA_DB": str(db),
+        "SCIATICA_ROUTINE": str(write_routine(tmp_path, first_side="right")),
+        "SCIATICA_SPEECH_WPM": "200",
+        "SCIATICA_VOICE_START_DELAY_S": "0.5",
+        "SCIATICA_MAX_BODY": "4096",
+        "SCIATICA_SKILL_ID": app_config["SKILL_ID"],
+        "SCIATICA_ALEXA_CA_FILE": app_config["ALEXA_CA_FILE"],
+        "SCIATICA_ALEXA_CERT_CACHE": app_config["ALEXA_CERT_CACHE"],
+    }
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    app = make_app()
+    coach = coach_of(app)
+    assert coach.store.path == db
+    assert coach.engine.timing.words_per_minute == 200.0
+    assert coach.engine.timing.start_delay_s == 0.5
+    assert coach.routine.steps[0].id == "release-right"
+    assert app.config["MAX_CONTENT_LENGTH"] == 4096
+    assert app.config["SKILL_ID"] == app_config["SKILL_ID"]
+    assert app.test_client().get("/healthz").status_code == 200
+    assert db.exists()
+
+
+def test_given_config_wins_over_the_environment(
+    make_app: AppFactory,
+    app_config: dict[str, Any],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("SCIATICA_DB", str(tmp_path / "from-env.sqlite3"))
+    monkeypatch.setenv("SCIATICA_SPEECH_WPM", "90")
+    app = make_app({**app_config, "SPEECH_WPM": 180.0})
+    assert coach_of(app).store.path == Path(app_config["DATABASE"])
+    assert coach_of(app).engine.timing.words_per_minute == 180.0
+    assert not (tmp_path / "from-env.sqlite3").exists()
+
+
+def test_a_broken_routine_file_stops_the_app_from_starting(
+    make_app: AppFactory, app_config: dict[str, Any], tmp_path: Path
+) -> None:
+    with pytest.raises(RoutineError, match="hold_seconds"):
+        make_app({**app_config, "ROUTINE_FILE": str(write_routine(tmp_path, hold_seconds=0))})
+
+
+def test_environment_defaults_work_locally(tmp_path: Path) -> None:
+    settings = from_env({"SCIATICA_DB": str(tmp_path / "x.sqlite3")})
+    assert settings["DATABASE"] == str(tmp_path / "x.sqlite3")
+    assert settings["ROUTINE_FILE"] is None
+    assert settings["SKILL_ID"] == ""
+    assert settings["DEV_SKIP_VERIFY"] is False
+    assert settings["SPEECH_WPM"] == 160.0
+    assert settings["VOICE_START_DELAY_S"] == 0.3
+    assert settings["MAX_CONTENT_LENGTH"] == DEFAULT_MAX_BODY
+
+
+@pytest.mark.parametrize(
+    ("value", "on"),
+    [("1", True), ("true", True), (" Yes ", True), ("on", True), ("0", False), ("no", False)],
+)
+def test_dev_skip_verify_is_a_yes_no_flag(value: str, on: bool) -> None:
+    assert from_env({"SCIATICA_DEV_SKIP_VERIFY": value})["DEV_SKIP_VERIFY"] is on

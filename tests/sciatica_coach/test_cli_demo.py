@@ -1,0 +1,177 @@
+"""The local demo and the command line: the whole routine, spoken and buzzed in step."""
+
+from __future__ import annotations
+
+import io
+import logging
+from typing import Any
+
+import pytest
+
+from sciatica_coach import cli, demo
+from sciatica_coach.demo import DEMO_USER, CoreVoice, CoreWatch, DemoResult, InstantPacer, play
+from shared.clock import ManualClock
+from shared.coach import Coach
+from shared.cues import WARNING_LEAD_S, CueKind
+from shared.engine import Phase
+
+HOLDS = [(0, "left"), (1, "right"), (3, "left"), (4, "right")]
+LAST = 5
+
+
+@pytest.fixture
+def played(demo_coach: Coach, clock: ManualClock) -> tuple[DemoResult, str]:
+    """The whole routine played through the core with an instant pacer."""
+    out = io.StringIO()
+    result = play(CoreVoice(demo_coach), CoreWatch(demo_coach), InstantPacer(clock), out)
+    return result, out.getvalue()
+
+
+def test_demo_speaks_the_safety_note_first(
+    played: tuple[DemoResult, str], demo_coach: Coach
+) -> None:
+    result, _ = played
+    assert result.lines[0][1].startswith(demo_coach.routine.safety_note)
+
+
+def test_demo_speaks_every_step_once_in_order(
+    played: tuple[DemoResult, str], demo_coach: Coach
+) -> None:
+    result, _ = played
+    texts = [text for _, text in result.lines]
+    where = []
+    for step in demo_coach.routine.steps:
+        found = [i for i, text in enumerate(texts) if step.say in text]
+        assert len(found) == 1, step.id
+        where.append(found[0])
+    assert where == sorted(where)
+    assert len(set(where)) == len(where)
+
+
+def test_demo_lines_and_buzzes_come_in_time_order(played: tuple[DemoResult, str]) -> None:
+    result, _ = played
+    line_times = [at for at, _ in result.lines]
+    buzz_times = [at for at, _ in result.buzzes]
+    assert line_times == sorted(line_times)
+    assert buzz_times == sorted(buzz_times)
+
+
+def test_demo_buzzes_each_hold_and_the_end_of_the_routine(played: tuple[DemoResult, str]) -> None:
+    result, _ = played
+    expected = [
+        (kind, step, side)
+        for step, side in HOLDS
+        for kind in (CueKind.HOLD_START, CueKind.HOLD_WARNING, CueKind.HOLD_END)
+    ] + [(CueKind.ROUTINE_COMPLETE, LAST, None)]
+    assert [(cue.kind, cue.step_index, cue.side) for _, cue in result.buzzes] == expected
+
+
+def test_demo_buzzes_fire_on_their_cue_times(played: tuple[DemoResult, str]) -> None:
+    result, _ = played
+    assert all(fired == cue.at for fired, cue in result.buzzes)
+    for step, _ in HOLDS:
+        at = {cue.kind: fired for fired, cue in result.buzzes if cue.step_index == step}
+        assert at[CueKind.HOLD_END] - at[CueKind.HOLD_START] == 30.0
+        assert at[CueKind.HOLD_END] - at[CueKind.HOLD_WARNING] == WARNING_LEAD_S
+
+
+def test_demo_hold_ends_line_up_with_the_spoken_times_up_exactly(
+    played: tuple[DemoResult, str],
+) -> None:
+    result, _ = played
+    assert [row.step_index for row in result.alignments] == [step for step, _ in HOLDS]
+    assert [row.error_ms for row in result.alignments] == [0.0] * len(HOLDS)
+    times_up = [at for at, text in result.lines if text.startswith("Time's up")]
+    hold_ends = [fired for fired, cue in result.buzzes if cue.kind is CueKind.HOLD_END]
+    assert times_up == hold_ends
+
+
+def test_demo_prints_the_alignment_table(played: tuple[DemoResult, str]) -> None:
+    _, printed = played
+    assert "hold end: spoken 'time's up' vs wrist buzz" in printed
+    table = printed.split("hold end: spoken 'time's up' vs wrist buzz", 1)[1].splitlines()
+    assert table[1].split() == ["step", "error", "(ms)"]
+    assert [row.split() for row in table[2:6]] == [[str(step + 1), "0.0"] for step, _ in HOLDS]
+    assert table[6] == "median |error| 0.0 ms, max 0.0 ms"
+
+
+def test_demo_leaves_a_completed_run_in_history(
+    played: tuple[DemoResult, str], demo_coach: Coach
+) -> None:
+    assert demo_coach.view(DEMO_USER).phase is Phase.COMPLETED
+    assert len(demo_coach.history(DEMO_USER)) == 1
+
+
+# -- the command line --------------------------------------------------------------------
+
+
+@pytest.fixture
+def logging_config(monkeypatch: pytest.MonkeyPatch) -> list[dict[str, Any]]:
+    """What main() asks of logging.basicConfig, without touching the real root logger."""
+    calls: list[dict[str, Any]] = []
+    monkeypatch.setattr(logging, "basicConfig", lambda **kwargs: calls.append(kwargs))
+    return calls
+
+
+@pytest.mark.parametrize("speed", ["0", "-3"])
+def test_demo_refuses_a_speed_that_is_not_positive(
+    speed: str, capsys: pytest.CaptureFixture[str], logging_config: list[dict[str, Any]]
+) -> None:
+    assert cli.main(["demo", "--speed", speed]) == 2
+    assert "--speed must be positive" in capsys.readouterr().err
+
+
+def test_demo_command_plays_at_the_given_speed(
+    monkeypatch: pytest.MonkeyPatch, logging_config: list[dict[str, Any]]
+) -> None:
+    speeds: list[float] = []
+
+    def fake_demo(speed: float) -> int:
+        speeds.append(speed)
+        return 0
+
+    monkeypatch.setattr(demo, "run_local_demo", fake_demo)
+    assert cli.main(["demo", "--speed", "25"]) == 0
+    assert speeds == [25.0]
+    assert logging_config[0]["level"] == logging.WARNING
+
+
+def test_serve_command_runs_the_app_threaded_on_the_given_address(
+    monkeypatch: pytest.MonkeyPatch, logging_config: list[dict[str, Any]]
+) -> None:
+    ran: list[dict[str, Any]] = []
+
+    class FakeApp:
+        def run(self, **kwargs: Any) -> None:
+            ran.append(kwargs)
+
+    monkeypatch.setattr("sciatica_coach.app.create_app", FakeApp)
+    assert cli.main(["serve", "--host", "0.0.0.0", "--port", "9090"]) == 0
+    assert ran == [{"host": "0.0.0.0", "port": 9090, "threaded": True}]
+    assert logging_config[0]["level"] == logging.INFO
+
+
+@pytest.mark.parametrize(
+    ("argv", "expected"),
+    [
+        (["serve"], {"command": "serve", "host": "127.0.0.1", "port": 8000}),
+        (
+            ["serve", "--host", "0.0.0.0", "--port", "9000"],
+            {"command": "serve", "host": "0.0.0.0", "port": 9000},
+        ),
+        (["demo"], {"command": "demo", "speed": 10.0}),
+        (["demo", "--speed", "2.5"], {"command": "demo", "speed": 2.5}),
+    ],
+)
+def test_parser_reads_commands_and_options(argv: list[str], expected: dict[str, Any]) -> None:
+    assert vars(cli.build_parser().parse_args(argv)) == expected
+
+
+@pytest.mark.parametrize("argv", [[], ["dance"], ["serve", "--port", "eighty"]])
+def test_parser_rejects_bad_command_lines(
+    argv: list[str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    with pytest.raises(SystemExit) as caught:
+        cli.build_parser().parse_args(argv)
+    assert caught.value.code == 2
+    assert "usage: sciatica-coach" in capsys.readouterr().err

@@ -1,0 +1,260 @@
+"""The coach: the one door both sides use to change a run, safely and with everyone told."""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass, field, replace
+
+import pytest
+
+from shared.clock import ManualClock
+from shared.coach import CAS_ATTEMPTS, Coach
+from shared.engine import Event, IllegalEvent, Phase, RoutineEngine, RunState
+from shared.notify import LocalNotifier
+from shared.sqlite_store import SQLiteStore
+from shared.store import VersionConflict
+
+USER = "amzn1.ask.account.COACH-TEST"
+LEAD_IN = 4.0
+
+
+class RacingStore:
+    """A store where another writer gets in first on the next `races` saves.
+
+    Before each losing save, `rival` (if given) is applied to the stored run and saved, the
+    way the watch or a second speaker would; then our save fails its compare-and-set.
+    """
+
+    def __init__(self, inner: SQLiteStore, races: int, rival: RunState | None = None) -> None:
+        self.inner = inner
+        self.races = races
+        self.rival = rival
+        self.saves = 0
+
+    def __getattr__(self, name: str) -> object:
+        return getattr(self.inner, name)
+
+    def save_run(self, user_id: str, state: RunState, expected_version: int | None) -> None:
+        self.saves += 1
+        if self.races > 0:
+            self.races -= 1
+            if self.rival is not None:
+                stored = self.inner.load_run(user_id)
+                rival = replace(self.rival, version=(stored.version if stored else 0) + 1)
+                self.inner.save_run(user_id, rival, None if stored is None else stored.version)
+                expected_version = None if stored is None else stored.version
+            raise VersionConflict(user_id, expected_version, None)
+        self.inner.save_run(user_id, state, expected_version)
+
+
+@dataclass
+class RecordingNotifier:
+    published: list[tuple[str, int]] = field(default_factory=list)
+
+    def publish(self, user_id: str, version: int) -> None:
+        self.published.append((user_id, version))
+
+    def wait(self, user_id: str, seen_version: int, timeout: float) -> bool:
+        raise AssertionError("not used here")
+
+
+def finish_routine(coach: Coach) -> RunState:
+    """Start and say next through every step; returns the run on its last step."""
+    coach.apply(USER, Event.START, LEAD_IN)
+    for _ in range(coach.routine.last_index):
+        coach.clock.advance(60)
+        coach.apply(USER, Event.NEXT, LEAD_IN)
+    state = coach.store.load_run(USER)
+    assert state.step_index == coach.routine.last_index
+    return state
+
+
+# -- compare-and-set retries -------------------------------------------------------------
+
+
+def test_apply_retries_after_losing_a_race(
+    store: SQLiteStore, engine: RoutineEngine, clock: ManualClock
+) -> None:
+    racing = RacingStore(store, races=1)
+    coach = Coach(racing, engine, clock)
+    outcome = coach.apply(USER, Event.START, LEAD_IN)
+    assert racing.saves == 2
+    assert outcome.view.phase is Phase.ANNOUNCING
+    assert store.load_run(USER) == outcome.transition.state
+    assert store.load_run(USER).version == 1
+
+
+def test_a_retry_applies_the_event_to_the_winners_run(
+    store: SQLiteStore, engine: RoutineEngine, clock: ManualClock
+) -> None:
+    coach = Coach(store, engine, clock)
+    coach.apply(USER, Event.START, LEAD_IN)
+    clock.advance(LEAD_IN + 5)
+    # The watch said "next" at the same moment and won: its step 1 is stored first.
+    watch_next = engine.apply(store.load_run(USER), Event.NEXT, clock.now(), LEAD_IN).state
+    racing = RacingStore(store, races=1, rival=watch_next)
+    outcome = Coach(racing, engine, clock).apply(USER, Event.NEXT, LEAD_IN)
+    assert outcome.transition.state.step_index == 2
+    assert store.load_run(USER).step_index == 2
+    assert store.load_run(USER).version == 3
+
+
+def test_apply_gives_up_after_losing_every_race(
+    store: SQLiteStore, engine: RoutineEngine, clock: ManualClock
+) -> None:
+    racing = RacingStore(store, races=CAS_ATTEMPTS)
+    with pytest.raises(VersionConflict):
+        Coach(racing, engine, clock).apply(USER, Event.START, LEAD_IN)
+    assert racing.saves == CAS_ATTEMPTS
+    assert store.load_run(USER) is None
+
+
+def test_an_event_that_changes_nothing_writes_nothing(
+    store: SQLiteStore, engine: RoutineEngine, clock: ManualClock
+) -> None:
+    racing = RacingStore(store, races=0)
+    coach = Coach(racing, engine, clock)
+    coach.apply(USER, Event.START, LEAD_IN)
+    coach.apply(USER, Event.TIME_LEFT)
+    coach.view(USER)
+    assert racing.saves == 1
+
+
+def test_an_illegal_event_is_raised_and_stores_nothing(coach: Coach) -> None:
+    with pytest.raises(IllegalEvent):
+        coach.apply(USER, Event.NEXT)
+    assert coach.store.load_run(USER) is None
+
+
+# -- history -----------------------------------------------------------------------------
+
+
+def test_running_past_the_end_is_recorded_in_history_exactly_once(coach: Coach) -> None:
+    last = finish_routine(coach)
+    assert coach.history(USER) == []
+    coach.clock.set(last.step_end + 30)
+    assert coach.view(USER).phase is Phase.COMPLETED
+    coach.clock.advance(30)
+    coach.view(USER)
+    coach.apply(USER, Event.TIME_LEFT)
+    (done,) = coach.history(USER)
+    assert (done.run_id, done.completed_at) == (last.run_id, last.step_end)
+    assert done.started_at == coach.store.load_run(USER).started_at
+
+
+def test_saying_next_on_the_last_step_records_the_run(coach: Coach) -> None:
+    last = finish_routine(coach)
+    coach.clock.advance(1)
+    outcome = coach.apply(USER, Event.NEXT)
+    assert outcome.transition.completed
+    (done,) = coach.history(USER)
+    assert (done.run_id, done.completed_at) == (last.run_id, coach.clock.now())
+
+
+@pytest.mark.parametrize("event", [Event.START, Event.START_OVER])
+def test_a_finished_run_is_recorded_even_if_a_new_one_starts_first(
+    coach: Coach, event: Event
+) -> None:
+    last = finish_routine(coach)
+    coach.clock.set(last.step_end + 3600)
+    outcome = coach.apply(USER, event, LEAD_IN)
+    assert outcome.transition.state.run_id != last.run_id
+    assert [run.run_id for run in coach.history(USER)] == [last.run_id]
+    assert coach.history(USER)[0].completed_at == last.step_end
+
+
+def test_a_run_started_over_midway_is_not_recorded(coach: Coach) -> None:
+    coach.apply(USER, Event.START, LEAD_IN)
+    coach.clock.advance(20)
+    coach.apply(USER, Event.START_OVER, LEAD_IN)
+    assert coach.history(USER) == []
+
+
+# -- telling the other side --------------------------------------------------------------
+
+
+def test_every_change_is_published_and_no_op_is_not(
+    store: SQLiteStore, engine: RoutineEngine, clock: ManualClock
+) -> None:
+    notifier = RecordingNotifier()
+    coach = Coach(store, engine, clock, notifier)
+    coach.apply(USER, Event.START, LEAD_IN)
+    clock.advance(LEAD_IN + 5)
+    coach.apply(USER, Event.TIME_LEFT)
+    coach.apply(USER, Event.PAUSE)
+    coach.apply(USER, Event.PAUSE)
+    coach.view(USER)
+    coach.apply(USER, Event.RESUME, LEAD_IN)
+    assert notifier.published == [(USER, 1), (USER, 2), (USER, 3)]
+
+
+def test_completion_noticed_by_a_view_is_published(
+    store: SQLiteStore, engine: RoutineEngine, clock: ManualClock
+) -> None:
+    notifier = RecordingNotifier()
+    coach = Coach(store, engine, clock, notifier)
+    last = finish_routine(coach)
+    clock.set(last.step_end + 1)
+    coach.view(USER)
+    assert notifier.published[-1] == (USER, last.version + 1)
+
+
+def test_forgetting_a_user_deletes_them_and_wakes_their_watches(
+    store: SQLiteStore, engine: RoutineEngine, clock: ManualClock
+) -> None:
+    notifier = RecordingNotifier()
+    coach = Coach(store, engine, clock, notifier)
+    coach.user(USER)
+    coach.apply(USER, Event.START, LEAD_IN)
+    coach.forget(USER)
+    assert store.get_user(USER) is None
+    assert store.load_run(USER) is None
+    assert notifier.published[-1] == (USER, -1)
+
+
+def test_user_is_met_once_and_the_safety_note_remembered(coach: Coach) -> None:
+    met = coach.user(USER)
+    assert met.safety_heard_at is None
+    coach.clock.advance(10)
+    coach.mark_safety_heard(USER)
+    again = coach.user(USER)
+    assert again.created_at == met.created_at
+    assert again.safety_heard_at == coach.clock.now()
+
+
+# -- the local notifier ------------------------------------------------------------------
+
+
+def test_local_notifier_wakes_a_waiter_when_another_thread_publishes() -> None:
+    notifier = LocalNotifier()
+    notifier.publish(USER, 3)
+    waiting = threading.Event()
+    woke: list[bool] = []
+
+    def watch() -> None:
+        waiting.set()
+        woke.append(notifier.wait(USER, 3, timeout=30))
+
+    thread = threading.Thread(target=watch)
+    thread.start()
+    waiting.wait()
+    notifier.publish(USER, 4)
+    thread.join()
+    assert woke == [True]
+
+
+def test_local_notifier_returns_false_when_nothing_new_is_published() -> None:
+    notifier = LocalNotifier()
+    notifier.publish(USER, 3)
+    notifier.publish("someone-else", 9)
+    assert notifier.wait(USER, 3, timeout=0.05) is False
+
+
+def test_local_notifier_returns_at_once_if_a_newer_version_is_already_out() -> None:
+    notifier = LocalNotifier()
+    notifier.publish(USER, 5)
+    assert notifier.wait(USER, 4, timeout=30) is True
+
+
+def test_local_notifier_with_nothing_published_waits_for_the_first() -> None:
+    assert LocalNotifier().wait(USER, 0, timeout=0.05) is False

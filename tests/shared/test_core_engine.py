@@ -1,0 +1,544 @@
+"""The routine engine: a state machine over absolute deadlines, read through a manual clock."""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Callable
+
+import pytest
+from core_support import INTO_HOLD, LEAD_IN, Drive
+
+from shared.clock import ManualClock
+from shared.cues import WARNING_LEAD_S, Cue, CueKind
+from shared.engine import (
+    TRANSITIONS,
+    Action,
+    Announcement,
+    Event,
+    IllegalEvent,
+    Phase,
+    RoutineEngine,
+    RunState,
+    Status,
+)
+from shared.routine import Step
+
+HOLD_S = 30.0
+LAST = 5  # the packaged routine's "close" step
+HOLD_STEPS = (0, 1, 3, 4)
+
+
+def step_length(engine: RoutineEngine, step: Step) -> float:
+    return engine.timing.estimate(step.say) + (step.hold.seconds if step.hold else 0.0)
+
+
+def remaining_after(engine: RoutineEngine, index: int) -> float:
+    """Estimated seconds of the steps after `index`."""
+    return sum(step_length(engine, s) for s in engine.routine.steps[index + 1 :])
+
+
+# -- the whole table ---------------------------------------------------------------------
+
+#: Where a legal event leaves a run that was at step 1: (phase, step), None for "unchanged".
+EXPECTED_AFTER: dict[Action, tuple[Phase, int] | None] = {
+    Action.BEGIN: (Phase.ANNOUNCING, 0),
+    Action.ADVANCE: (Phase.ANNOUNCING, 2),
+    Action.GO_BACK: (Phase.ANNOUNCING, 0),
+    Action.RESTART_STEP: (Phase.ANNOUNCING, 1),
+    Action.PAUSE: (Phase.PAUSED, 1),
+    Action.RESUME: (Phase.ANNOUNCING, 1),
+    Action.STOP: (Phase.STOPPED, 1),
+    Action.NOTHING: None,
+}
+
+
+@pytest.mark.parametrize("event", list(Event))
+@pytest.mark.parametrize("phase", list(Phase))
+def test_every_phase_and_event_follows_the_transition_table(
+    drive: Drive, engine: RoutineEngine, clock: ManualClock, phase: Phase, event: Event
+) -> None:
+    state = drive(phase, step=1)
+    # A moment later, so that even repeating a step just announced is a change.
+    now = clock.advance(0.5)
+    assert engine.phase(state, now) is phase
+    action = TRANSITIONS.get((phase, event))
+    if action is None:
+        with pytest.raises(IllegalEvent) as caught:
+            engine.apply(state, event, now, LEAD_IN)
+        assert (caught.value.phase, caught.value.event) == (phase, event)
+        assert str(caught.value) == f"cannot {event.value} while {phase.value}"
+        return
+    transition = engine.apply(state, event, now, LEAD_IN)
+    assert (transition.event, transition.action, transition.before) == (event, action, phase)
+    expected = EXPECTED_AFTER[action]
+    if expected is None:
+        assert transition.state == state
+        assert not transition.changed
+        return
+    assert (engine.phase(transition.state, now), transition.state.step_index) == expected
+    assert transition.changed
+    assert transition.state.version == state.version + 1
+    if action is Action.BEGIN:
+        assert transition.state.run_id not in (None, state.run_id)
+    else:
+        assert transition.state.run_id == state.run_id
+
+
+def test_the_table_only_lets_a_run_start_when_none_is_under_way() -> None:
+    starts = {phase for phase, event in TRANSITIONS if event is Event.START}
+    assert starts == {Phase.IDLE, Phase.COMPLETED}
+
+
+# -- starting and the phases of a step ---------------------------------------------------
+
+
+def test_start_announces_step_zero_with_the_hold_after_the_lead_in(
+    engine: RoutineEngine, clock: ManualClock
+) -> None:
+    now = clock.now()
+    transition = engine.apply(engine.new_state(), Event.START, now, LEAD_IN)
+    state = transition.state
+    assert engine.phase(state, now) is Phase.ANNOUNCING
+    assert state.status is Status.ACTIVE
+    assert state.step_index == 0
+    assert state.run_id == "run-1"
+    assert state.started_at == state.step_started_at == now
+    assert state.hold_start == now + LEAD_IN
+    assert state.hold_end == state.step_end == now + LEAD_IN + HOLD_S
+    assert transition.announcement == Announcement(0)
+
+
+def test_run_is_holding_once_the_lead_in_is_over(engine: RoutineEngine, clock: ManualClock) -> None:
+    start = clock.now()
+    state = engine.apply(engine.new_state(), Event.START, start, LEAD_IN).state
+    assert engine.phase(state, start + LEAD_IN - 0.001) is Phase.ANNOUNCING
+    assert engine.phase(state, start + LEAD_IN) is Phase.HOLDING
+    assert engine.phase(state, start + LEAD_IN + HOLD_S - 0.001) is Phase.HOLDING
+
+
+def test_run_awaits_the_next_step_once_the_hold_ends(
+    engine: RoutineEngine, clock: ManualClock
+) -> None:
+    start = clock.now()
+    state = engine.apply(engine.new_state(), Event.START, start, LEAD_IN).state
+    assert engine.phase(state, start + LEAD_IN + HOLD_S) is Phase.AWAITING
+    assert engine.phase(state, start + 10_000) is Phase.AWAITING
+
+
+def test_step_without_a_hold_awaits_once_spoken(drive: Drive, engine: RoutineEngine) -> None:
+    state = drive(Phase.ANNOUNCING, step=2)
+    assert state.hold_start is state.hold_end is None
+    assert state.step_end == state.step_started_at + LEAD_IN
+    assert engine.phase(state, state.step_end) is Phase.AWAITING
+
+
+# -- pausing, stopping, resuming ---------------------------------------------------------
+
+
+def test_pause_mid_hold_keeps_remaining_time_however_long_the_pause(
+    drive: Drive, engine: RoutineEngine, clock: ManualClock
+) -> None:
+    paused = drive(Phase.PAUSED, step=1)
+    left = HOLD_S - INTO_HOLD
+    assert engine.view(paused, clock.now()).hold.remaining == left
+    clock.advance(1000)
+    assert engine.phase(paused, clock.now()) is Phase.PAUSED
+    assert engine.view(paused, clock.now()).hold.remaining == left
+
+    resume_at = clock.now()
+    transition = engine.apply(paused, Event.RESUME, resume_at, 3.0)
+    resumed = transition.state
+    assert transition.announcement == Announcement(1, resumed_hold_s=left)
+    assert resumed.step_index == 1
+    assert resumed.hold_start == resume_at + 3.0
+    assert resumed.hold_end == resumed.step_end == resume_at + 3.0 + left
+    assert resumed.paused_at is None
+    clock.advance(3.0)
+    assert engine.phase(resumed, clock.now()) is Phase.HOLDING
+    assert engine.view(resumed, clock.now()).hold.remaining == left
+
+
+def test_resumed_hold_without_a_lead_in_carries_on_at_once(
+    drive: Drive, engine: RoutineEngine, clock: ManualClock
+) -> None:
+    paused = drive(Phase.PAUSED, step=1)
+    clock.advance(60)
+    resumed = engine.apply(paused, Event.RESUME, clock.now()).state
+    assert engine.phase(resumed, clock.now()) is Phase.HOLDING
+    assert resumed.hold_end == clock.now() + HOLD_S - INTO_HOLD
+
+
+def test_pause_while_announcing_then_resume_announces_the_step_again(
+    drive: Drive, engine: RoutineEngine, clock: ManualClock
+) -> None:
+    state = drive(Phase.ANNOUNCING, step=1)
+    clock.advance(LEAD_IN / 2)
+    paused = engine.apply(state, Event.PAUSE, clock.now(), LEAD_IN).state
+    assert engine.view(paused, clock.now()).hold.remaining == HOLD_S
+    clock.advance(100)
+    transition = engine.apply(paused, Event.RESUME, clock.now(), LEAD_IN)
+    assert transition.announcement == Announcement(1)
+    assert transition.state.step_started_at == clock.now()
+    assert transition.state.hold_start == clock.now() + LEAD_IN
+    assert transition.state.hold_end - transition.state.hold_start == HOLD_S
+
+
+def test_pause_while_awaiting_then_resume_keeps_awaiting(
+    drive: Drive, engine: RoutineEngine, clock: ManualClock
+) -> None:
+    state = drive(Phase.AWAITING, step=1)
+    paused = engine.apply(state, Event.PAUSE, clock.now()).state
+    clock.advance(500)
+    transition = engine.apply(paused, Event.RESUME, clock.now(), LEAD_IN)
+    assert transition.announcement is None
+    assert engine.phase(transition.state, clock.now()) is Phase.AWAITING
+    assert transition.state.step_index == 1
+    assert transition.state.hold_end - transition.state.hold_start == HOLD_S
+    assert engine.view(transition.state, clock.now()).cues == ()
+
+
+def test_stop_then_resume_announces_the_step_with_the_full_hold(
+    drive: Drive, engine: RoutineEngine, clock: ManualClock
+) -> None:
+    stopped = drive(Phase.STOPPED, step=1)
+    clock.advance(3600)
+    transition = engine.apply(stopped, Event.RESUME, clock.now(), LEAD_IN)
+    assert transition.announcement == Announcement(1)
+    assert transition.state.hold_start == clock.now() + LEAD_IN
+    assert transition.state.hold_end == clock.now() + LEAD_IN + HOLD_S
+
+
+# -- navigating --------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("from_step", "to_step", "at_first_step"),
+    [(0, 0, True), (1, 0, False), (4, 3, False)],
+)
+def test_previous_goes_back_one_step_and_says_when_there_was_none(
+    drive: Drive,
+    engine: RoutineEngine,
+    clock: ManualClock,
+    from_step: int,
+    to_step: int,
+    at_first_step: bool,
+) -> None:
+    state = drive(Phase.HOLDING, step=from_step)
+    transition = engine.apply(state, Event.PREVIOUS, clock.now(), LEAD_IN)
+    assert transition.state.step_index == to_step
+    assert transition.at_first_step is at_first_step
+    assert transition.announcement == Announcement(to_step)
+    assert transition.state.hold_start == clock.now() + LEAD_IN
+
+
+def test_repeat_during_a_hold_restarts_it_with_a_new_full_window(
+    drive: Drive, engine: RoutineEngine, clock: ManualClock
+) -> None:
+    state = drive(Phase.HOLDING, step=3)
+    transition = engine.apply(state, Event.REPEAT, clock.now(), LEAD_IN)
+    repeated = transition.state
+    assert repeated.step_index == 3
+    assert repeated.run_id == state.run_id
+    assert repeated.hold_start == clock.now() + LEAD_IN > state.hold_start
+    assert repeated.hold_end - repeated.hold_start == HOLD_S
+    assert engine.view(repeated, clock.now() + LEAD_IN).hold.remaining == HOLD_S
+
+
+def test_next_during_a_hold_skips_to_the_next_step(
+    drive: Drive, engine: RoutineEngine, clock: ManualClock
+) -> None:
+    state = drive(Phase.HOLDING, step=3)
+    transition = engine.apply(state, Event.NEXT, clock.now(), LEAD_IN)
+    assert transition.state.step_index == 4
+    assert transition.announcement == Announcement(4)
+    assert engine.phase(transition.state, clock.now()) is Phase.ANNOUNCING
+
+
+def test_next_on_the_last_step_completes_the_run(
+    drive: Drive, engine: RoutineEngine, clock: ManualClock
+) -> None:
+    state = drive(Phase.ANNOUNCING, step=LAST)
+    transition = engine.apply(state, Event.NEXT, clock.now(), LEAD_IN)
+    assert transition.completed
+    assert transition.announcement is None
+    assert transition.state.status is Status.COMPLETED
+    assert transition.state.completed_at == clock.now()
+    assert engine.phase(transition.state, clock.now()) is Phase.COMPLETED
+
+
+def test_running_past_the_end_of_the_last_step_completes_the_run(
+    drive: Drive, engine: RoutineEngine, clock: ManualClock
+) -> None:
+    state = drive(Phase.ANNOUNCING, step=LAST)
+    assert engine.settle(state, state.step_end - 0.001) is state
+    assert engine.phase(state, state.step_end) is Phase.COMPLETED
+
+    settled = engine.settle(state, state.step_end + 60)
+    assert settled.status is Status.COMPLETED
+    assert settled.completed_at == state.step_end
+    assert settled.version == state.version + 1
+    assert engine.settle(settled, state.step_end + 120) is settled
+
+
+@pytest.mark.parametrize("phase", list(Phase))
+def test_start_over_from_any_phase_begins_a_new_run_at_step_zero(
+    drive: Drive, engine: RoutineEngine, clock: ManualClock, phase: Phase
+) -> None:
+    state = drive(phase, step=4)
+    transition = engine.apply(state, Event.START_OVER, clock.now(), LEAD_IN)
+    fresh = transition.state
+    assert fresh.run_id is not None
+    assert fresh.run_id != state.run_id
+    assert fresh.step_index == 0
+    assert fresh.started_at == clock.now()
+    assert fresh.completed_at is fresh.paused_at is None
+    assert engine.phase(fresh, clock.now()) is Phase.ANNOUNCING
+
+
+@pytest.mark.parametrize("event", [Event.NEXT, Event.PREVIOUS, Event.PAUSE, Event.RESUME])
+def test_a_completed_run_refuses_to_move(
+    drive: Drive, engine: RoutineEngine, clock: ManualClock, event: Event
+) -> None:
+    completed = drive(Phase.COMPLETED)
+    with pytest.raises(IllegalEvent):
+        engine.apply(completed, event, clock.now(), LEAD_IN)
+
+
+def test_a_run_that_ran_past_its_end_is_completed_for_events_too(
+    drive: Drive, engine: RoutineEngine, clock: ManualClock
+) -> None:
+    state = drive(Phase.ANNOUNCING, step=LAST)
+    clock.set(state.step_end + 1)
+    with pytest.raises(IllegalEvent) as caught:
+        engine.apply(state, Event.NEXT, clock.now(), LEAD_IN)
+    assert caught.value.phase is Phase.COMPLETED
+
+
+# -- time left ---------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("phase", "hold_left", "routine_left"),
+    [
+        (Phase.ANNOUNCING, HOLD_S, lambda e: remaining_after(e, 1) + LEAD_IN + HOLD_S),
+        (Phase.HOLDING, HOLD_S - INTO_HOLD, lambda e: remaining_after(e, 1) + HOLD_S - INTO_HOLD),
+        (Phase.AWAITING, 0.0, lambda e: remaining_after(e, 1)),
+        (Phase.PAUSED, HOLD_S - INTO_HOLD, lambda e: remaining_after(e, 1) + HOLD_S - INTO_HOLD),
+        # A stopped hold starts again in full, so the whole step is still to come.
+        (Phase.STOPPED, 0.0, lambda e: remaining_after(e, 0)),
+        (Phase.IDLE, None, lambda e: remaining_after(e, -1)),
+        (Phase.COMPLETED, None, lambda e: 0.0),
+    ],
+)
+def test_time_left_in_every_phase(
+    drive: Drive,
+    engine: RoutineEngine,
+    clock: ManualClock,
+    phase: Phase,
+    hold_left: float | None,
+    routine_left: Callable[[RoutineEngine], float],
+) -> None:
+    state = drive(phase, step=1)
+    transition = engine.apply(state, Event.TIME_LEFT, clock.now(), LEAD_IN)
+    assert not transition.changed
+    view = engine.view(transition.state, clock.now())
+    assert view.phase is phase
+    if hold_left is None:
+        assert view.hold is None
+    else:
+        assert view.hold.remaining == hold_left
+        assert view.hold.seconds == HOLD_S
+    assert view.routine_remaining_s == pytest.approx(routine_left(engine))
+
+
+def test_idle_time_left_is_the_whole_routine_in_minutes(engine: RoutineEngine) -> None:
+    total = engine.view(engine.new_state(), 0.0).routine_remaining_s
+    # Four 30 s holds plus the spoken words: a few minutes.
+    assert 4 * HOLD_S < total < 15 * 60
+
+
+def test_hold_time_left_counts_down_while_holding(
+    drive: Drive, engine: RoutineEngine, clock: ManualClock
+) -> None:
+    state = drive(Phase.HOLDING, step=1)
+    seen = []
+    for _ in range(4):
+        seen.append(engine.view(state, clock.now()).hold.remaining)
+        clock.advance(5)
+    assert seen == [20.0, 15.0, 10.0, 5.0]
+    clock.advance(5)
+    view = engine.view(state, clock.now())
+    assert view.phase is Phase.AWAITING
+    assert view.hold.remaining == 0.0
+
+
+@pytest.mark.parametrize("phase", [Phase.PAUSED, Phase.STOPPED])
+def test_time_left_is_frozen_while_paused_or_stopped(
+    drive: Drive, engine: RoutineEngine, clock: ManualClock, phase: Phase
+) -> None:
+    state = drive(phase, step=1)
+    before = engine.view(state, clock.now())
+    clock.advance(900)
+    after = engine.view(state, clock.now())
+    assert (after.hold, after.routine_remaining_s) == (before.hold, before.routine_remaining_s)
+
+
+# -- cues --------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("step", "side"), [(0, "left"), (1, "right"), (3, "left"), (4, "right")])
+def test_a_hold_cues_its_start_a_warning_and_its_end_with_the_side(
+    drive: Drive, engine: RoutineEngine, clock: ManualClock, step: int, side: str
+) -> None:
+    state = drive(Phase.ANNOUNCING, step=step)
+    start = clock.now() + LEAD_IN
+    end = start + HOLD_S
+    assert engine.view(state, clock.now()).cues == (
+        Cue(start, CueKind.HOLD_START, step, side),
+        Cue(end - WARNING_LEAD_S, CueKind.HOLD_WARNING, step, side),
+        Cue(end, CueKind.HOLD_END, step, side),
+    )
+
+
+def test_cues_already_past_are_not_pending(
+    drive: Drive, engine: RoutineEngine, clock: ManualClock
+) -> None:
+    state = drive(Phase.HOLDING, step=1)
+    kinds = [cue.kind for cue in engine.view(state, clock.now()).cues]
+    assert kinds == [CueKind.HOLD_WARNING, CueKind.HOLD_END]
+
+
+def test_routine_complete_is_cued_at_the_end_of_the_last_step(
+    drive: Drive, engine: RoutineEngine, clock: ManualClock
+) -> None:
+    state = drive(Phase.ANNOUNCING, step=LAST)
+    assert engine.view(state, clock.now()).cues == (
+        Cue(state.step_end, CueKind.ROUTINE_COMPLETE, LAST),
+    )
+
+
+@pytest.mark.parametrize("step", range(LAST))
+def test_routine_complete_is_never_cued_before_the_last_step(
+    drive: Drive, engine: RoutineEngine, clock: ManualClock, step: int
+) -> None:
+    state = drive(Phase.ANNOUNCING, step=step)
+    cues = engine.view(state, clock.now()).cues
+    assert CueKind.ROUTINE_COMPLETE not in {cue.kind for cue in cues}
+    assert len(cues) == (3 if step in HOLD_STEPS else 0)
+
+
+@pytest.mark.parametrize(
+    "phase", [Phase.PAUSED, Phase.STOPPED, Phase.IDLE, Phase.COMPLETED, Phase.AWAITING]
+)
+def test_no_cues_are_pending_when_nothing_is_about_to_happen(
+    drive: Drive, engine: RoutineEngine, clock: ManualClock, phase: Phase
+) -> None:
+    state = drive(phase, step=1)
+    assert engine.view(state, clock.now()).cues == ()
+
+
+# -- versions ----------------------------------------------------------------------------
+
+
+def test_version_bumps_on_every_change_and_never_on_a_no_op(
+    engine: RoutineEngine, clock: ManualClock
+) -> None:
+    script = [
+        (0, Event.START, True),
+        (1, Event.TIME_LEFT, False),
+        (LEAD_IN, Event.RESUME, False),
+        (5, Event.PAUSE, True),
+        (60, Event.PAUSE, False),
+        (0, Event.TIME_LEFT, False),
+        (1, Event.RESUME, True),
+        (1, Event.REPEAT, True),
+        (1, Event.STOP, True),
+        (1, Event.STOP, False),
+        (1, Event.PAUSE, False),
+        (1, Event.RESUME, True),
+        (1, Event.NEXT, True),
+        (1, Event.PREVIOUS, True),
+    ]
+    state = engine.new_state()
+    for advance, event, changes in script:
+        clock.advance(advance)
+        transition = engine.apply(state, event, clock.now(), LEAD_IN)
+        assert transition.changed is changes, event
+        if changes:
+            assert transition.state.version == state.version + 1
+        else:
+            assert transition.state == state
+        state = transition.state
+    assert state.version == sum(1 for *_, changes in script if changes)
+
+
+def test_settling_a_finished_run_counts_as_a_change(
+    drive: Drive, engine: RoutineEngine, clock: ManualClock
+) -> None:
+    state = drive(Phase.ANNOUNCING, step=LAST)
+    clock.set(state.step_end + 1)
+    transition = engine.apply(state, Event.TIME_LEFT, clock.now())
+    assert transition.changed
+    assert transition.completed
+    assert transition.state.version == state.version + 1
+    assert transition.state.completed_at == state.step_end
+
+
+# -- lead-ins ----------------------------------------------------------------------------
+
+
+def test_lead_in_callable_is_told_what_is_announced(
+    engine: RoutineEngine, clock: ManualClock
+) -> None:
+    heard: list[Announcement] = []
+
+    def lead_in(announcement: Announcement) -> float:
+        heard.append(announcement)
+        return 2.5
+
+    state = engine.apply(engine.new_state(), Event.START, clock.now(), lead_in).state
+    assert state.hold_start == clock.now() + 2.5
+    clock.advance(2.5 + 12)
+    state = engine.apply(state, Event.PAUSE, clock.now(), lead_in).state
+    clock.advance(40)
+    state = engine.apply(state, Event.RESUME, clock.now(), lead_in).state
+    assert heard == [Announcement(0), Announcement(0, resumed_hold_s=HOLD_S - 12)]
+    assert state.hold_start == clock.now() + 2.5
+
+
+def test_without_a_lead_in_the_step_words_are_timed(
+    engine: RoutineEngine, clock: ManualClock
+) -> None:
+    state = engine.apply(engine.new_state(), Event.START, clock.now()).state
+    spoken = engine.timing.estimate(engine.routine.step(0).say)
+    assert spoken > 0
+    assert state.hold_start == clock.now() + spoken
+
+
+@pytest.mark.parametrize(
+    "lead_in",
+    [-1.0, -0.001, 3600.0, 1e9, math.nan, math.inf, lambda announcement: -5.0],
+    ids=["negative", "barely-negative", "an-hour", "huge", "nan", "inf", "callable-negative"],
+)
+def test_an_insane_lead_in_is_refused(
+    engine: RoutineEngine, clock: ManualClock, lead_in: object
+) -> None:
+    with pytest.raises(ValueError, match="lead-in"):
+        engine.apply(engine.new_state(), Event.START, clock.now(), lead_in)  # type: ignore[arg-type]
+
+
+# -- storage form ------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("phase", list(Phase))
+def test_run_state_survives_a_json_round_trip(drive: Drive, phase: Phase) -> None:
+    state = drive(phase, step=1)
+    assert RunState.from_dict(json.loads(json.dumps(state.to_dict()))) == state
+
+
+def test_run_state_of_an_unknown_format_is_refused(drive: Drive) -> None:
+    data = drive(Phase.HOLDING).to_dict()
+    data["format"] = 99
+    with pytest.raises(ValueError, match="format"):
+        RunState.from_dict(data)

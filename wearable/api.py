@@ -1,0 +1,293 @@
+"""The watch API under /api/v1: pairing, cue polling, actions from the wrist, unpairing.
+
+Everything goes through the same Coach the voice uses (`app.extensions["sciatica_coach"]`)
+and the PairingService (`app.extensions["sciatica_pairing"]`); this package never imports
+the app or the skill. Errors are RFC 9457 problem documents, except on the token endpoint,
+which answers as RFC 8628 and RFC 6749 say an OAuth token endpoint does.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+from typing import Any
+
+from flask import Blueprint, Flask, Response, current_app, jsonify, request
+from flask.typing import ResponseReturnValue
+from werkzeug.exceptions import HTTPException
+
+from shared.coach import Coach
+from shared.engine import IllegalEvent, RunView
+from shared.pairing import (
+    DEVICE_CODE_GRANT,
+    PairingBusy,
+    PairingService,
+    TokenError,
+    TokenErrorCode,
+)
+from shared.store import VersionConflict
+
+from .actions import DEFAULT_WATCH_LEAD_IN_S, WatchAction, watch_lead_in
+from .auth import invalid_token, require_user
+from .cue_payload import MAX_WAIT_S, clock_block, etag_for, run_payload, to_ms
+from .face import face
+from .long_poll import wait_for_change
+from .openapi import build_spec
+from .problems import Problem, ProblemType, from_http_exception
+
+log = logging.getLogger(__name__)
+
+PREFIX = "/api/v1"
+#: Largest body the watch API reads; its requests are a few dozen bytes.
+WATCH_MAX_BODY = 4 * 1024
+#: How the watch shows the code, in the words that make Alexa open the skill and pair.
+PAIR_PROMPT = "Say: Alexa, ask sciatica coach to pair code {spoken}"
+
+_CACHE_HEADERS = {"Cache-Control": "private, no-cache", "Vary": "Authorization"}
+_NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
+_UINT = re.compile(r"^[0-9]{1,15}$")
+
+api = Blueprint("watch_api", __name__, url_prefix=PREFIX)
+
+
+def init_wearable(app: Flask) -> None:
+    """Mount the watch API and the web watch face; the app factory calls this once."""
+    app.config.setdefault("WATCH_LEAD_IN_S", DEFAULT_WATCH_LEAD_IN_S)
+    app.register_blueprint(api)
+    app.register_blueprint(face)
+
+
+def _coach() -> Coach:
+    return current_app.extensions["sciatica_coach"]
+
+
+def _pairing() -> PairingService:
+    return current_app.extensions["sciatica_pairing"]
+
+
+# -- errors -----------------------------------------------------------------------------------
+
+
+@api.before_app_request
+def _routing_problems() -> ResponseReturnValue | None:
+    """404 and 405 under /api/v1 happen before any blueprint is chosen; answer them here."""
+    exc = request.routing_exception
+    on_api = request.path == PREFIX or request.path.startswith(PREFIX + "/")
+    if on_api and isinstance(exc, HTTPException) and (exc.code or 0) >= 400:
+        return from_http_exception(exc).response()
+    return None
+
+
+@api.before_request
+def _limit_body() -> None:
+    request.max_content_length = WATCH_MAX_BODY
+
+
+@api.errorhandler(Problem)
+def _problem(exc: Problem) -> ResponseReturnValue:
+    return exc.response()
+
+
+@api.errorhandler(HTTPException)
+def _http_problem(exc: HTTPException) -> ResponseReturnValue:
+    return from_http_exception(exc).response()
+
+
+@api.errorhandler(VersionConflict)
+def _busy(exc: VersionConflict) -> ResponseReturnValue:
+    log.warning("watch request lost repeated run conflicts: %s", exc)
+    detail = "The run kept changing under this request; try again."
+    return Problem(503, detail, ProblemType.BUSY, headers={"Retry-After": "1"}).response()
+
+
+@api.errorhandler(Exception)
+def _unexpected(exc: Exception) -> ResponseReturnValue:
+    log.exception("watch API failed")
+    return Problem(500, "Something went wrong on the server.").response()
+
+
+# -- pairing ----------------------------------------------------------------------------------
+
+
+@api.post("/pairings")
+def start_pairing() -> ResponseReturnValue:
+    """RFC 8628 3.1-3.2: the watch asks to pair and gets the code to show."""
+    try:
+        started = _pairing().start()
+    except PairingBusy as exc:
+        raise Problem(
+            429,
+            "Too many watches started pairing just now.",
+            ProblemType.BUSY,
+            headers={"Retry-After": str(exc.retry_after)},
+        ) from None
+    body = {
+        "device_code": started.device_code,
+        "user_code": started.user_code,
+        "user_code_spoken": started.spoken_code,
+        "prompt": PAIR_PROMPT.format(spoken=started.spoken_code),
+        "expires_in": started.expires_in,
+        "interval": started.interval,
+    }
+    return jsonify(body), 200, _NO_STORE
+
+
+@api.post("/token")
+def token() -> ResponseReturnValue:
+    """RFC 8628 3.4-3.5: trade a bound device code for an access token."""
+    try:
+        device_code = _device_code_from_form()
+        issued = _pairing().exchange(device_code)
+    except TokenError as exc:
+        body = {"error": exc.error.value, "error_description": exc.description}
+        return jsonify(body), 400, _NO_STORE
+    body = {"access_token": issued.access_token, "token_type": issued.token_type}
+    return jsonify(body), 200, _NO_STORE
+
+
+def _device_code_from_form() -> str:
+    if request.mimetype != "application/x-www-form-urlencoded":
+        raise TokenError(
+            TokenErrorCode.INVALID_REQUEST, "send application/x-www-form-urlencoded parameters"
+        )
+    form = request.form
+    for name in ("grant_type", "device_code"):
+        values = form.getlist(name)
+        if len(values) != 1 or not values[0]:
+            raise TokenError(TokenErrorCode.INVALID_REQUEST, f"give {name} exactly once")
+    if form["grant_type"] != DEVICE_CODE_GRANT:
+        raise TokenError(
+            TokenErrorCode.UNSUPPORTED_GRANT_TYPE, f"grant_type must be {DEVICE_CODE_GRANT}"
+        )
+    return form["device_code"]
+
+
+@api.delete("/devices/me")
+def unpair() -> ResponseReturnValue:
+    """The watch forgets itself: its token stops working at once."""
+    _, token_value = require_user(request, _pairing())
+    _pairing().revoke_token(token_value)
+    return Response(status=204, headers=_NO_STORE)
+
+
+# -- cues -------------------------------------------------------------------------------------
+
+
+@api.get("/cues")
+def cues() -> ResponseReturnValue:
+    """The run and every cue still to come; with If-None-Match and wait, a long poll."""
+    coach = _coach()
+    received = coach.clock.now()
+    user_id, token_value = require_user(request, _pairing())
+    wait_s = _uint_param("wait", maximum=MAX_WAIT_S) or 0
+    client_send_ms = _uint_param("client_send_ms")
+    view = coach.view(user_id)
+    if wait_s and _holds_current(etag_for(user_id, view)):
+        view = wait_for_change(coach, user_id, view, wait_s)
+        if _pairing().authenticate(token_value) != user_id:
+            raise invalid_token()  # unpaired while it waited
+    return _cue_response(coach, user_id, view, client_send_ms, received)
+
+
+def _holds_current(etag: str) -> bool:
+    """Whether the watch named this very ETag: only then is there a change to wait for."""
+    tags = request.if_none_match
+    return not tags.star_tag and tags.contains_weak(etag)
+
+
+def _cue_response(
+    coach: Coach, user_id: str, view: RunView, client_send_ms: int | None, received: float
+) -> Response:
+    etag = etag_for(user_id, view)
+    sent = coach.clock.now()
+    clock = clock_block(client_send_ms, received, sent)
+    headers = {
+        **_CACHE_HEADERS,
+        "Server-Receive-Ms": str(clock["server_receive_ms"]),
+        "Server-Send-Ms": str(clock["server_send_ms"]),
+    }
+    if request.if_none_match.contains_weak(etag):
+        response = Response(status=304, headers=headers)
+    else:
+        body = {
+            "server_time_ms": to_ms(sent),
+            **run_payload(view, coach.routine.title),
+            "clock": clock,
+        }
+        response = jsonify(body)
+        response.headers.update(headers)
+    response.set_etag(etag)
+    return response
+
+
+def _uint_param(name: str, maximum: int | None = None) -> int | None:
+    raw = request.args.get(name)
+    if raw is None:
+        return None
+    if not _UINT.match(raw) or (maximum is not None and int(raw) > maximum):
+        limit = f" from 0 to {maximum}" if maximum is not None else ""
+        raise Problem(
+            400,
+            f"{name} must be a whole number{limit}; got {raw[:40]!r}",
+            ProblemType.MALFORMED_REQUEST,
+        )
+    return int(raw)
+
+
+# -- actions ----------------------------------------------------------------------------------
+
+
+@api.post("/actions")
+def act() -> ResponseReturnValue:
+    """Pause, resume, next, previous or repeat from the wrist: the same run the voice drives."""
+    coach = _coach()
+    received = coach.clock.now()
+    user_id, _ = require_user(request, _pairing())
+    action = _action_from_body()
+    lead_in = watch_lead_in(float(current_app.config["WATCH_LEAD_IN_S"]))
+    try:
+        outcome = coach.apply(user_id, action.event, lead_in)
+    except IllegalEvent as exc:
+        detail = f"Cannot {action.value} now: {exc}."
+        raise Problem(409, detail, ProblemType.ILLEGAL_ACTION) from None
+    log.info("watch action %s applied (changed=%s)", action.value, outcome.transition.changed)
+    return _cue_response(coach, user_id, outcome.view, None, received)
+
+
+def _action_from_body() -> WatchAction:
+    if not request.is_json:
+        raise Problem(415, 'Send the action as application/json, e.g. {"action": "next"}.')
+    body = _json_body()
+    if not isinstance(body, dict) or set(body) != {"action"}:
+        raise Problem(
+            400, 'The body must be exactly {"action": "<name>"}.', ProblemType.MALFORMED_REQUEST
+        )
+    name = body["action"]
+    if isinstance(name, str) and name in WatchAction.__members__.values():
+        return WatchAction(name)
+    allowed = [action.value for action in WatchAction]
+    shown = repr(name[:40]) if isinstance(name, str) else f"of type {type(name).__name__}"
+    raise Problem(
+        400,
+        f"Unknown action {shown}; use one of {', '.join(allowed)}.",
+        ProblemType.UNKNOWN_ACTION,
+        extra={"allowed": allowed},
+    )
+
+
+def _json_body() -> Any:
+    raw = request.get_data(cache=True)
+    try:
+        return json.loads(raw)
+    except (UnicodeDecodeError, json.JSONDecodeError):
+        raise Problem(400, "The body is not valid JSON.", ProblemType.MALFORMED_REQUEST) from None
+
+
+# -- the spec ---------------------------------------------------------------------------------
+
+
+@api.get("/openapi.json")
+def openapi() -> ResponseReturnValue:
+    """The OpenAPI 3.1 description of this API, so clients and fuzzers read one truth."""
+    return jsonify(build_spec())

@@ -1,0 +1,16 @@
+"""The web watch face at /watch: static HTML and JS that pair, long-poll and buzz in a browser."""
+
+from __future__ import annotations
+
+from flask import Blueprint
+from flask.typing import ResponseReturnValue
+
+face = Blueprint("watch_face", __name__, static_folder="static", static_url_path="/watch/static")
+
+
+@face.get("/watch")
+def watch_face() -> ResponseReturnValue:
+    """The face itself; its assets load relative to it, so it also works under a path prefix."""
+    response = face.send_static_file("index.html")
+    response.headers["Cache-Control"] = "no-cache"
+    return response

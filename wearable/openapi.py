@@ -1,0 +1,357 @@
+"""The OpenAPI 3.1 description of the watch API, built from the same enums and limits the code uses.
+
+Built in Python rather than kept as a file so a new cue kind, action or platform cannot be
+added in one place and forgotten in the other; tests fuzz the API against this document.
+"""
+
+from __future__ import annotations
+
+import copy
+from functools import cache
+from typing import Any
+
+from shared.cues import CueKind
+from shared.engine import Phase
+from shared.pairing import DEVICE_CODE_GRANT, TokenErrorCode
+
+from .actions import WatchAction
+from .cue_payload import MAX_WAIT_S
+from .haptics import FITBIT_VIBRATION_PATTERNS, WATCHOS_HAPTIC_TYPES, Platform
+
+_MAX_MS = 999_999_999_999_999  # 15 digits: what the server parses as a millisecond time
+
+_INT = {"type": "integer"}
+_MS = {"type": "integer", "minimum": 0}
+_NULLABLE_SIDE = {"enum": ["left", "right", None]}
+
+
+def _ref(name: str) -> dict[str, str]:
+    return {"$ref": f"#/components/schemas/{name}"}
+
+
+def _obj(properties: dict[str, Any], *, closed: bool = False) -> dict[str, Any]:
+    schema: dict[str, Any] = {
+        "type": "object",
+        "required": list(properties),
+        "properties": properties,
+    }
+    if closed:
+        schema["additionalProperties"] = False
+    return schema
+
+
+def _problem(description: str) -> dict[str, Any]:
+    return {
+        "description": description,
+        "content": {"application/problem+json": {"schema": _ref("Problem")}},
+    }
+
+
+def _json(description: str, schema_name: str, headers: dict[str, Any] | None = None) -> dict:
+    response: dict[str, Any] = {
+        "description": description,
+        "content": {"application/json": {"schema": _ref(schema_name)}},
+    }
+    if headers:
+        response["headers"] = headers
+    return response
+
+
+def _header(description: str, schema: dict[str, Any] | None = None) -> dict[str, Any]:
+    return {"description": description, "schema": schema or {"type": "string"}}
+
+
+_CUE_HEADERS = {
+    "ETag": _header("Strong validator of the run's version; send it back in If-None-Match."),
+    "Cache-Control": _header("private, no-cache: the answer is one user's and changes."),
+    "Vary": _header("Authorization: each token sees its own user's run."),
+    "Server-Receive-Ms": _header("When the request arrived (epoch ms, server clock).", _MS),
+    "Server-Send-Ms": _header("When the answer left (epoch ms, server clock).", _MS),
+}
+_AUTH_ERRORS = {"401": _problem("No token, or one that is unknown or revoked.")}
+_TOO_LARGE = {"413": _problem("The body is larger than the watch API reads.")}
+
+
+def _schemas() -> dict[str, Any]:
+    segment = _obj(
+        {
+            "on_ms": {"type": "integer", "minimum": 1, "maximum": 10_000},
+            "off_ms": {"type": "integer", "minimum": 0, "maximum": 10_000},
+            "intensity": {"type": "number", "exclusiveMinimum": 0, "maximum": 1},
+        },
+        closed=True,
+    )
+    kinds = [kind.value for kind in CueKind]
+    pattern = _obj(
+        {
+            "name": {"enum": kinds},
+            "duration_ms": _MS,
+            "pattern": _obj(
+                {"name": {"enum": kinds}, "segments": {"type": "array", "items": segment}}
+            ),
+            Platform.WEAR_OS.value: _obj(
+                {
+                    "timings": {"type": "array", "items": _MS},
+                    "amplitudes": {"type": "array", "items": _MS},
+                    "repeat": _INT,
+                }
+            ),
+            Platform.WEB.value: {"type": "array", "items": _MS},
+            Platform.GARMIN.value: {
+                "type": "array",
+                "items": _obj({"duty_cycle": _MS, "length_ms": _MS}),
+            },
+            Platform.WATCHOS.value: {"enum": sorted(WATCHOS_HAPTIC_TYPES)},
+            Platform.FITBIT.value: {"enum": sorted(FITBIT_VIBRATION_PATTERNS)},
+        }
+    )
+    return {
+        "Problem": {
+            "description": "RFC 9457 problem details.",
+            **_obj(
+                {
+                    "type": {"type": "string", "format": "uri-reference"},
+                    "title": {"type": "string"},
+                    "status": {"type": "integer", "minimum": 400, "maximum": 599},
+                    "detail": {"type": "string"},
+                }
+            ),
+        },
+        "OAuthError": {
+            "description": "RFC 6749 5.2 / RFC 8628 3.5 error answer of the token endpoint.",
+            **_obj(
+                {
+                    "error": {"enum": [code.value for code in TokenErrorCode]},
+                    "error_description": {"type": "string"},
+                }
+            ),
+        },
+        "PairingStart": _obj(
+            {
+                "device_code": {"type": "string", "minLength": 32},
+                "user_code": {"type": "string", "pattern": "^[1-9][0-9]{5}$"},
+                "user_code_spoken": {"type": "string", "pattern": "^[0-9]( [0-9]){5}$"},
+                "prompt": {"type": "string"},
+                "expires_in": {"type": "integer", "minimum": 1},
+                "interval": {"type": "integer", "minimum": 1},
+            }
+        ),
+        "TokenRequest": _obj(
+            {
+                "grant_type": {"const": DEVICE_CODE_GRANT},
+                "device_code": {"type": "string", "minLength": 1},
+            }
+        ),
+        "Token": _obj(
+            {
+                "access_token": {"type": "string", "minLength": 32},
+                "token_type": {"const": "Bearer"},
+            }
+        ),
+        "ActionRequest": _obj(
+            {"action": {"enum": [action.value for action in WatchAction]}}, closed=True
+        ),
+        "HapticPattern": pattern,
+        "Cue": _obj(
+            {
+                "at_ms": _MS,
+                "kind": {"enum": kinds},
+                "step_index": {"type": "integer", "minimum": 0},
+                "side": _NULLABLE_SIDE,
+                "pattern": _ref("HapticPattern"),
+            }
+        ),
+        "Step": _obj(
+            {
+                "index": {"type": "integer", "minimum": 0},
+                "count": {"type": "integer", "minimum": 1},
+                "id": {"type": "string"},
+                "title": {"type": "string"},
+                "side": _NULLABLE_SIDE,
+                "hold_seconds": {"type": ["number", "null"]},
+            }
+        ),
+        "Hold": _obj(
+            {
+                "start_ms": _MS,
+                "end_ms": _MS,
+                "remaining_ms": _MS,
+                "seconds": {"type": "number", "minimum": 0},
+            }
+        ),
+        "Clock": {
+            "description": "NTP-style timestamps: the watch adds its own arrival time.",
+            **_obj(
+                {
+                    "client_send_ms": {"type": ["integer", "null"], "minimum": 0},
+                    "server_receive_ms": _MS,
+                    "server_send_ms": _MS,
+                }
+            ),
+        },
+        "CueState": _obj(
+            {
+                "server_time_ms": _MS,
+                "version": {"type": "integer", "minimum": 0},
+                "state": {"enum": [phase.value for phase in Phase]},
+                "routine": _obj({"id": {"type": "string"}, "title": {"type": "string"}}),
+                "step": {"oneOf": [_ref("Step"), {"type": "null"}]},
+                "step_count": {"type": "integer", "minimum": 1},
+                "hold": {"oneOf": [_ref("Hold"), {"type": "null"}]},
+                "routine_remaining_ms": _MS,
+                "poll": _obj(
+                    {
+                        "after_ms": _MS,
+                        "max_wait_s": {"type": "integer", "minimum": 0, "maximum": MAX_WAIT_S},
+                    }
+                ),
+                "cues": {"type": "array", "items": _ref("Cue")},
+                "clock": _ref("Clock"),
+            }
+        ),
+    }
+
+
+def _paths() -> dict[str, Any]:
+    bearer = [{"bearerAuth": []}]
+    cue_answer = _json("The run now, and every cue still to come.", "CueState", _CUE_HEADERS)
+    return {
+        "/api/v1/pairings": {
+            "post": {
+                "summary": "Start pairing: get a code for the person to say to Alexa",
+                "operationId": "startPairing",
+                "responses": {
+                    "200": _json("The codes (RFC 8628 3.2).", "PairingStart"),
+                    "429": _problem("Too many pairings started lately; see Retry-After."),
+                    **_TOO_LARGE,
+                },
+            }
+        },
+        "/api/v1/token": {
+            "post": {
+                "summary": "Trade the device code for an access token once it is bound",
+                "operationId": "token",
+                "requestBody": {
+                    "required": True,
+                    "content": {
+                        "application/x-www-form-urlencoded": {"schema": _ref("TokenRequest")}
+                    },
+                },
+                "responses": {
+                    "200": _json("The access token (RFC 8628 3.5).", "Token"),
+                    "400": {
+                        "description": "Not (yet) possible: pending, slow_down, expired, ...",
+                        "content": {"application/json": {"schema": _ref("OAuthError")}},
+                    },
+                    **_TOO_LARGE,
+                },
+            }
+        },
+        "/api/v1/cues": {
+            "get": {
+                "summary": "Read the run and its cues; a long poll with If-None-Match and wait",
+                "operationId": "getCues",
+                "security": bearer,
+                "parameters": [
+                    {
+                        "name": "wait",
+                        "in": "query",
+                        "description": "Hold the request up to this many seconds until the "
+                        "version moves past the ETag named in If-None-Match.",
+                        "schema": {"type": "integer", "minimum": 0, "maximum": MAX_WAIT_S},
+                    },
+                    {
+                        "name": "client_send_ms",
+                        "in": "query",
+                        "description": "The watch's clock when it sent this (epoch ms), "
+                        "echoed in `clock` for an NTP-style offset estimate.",
+                        "schema": {"type": "integer", "minimum": 0, "maximum": _MAX_MS},
+                    },
+                    {
+                        "name": "If-None-Match",
+                        "in": "header",
+                        "description": "The ETag the watch holds: 304 if it is still current.",
+                        "schema": {"type": "string"},
+                    },
+                ],
+                "responses": {
+                    "200": cue_answer,
+                    "304": {
+                        "description": "Nothing changed since the ETag sent; no body.",
+                        "headers": _CUE_HEADERS,
+                    },
+                    "400": _problem("A bad query parameter."),
+                    **_AUTH_ERRORS,
+                },
+            }
+        },
+        "/api/v1/actions": {
+            "post": {
+                "summary": "Pause, resume, next, previous or repeat from the wrist",
+                "operationId": "act",
+                "security": bearer,
+                "requestBody": {
+                    "required": True,
+                    "content": {"application/json": {"schema": _ref("ActionRequest")}},
+                },
+                "responses": {
+                    "200": _json("The run after the action.", "CueState", _CUE_HEADERS),
+                    "400": _problem("Malformed body or unknown action."),
+                    **_AUTH_ERRORS,
+                    "409": _problem("The action makes no sense now (e.g. next before start)."),
+                    **_TOO_LARGE,
+                    "415": _problem("The body is not JSON."),
+                },
+            }
+        },
+        "/api/v1/devices/me": {
+            "delete": {
+                "summary": "Unpair this watch: its token stops working",
+                "operationId": "unpair",
+                "security": bearer,
+                "responses": {"204": {"description": "Unpaired."}, **_AUTH_ERRORS},
+            }
+        },
+        "/api/v1/openapi.json": {
+            "get": {
+                "summary": "This document",
+                "operationId": "openapi",
+                "responses": {
+                    "200": {
+                        "description": "OpenAPI 3.1",
+                        "content": {"application/json": {"schema": {"type": "object"}}},
+                    }
+                },
+            }
+        },
+    }
+
+
+@cache
+def _spec() -> dict[str, Any]:
+    return {
+        "openapi": "3.1.0",
+        "info": {
+            "title": "Sciatica Coach watch API",
+            "version": "1.0.0",
+            "description": "Pair a watch by voice (RFC 8628 style), long-poll the routine's "
+            "cues with their haptic patterns, and control the run from the wrist. "
+            "See docs/WATCH_API.md.",
+        },
+        "paths": _paths(),
+        "components": {
+            "schemas": _schemas(),
+            "securitySchemes": {
+                "bearerAuth": {
+                    "type": "http",
+                    "scheme": "bearer",
+                    "description": "The access_token from POST /api/v1/token.",
+                }
+            },
+        },
+    }
+
+
+def build_spec() -> dict[str, Any]:
+    """A fresh copy of the document, so no caller can change what the next one sees."""
+    return copy.deepcopy(_spec())
