@@ -19,11 +19,12 @@ from typing import Protocol, TextIO
 from shared.clock import Clock, ManualClock, ScaledClock
 from shared.coach import Coach
 from shared.cues import Cue, CueKind
-from shared.engine import Announcement, Event, RoutineEngine
+from shared.engine import Event, RoutineEngine
 from shared.routine import load_routine
 from shared.speech_timing import SpeechTimingModel
 from shared.sqlite_store import SQLiteStore
 from skill import speech
+from skill.narration import Narrator
 
 DEMO_USER = "demo-user"
 _TAG = re.compile(r"<[^>]+>")
@@ -60,36 +61,22 @@ class Pacer(Protocol):
 
 
 class CoreVoice:
-    """A voice that speaks through the core and the skill's phrases, without Alexa."""
+    """A voice that speaks through the core and the skill's own narration, without Alexa."""
 
     def __init__(self, coach: Coach, user_id: str = DEMO_USER) -> None:
         self.coach = coach
+        self.narrator = Narrator(coach)
         self.user_id = user_id
 
     def send(self, event: Event) -> Reply:
         now = self.coach.clock.now()
-        routine = self.coach.routine
-        intro = routine.safety_note if event is Event.START else ""
-
-        def words_for(announcement: Announcement) -> speech.StepSpeech:
-            return speech.step_speech(
-                routine,
-                announcement.step_index,
-                intro=intro,
-                hold_seconds=announcement.resumed_hold_s,
-                resumed=announcement.resumed_hold_s is not None,
-            )
-
-        def lead_in(announcement: Announcement) -> float:
-            return self.coach.engine.timing.estimate(words_for(announcement).lead_in)
-
-        outcome = self.coach.apply(self.user_id, event, lead_in)
-        announcement = outcome.transition.announcement
-        if announcement is None:
+        intro = self.coach.routine.safety_note if event is Event.START else ""
+        narration = self.narrator.apply(self.user_id, event, intro)
+        words = narration.words
+        if words is None:
             return Reply(now, ((now, speech.say("routine_done")),), None, True)
-        words = words_for(announcement)
-        hold = outcome.view.hold
-        lead_end = now + lead_in(announcement)
+        lead_end = now + self.coach.engine.timing.estimate(words.lead_in)
+        hold = narration.view.hold
         spoken_end = lead_end + hold.remaining if hold else None
         segments = ((now, words.lead_in), (spoken_end or lead_end, words.after))
         return Reply(now, segments, spoken_end, words.ends_session)
