@@ -6,6 +6,7 @@ import os
 from collections.abc import Mapping
 from typing import Any
 
+from shared.clock import ScaledClock
 from shared.sqlite_store import DB_ENV, default_db_path
 
 #: Largest request body any endpoint reads; Alexa's envelopes are a few kilobytes.

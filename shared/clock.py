@@ -39,17 +39,20 @@ class ManualClock:
 
 
 class ScaledClock:
-    """Wall time running `speed` times faster from a start point, for time-compressed demos."""
+    """Wall time running `speed` times faster from `anchor`, for time-compressed demos.
 
-    def __init__(self, speed: float, start: float | None = None) -> None:
+    Every process given the same speed and anchor reads the same time, so a demo's server,
+    speaker and watch agree without talking to each other.
+    """
+
+    def __init__(self, speed: float, anchor: float | None = None) -> None:
         if speed <= 0:
             raise ValueError("speed must be positive")
         self.speed = speed
-        self._origin = time.time() if start is None else start
-        self._mono0 = time.monotonic()
+        self.anchor = time.time() if anchor is None else anchor
 
     def now(self) -> float:
-        return self._origin + (time.monotonic() - self._mono0) * self.speed
+        return self.anchor + (time.time() - self.anchor) * self.speed
 
     def real_seconds(self, scaled_seconds: float) -> float:
         """How long to really wait for `scaled_seconds` of routine time to pass."""

@@ -1,0 +1,325 @@
+"""`sciatica-coach demo`: the real server on loopback, a signed speaker, and the reference watch.
+
+Nothing is faked past the network: the server verifies every Alexa request against a demo
+CA made at start (its chain sits in the cert cache, as on an air-gapped host), the watch
+pairs by a spoken code and long-polls, and time runs `speed` times faster in every
+process through one shared, anchored clock. It needs no Alexa account and no watch.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, TextIO
+
+import requests
+
+from shared.clock import ScaledClock
+from shared.cues import CueKind
+from shared.speech_timing import SpeechTimingModel, break_seconds
+from skill.demo_ca import DemoCA
+from skill.simulator import AlexaSimulator, Transport, Turn
+from wearable.buzz_scheduler import Buzz
+from wearable.watch_client import PairingPrompt, Watch, WatchCue
+
+from .timeline import Buzz as TimelineBuzz
+from .timeline import Spoken, Timeline, write_svg
+
+DEMO_SKILL_ID = "amzn1.ask.skill.sciatica-coach-demo"
+_BREAK = re.compile(r"<break\b([^>]*)/>")
+_ATTR = re.compile(r'([a-zA-Z-]+)\s*=\s*"([^"]*)"')
+_TAG = re.compile(r"<[^>]+>")
+#: Seconds of routine time the person takes before saying "next".
+THINK_S = 2.0
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+@contextmanager
+def running_server(env: Mapping[str, str], port: int, log_path: Path) -> Iterator[str]:
+    """Start `sciatica-coach serve` on loopback and stop it gracefully afterwards."""
+    url = f"http://127.0.0.1:{port}"
+    command = [sys.executable, "-m", "sciatica_coach.cli", "serve", "--host", "127.0.0.1"]
+    with log_path.open("wb") as log:
+        server = subprocess.Popen(
+            [*command, "--port", str(port)],
+            env={**os.environ, **env},
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+        try:
+            _wait_healthy(url, server)
+            yield url
+        finally:
+            server.terminate()
+            try:
+                server.wait(timeout=40)
+            except subprocess.TimeoutExpired:
+                server.kill()
+                server.wait()
+
+
+def _wait_healthy(url: str, server: subprocess.Popen[bytes], timeout: float = 30.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if server.poll() is not None:
+            raise RuntimeError(f"the server exited early with code {server.returncode}")
+        try:
+            if requests.get(f"{url}/healthz", timeout=1).status_code == 200:
+                return
+        except requests.RequestException:
+            pass
+        time.sleep(0.1)
+    raise RuntimeError("the server did not become healthy in time")
+
+
+def http_transport(url: str, session: requests.Session) -> Transport:
+    def post(body: bytes, headers: Mapping[str, str]) -> tuple[int, Any]:
+        response = session.post(f"{url}/alexa", data=body, headers=dict(headers), timeout=10)
+        return response.status_code, response.json()
+
+    return post
+
+
+@dataclass(frozen=True, slots=True)
+class SpokenTurn:
+    """When each part of a reply is heard, worked out from its SSML as a speaker plays it."""
+
+    at: float
+    lead_in: str
+    lead_in_end: float
+    hold_s: float
+    after: str
+    after_end: float
+    ends_session: bool
+
+    @property
+    def hold_end(self) -> float:
+        return self.lead_in_end + self.hold_s
+
+
+def spoken_turn(turn: Turn, at: float, timing: SpeechTimingModel) -> SpokenTurn:
+    """Split a reply at its silence: words, then the hold as breaks, then the spoken end."""
+    ssml = turn.ssml.removeprefix("<speak>").removesuffix("</speak>")
+    breaks = list(_BREAK.finditer(ssml))
+    if not breaks:
+        end = at + timing.estimate(ssml)
+        return SpokenTurn(at, _plain(ssml), end, 0.0, "", end, turn.ends_session)
+    lead_in = ssml[: breaks[0].start()]
+    after = ssml[breaks[-1].end() :]
+    hold = sum(break_seconds(dict(_ATTR.findall(b.group(1)))) for b in breaks)
+    lead_end = at + timing.estimate(lead_in)
+    after_end = lead_end + hold + timing.estimate(after)
+    return SpokenTurn(
+        at, _plain(lead_in), lead_end, hold, _plain(after), after_end, turn.ends_session
+    )
+
+
+def _plain(ssml: str) -> str:
+    return " ".join(_TAG.sub(" ", ssml).split())
+
+
+@dataclass
+class Session:
+    """Everything the demo saw, for the table and the picture."""
+
+    turns: list[SpokenTurn] = field(default_factory=list)
+    buzzes: list[tuple[float, WatchCue]] = field(default_factory=list)
+
+
+class Console:
+    """Timestamped, thread-safe printing; a live countdown where the terminal allows it."""
+
+    def __init__(self, out: TextIO, clock: ScaledClock) -> None:
+        self.out = out
+        self.clock = clock
+        self.origin = clock.now()
+        self.lock = threading.Lock()
+        self.live = out.isatty()
+
+    def say(self, who: str, text: str, at: float | None = None) -> None:
+        when = self.clock.now() if at is None else at
+        with self.lock:
+            if self.live:
+                self.out.write("\r\033[K")
+            self.out.write(f"[{when - self.origin:7.2f}s] {who:<8} {text}\n")
+            self.out.flush()
+
+    def countdown(self, until: float, label: str) -> None:
+        """Wait (really, scaled) until `until`, showing the seconds left when on a terminal."""
+        while (left := until - self.clock.now()) > 0:
+            if self.live:
+                with self.lock:
+                    self.out.write(f"\r\033[K          {label}: {left:4.0f} s left")
+                    self.out.flush()
+            time.sleep(min(self.clock.real_seconds(left), 0.1))
+        if self.live:
+            with self.lock:
+                self.out.write("\r\033[K")
+
+
+def run_live_demo(
+    speed: float = 10.0, out: TextIO = sys.stdout, picture: Path | None = None
+) -> int:
+    """Play the whole routine against a real server; prints as it goes, writes the SVG."""
+    picture = picture or Path("sciatica-session.svg")
+    clock = ScaledClock(speed)
+    timing = SpeechTimingModel(start_delay_s=0.0)
+    console = Console(out, clock)
+    session = Session()
+    with tempfile.TemporaryDirectory(prefix="sciatica-demo-") as tmp_name:
+        tmp = Path(tmp_name)
+        ca = DemoCA.generate(now=datetime.now(UTC))
+        cache = tmp / "alexa-certs"
+        ca.install_chain(cache)
+        env = {
+            "SCIATICA_DB": str(tmp / "demo.sqlite3"),
+            "SCIATICA_SKILL_ID": DEMO_SKILL_ID,
+            "SCIATICA_ALEXA_CA_FILE": str(ca.write_root(tmp / "demo-root.pem")),
+            "SCIATICA_ALEXA_CERT_CACHE": str(cache),
+            "SCIATICA_CLOCK_SPEED": str(speed),
+            "SCIATICA_CLOCK_ANCHOR": repr(clock.anchor),
+            "SCIATICA_VOICE_START_DELAY_S": "0",
+        }
+        print(f"Sciatica Coach live demo at {speed:g}x: server, speaker and watch", file=out)
+        with running_server(env, free_port(), tmp / "server.log") as url:
+            print(f"server up at {url} (verification on, demo CA)\n", file=out)
+            http = requests.Session()
+            speaker = AlexaSimulator(http_transport(url, http), ca, DEMO_SKILL_ID, clock.now)
+            watch = _watch(url, clock, console, session)
+            stop = threading.Event()
+            try:
+                _play(speaker, watch, stop, clock, timing, console, session)
+                console.countdown(clock.now() + 1.0, "finishing")
+            finally:
+                stop.set()
+                watch.close()
+                http.close()
+    _print_alignment(session, out)
+    write_svg(_timeline(session), picture)
+    print(f"\ntimeline written to {picture}", file=out)
+    return 0
+
+
+def _watch(url: str, clock: ScaledClock, console: Console, session: Session) -> Watch:
+    """The reference watch, printing each buzz at the server time it fired."""
+
+    def buzzed(buzz: Buzz[WatchCue]) -> None:
+        at = watch.server_time(buzz.fired)
+        session.buzzes.append((at, buzz.cue))
+        console.say("wrist", f"bzz {buzz.cue.kind}", at)
+
+    watch = Watch(url, clock=clock.now, time_scale=clock.speed, on_buzz=buzzed, long_poll_s=20)
+    return watch
+
+
+def _pair(watch: Watch, speaker: AlexaSimulator, console: Console, stop: threading.Event) -> None:
+    """The watch shows a code; the person says it; the watch collects its token and polls."""
+    shown: list[PairingPrompt] = []
+    ready = threading.Event()
+
+    def show(prompt: PairingPrompt) -> None:
+        shown.append(prompt)
+        ready.set()
+
+    pairing = threading.Thread(target=watch.pair, args=(show, stop), daemon=True)
+    pairing.start()
+    if not ready.wait(10):
+        raise RuntimeError("the watch got no pairing code")
+    console.say("watch", shown[0].prompt)
+    console.say("person", f"pair code {' '.join(shown[0].user_code)}")
+    turn = speaker.says("PairWatchIntent", code=shown[0].user_code)
+    console.say("speaker", _plain(turn.ssml))
+    pairing.join(timeout=30)
+    if watch.token is None:
+        raise RuntimeError("the watch did not get its token")
+    console.say("watch", "paired; waiting for cues")
+    threading.Thread(target=watch.run, args=(stop,), daemon=True).start()
+
+
+def _play(
+    speaker: AlexaSimulator,
+    watch: Watch,
+    stop: threading.Event,
+    clock: ScaledClock,
+    timing: SpeechTimingModel,
+    console: Console,
+    session: Session,
+) -> None:
+    """Open the skill, pair the watch, say yes, then 'next' after every step until done."""
+    console.say("person", "Alexa, open sciatica coach")
+    turn = speaker.launch()
+    heard = spoken_turn(turn, clock.now(), timing)
+    console.say("speaker", heard.lead_in, heard.at)
+    console.countdown(heard.lead_in_end, "speaking")
+    _pair(watch, speaker, console, stop)
+    request = ("AMAZON.YesIntent", "yes")
+    while True:
+        console.say("person", request[1])
+        at = clock.now()
+        turn = speaker.says(request[0])
+        if turn.status != 200:
+            raise RuntimeError(f"the skill refused a request: {turn.body}")
+        heard = spoken_turn(turn, at, timing)
+        session.turns.append(heard)
+        console.say("speaker", heard.lead_in, heard.at)
+        if heard.hold_s:
+            console.countdown(heard.hold_end, "hold")
+            console.say("speaker", heard.after, heard.hold_end)
+        console.countdown(heard.after_end, "speaking")
+        if heard.ends_session:
+            return
+        console.countdown(clock.now() + THINK_S, "resting")
+        request = ("AMAZON.NextIntent", "next")
+
+
+def _print_alignment(session: Session, out: TextIO) -> None:
+    ends = [(t.hold_end, t) for t in session.turns if t.hold_s]
+    buzzes = [at for at, cue in session.buzzes if cue.kind == CueKind.HOLD_END]
+    print("\nhold end: spoken 'time's up' vs wrist buzz", file=out)
+    print(f"{'hold':>4}  {'spoken (s)':>10}  {'buzz (s)':>10}  {'error (ms)':>10}", file=out)
+    origin = session.turns[0].at if session.turns else 0.0
+    errors = []
+    for number, ((spoken_at, _), buzz_at) in enumerate(zip(ends, buzzes, strict=False), 1):
+        error = (buzz_at - spoken_at) * 1000
+        errors.append(abs(error))
+        print(
+            f"{number:>4}  {spoken_at - origin:>10.2f}  {buzz_at - origin:>10.2f}  {error:>10.1f}",
+            file=out,
+        )
+    if len(buzzes) != len(ends):
+        print(f"(expected {len(ends)} hold-end buzzes, the watch fired {len(buzzes)})", file=out)
+    if errors:
+        median, worst = statistics.median(errors), max(errors)
+        print(f"median |error| {median:.1f} ms, max {worst:.1f} ms", file=out)
+
+
+def _timeline(session: Session) -> Timeline:
+    timeline = Timeline()
+    for turn in session.turns:
+        timeline.spoken.append(Spoken(turn.at, turn.lead_in_end, turn.lead_in))
+        if turn.hold_s:
+            timeline.holds.append((turn.lead_in_end, turn.hold_end))
+            timeline.spoken.append(Spoken(turn.hold_end, turn.after_end, turn.after))
+    ends = iter(t.hold_end for t in session.turns if t.hold_s)
+    for at, cue in session.buzzes:
+        kind = CueKind(cue.kind)
+        error = (at - next(ends, at)) * 1000 if kind is CueKind.HOLD_END else None
+        timeline.buzzes.append(TimelineBuzz(at, kind, error))
+    return timeline
