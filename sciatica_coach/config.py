@@ -33,4 +33,14 @@ def from_env(environ: Mapping[str, str] | None = None) -> dict[str, Any]:
         "MAX_CONTENT_LENGTH": int(env.get("SCIATICA_MAX_BODY", str(DEFAULT_MAX_BODY))),
         # Seconds a hold waits after a wrist action, with no speech to get into position by.
         "WATCH_LEAD_IN_S": float(env.get("SCIATICA_WATCH_LEAD_IN_S", "5")),
+        "CLOCK": _demo_clock(env),
     }
+
+
+def _demo_clock(env: Mapping[str, str]) -> ScaledClock | None:
+    """A time-compressed clock for `sciatica-coach demo`'s server; None means real time."""
+    speed = env.get("SCIATICA_CLOCK_SPEED")
+    if not speed:
+        return None
+    anchor = env.get("SCIATICA_CLOCK_ANCHOR")
+    return ScaledClock(float(speed), float(anchor) if anchor else None)

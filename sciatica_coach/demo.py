@@ -187,8 +187,9 @@ def _print_alignment(result: DemoResult, out: TextIO) -> None:
         )
 
 
-def run_local_demo(speed: float = 10.0, out: TextIO = sys.stdout, db: Path | None = None) -> int:
-    """`sciatica-coach demo`: the core, the skill's words and a watch, in one process."""
+def run_local_demo(speed: float = 10.0, out: TextIO | None = None, db: Path | None = None) -> int:
+    """`sciatica-coach demo --in-process`: the core, the skill's words and a watch, one process."""
+    out = out or sys.stdout
     clock = ScaledClock(speed)
     with tempfile.TemporaryDirectory() as tmp:
         store = SQLiteStore(db or Path(tmp) / "demo.sqlite3")

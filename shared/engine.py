@@ -420,12 +420,16 @@ class RoutineEngine:
         assert state.paused_at is not None
         running = replace(state, status=Status.ACTIVE)
         was = self.phase(running, state.paused_at)
-        if state.status is Status.STOPPED or was is Phase.ANNOUNCING:
+        if state.status is Status.STOPPED or (
+            was is Phase.ANNOUNCING and not self._hold_partly_done(state)
+        ):
             return self._announce(state, state.step_index, now, lead_in)
         assert state.step_end is not None
-        if was is Phase.HOLDING:
+        if was in (Phase.HOLDING, Phase.ANNOUNCING):
+            # Paused mid-hold, or while the voice was picking a part-done hold back up.
+            assert state.hold_start is not None
             assert state.hold_end is not None
-            remaining = state.hold_end - state.paused_at
+            remaining = state.hold_end - max(state.paused_at, state.hold_start)
             announcement = Announcement(state.step_index, resumed_hold_s=remaining)
             hold_start = now + lead_in(announcement)
             resumed = replace(
@@ -451,6 +455,13 @@ class RoutineEngine:
             step_end=moved(state.step_end),
             paused_at=None,
         ), {}
+
+    def _hold_partly_done(self, state: RunState) -> bool:
+        """True when the current hold window is shorter than the step's: it was resumed."""
+        hold = self.routine.step(state.step_index).hold
+        if hold is None or state.hold_start is None or state.hold_end is None:
+            return False
+        return state.hold_end - state.hold_start < hold.seconds - 1e-6
 
     def _do_nothing(self, state: RunState, now: float, lead_in: _LeadInOf) -> tuple:
         return state, {}

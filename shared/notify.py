@@ -15,6 +15,15 @@ class ChangeNotifier(Protocol):
         """Block until a version other than `seen_version` is published, or `timeout` passes."""
         ...
 
+    def close(self) -> None:
+        """Wake every waiter and make later waits return at once: the server is stopping."""
+        ...
+
+    @property
+    def closed(self) -> bool:
+        """Whether close() was called; a waiter that wakes to this should answer and leave."""
+        ...
+
 
 class LocalNotifier:
     """In-process notifier on one condition variable; enough for a single server instance."""
@@ -22,6 +31,7 @@ class LocalNotifier:
     def __init__(self) -> None:
         self._cond = threading.Condition()
         self._latest: dict[str, int] = {}
+        self._closed = False
 
     def publish(self, user_id: str, version: int) -> None:
         with self._cond:
@@ -31,5 +41,16 @@ class LocalNotifier:
     def wait(self, user_id: str, seen_version: int, timeout: float) -> bool:
         with self._cond:
             return self._cond.wait_for(
-                lambda: self._latest.get(user_id, seen_version) != seen_version, timeout
+                lambda: self._closed or self._latest.get(user_id, seen_version) != seen_version,
+                timeout,
             )
+
+    def close(self) -> None:
+        # Waiters wake with True: a long poll then answers with the run as it is now.
+        with self._cond:
+            self._closed = True
+            self._cond.notify_all()
+
+    @property
+    def closed(self) -> bool:
+        return self._closed

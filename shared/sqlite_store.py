@@ -105,7 +105,11 @@ class SQLiteStore:
         self._local = threading.local()
         self._connections: list[sqlite3.Connection] = []
         self._lock = threading.Lock()
-        self._migrate()
+        try:
+            self._migrate()
+        except BaseException:
+            self.close()  # a refused file (SchemaTooNew) must not leave a connection open
+            raise
 
     # -- connections --------------------------------------------------------------------
 

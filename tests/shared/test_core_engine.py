@@ -159,6 +159,21 @@ def test_pause_mid_hold_keeps_remaining_time_however_long_the_pause(
     assert engine.view(resumed, clock.now()).hold.remaining == left
 
 
+def test_pausing_again_while_a_resumed_hold_is_being_picked_up_keeps_what_was_left(
+    drive: Drive, engine: RoutineEngine, clock: ManualClock
+) -> None:
+    paused = drive(Phase.PAUSED, step=1)
+    left = HOLD_S - INTO_HOLD
+    resumed = engine.apply(paused, Event.RESUME, clock.now(), 3.0).state
+    clock.advance(1.0)  # still inside "picking up your hold..."
+    assert engine.phase(resumed, clock.now()) is Phase.ANNOUNCING
+    paused_again = engine.apply(resumed, Event.PAUSE, clock.now()).state
+    clock.advance(500)
+    transition = engine.apply(paused_again, Event.RESUME, clock.now(), 2.0)
+    assert transition.announcement == Announcement(1, resumed_hold_s=left)
+    assert transition.state.hold_end - transition.state.hold_start == left
+
+
 def test_resumed_hold_without_a_lead_in_carries_on_at_once(
     drive: Drive, engine: RoutineEngine, clock: ManualClock
 ) -> None:

@@ -75,7 +75,7 @@ def check_view(engine: RoutineEngine, view: RunView) -> None:
         assert view.routine_remaining_s == 0
 
 
-@settings(max_examples=200, deadline=None)
+@settings(max_examples=200, deadline=None, database=None)
 @given(script=scripts)
 def test_random_event_sequences_keep_every_invariant(
     routine: Routine, script: list[tuple[Event, float | str, float | None]]
