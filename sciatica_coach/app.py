@@ -13,7 +13,10 @@ from werkzeug.exceptions import HTTPException
 from shared.clock import Clock, SystemClock
 from shared.coach import Coach
 from shared.engine import RoutineEngine
+from shared.notify import ChangeNotifier
 from shared.pairing import PairingService
+from shared.redis_notify import RedisNotifier
+from shared.redis_store import RedisStore
 from shared.routine import load_routine
 from shared.speech_timing import SpeechTimingModel
 from shared.sqlite_store import SQLiteStore
@@ -44,8 +47,8 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
         start_delay_s=app.config["VOICE_START_DELAY_S"],
     )
     engine = RoutineEngine(load_routine(app.config["ROUTINE_FILE"]), timing)
-    store = app.config.get("STORE") or SQLiteStore(app.config["DATABASE"])
-    coach = Coach(store, engine, clock)
+    store, notifier = _storage(app.config)
+    coach = Coach(store, engine, clock, notifier=notifier)
     app.extensions[EXTENSION] = coach
     pairing = PairingService(store, clock)
     app.extensions["sciatica_pairing"] = pairing
@@ -57,6 +60,16 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     init_skill(app, build_skill(services, app.config["SKILL_ID"] or None))
     _register_error_handlers(app)
     return app
+
+
+def _storage(config: Mapping[str, Any]) -> tuple[Any, ChangeNotifier | None]:
+    """A given STORE, else Redis if REDIS_URL is set (many instances share it), else SQLite."""
+    if config.get("STORE") is not None:
+        return config["STORE"], None
+    if config.get("REDIS_URL"):
+        log.info("store and change notifications on Redis (docs/SCALE_OUT.md)")
+        return RedisStore.from_url(config["REDIS_URL"]), RedisNotifier.from_url(config["REDIS_URL"])
+    return SQLiteStore(config["DATABASE"]), None
 
 
 def coach_of(app: Flask) -> Coach:

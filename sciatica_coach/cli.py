@@ -12,9 +12,27 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="sciatica-coach", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
 
-    serve = commands.add_parser("serve", help="run the HTTP server (Alexa endpoint, watch API)")
+    serve = commands.add_parser(
+        "serve",
+        help="run the HTTP server (Alexa endpoint, watch API) under gunicorn with gevent",
+        description="Flags override the SCIATICA_* environment variables (see README).",
+    )
     serve.add_argument("--host", default="127.0.0.1")
     serve.add_argument("--port", type=int, default=8000)
+    serve.add_argument(
+        "--workers",
+        type=int,
+        default=1,
+        help="worker processes; keep 1 with SQLite and the in-process notifier (docs/SERVING.md)",
+    )
+    serve.add_argument("--db", help="the SQLite file (SCIATICA_DB)")
+    serve.add_argument("--skill-id", help="the Alexa skill's application id (SCIATICA_SKILL_ID)")
+    serve.add_argument(
+        "--ca-file", help="trusted roots for Alexa's signing chain (SCIATICA_ALEXA_CA_FILE)"
+    )
+    serve.add_argument(
+        "--cert-cache", help="directory of cached signing chains (SCIATICA_ALEXA_CERT_CACHE)"
+    )
 
     demo = commands.add_parser("demo", help="play the whole routine locally, time-compressed")
     demo.add_argument(
@@ -25,19 +43,31 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    level = logging.WARNING if args.command == "demo" else logging.INFO
-    logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s %(message)s")
     if args.command == "demo":
         from .demo import run_local_demo
 
+        logging.basicConfig(
+            level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s %(message)s"
+        )
         if args.speed <= 0:
             print("--speed must be positive", file=sys.stderr)
             return 2
         return run_local_demo(speed=args.speed)
-    from .app import create_app
+    if args.workers < 1:
+        print("--workers must be at least 1", file=sys.stderr)
+        return 2
+    from . import server
 
-    create_app().run(host=args.host, port=args.port, threaded=True)
-    return 0
+    options = server.ServeOptions(
+        host=args.host,
+        port=args.port,
+        workers=args.workers,
+        db=args.db,
+        skill_id=args.skill_id,
+        ca_file=args.ca_file,
+        cert_cache=args.cert_cache,
+    )
+    return server.serve(options)
 
 
 if __name__ == "__main__":

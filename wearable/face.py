@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flask import Blueprint
+from flask import Blueprint, Response
 from flask.typing import ResponseReturnValue
 
 face = Blueprint("watch_face", __name__, static_folder="static", static_url_path="/watch/static")
@@ -11,6 +11,6 @@ face = Blueprint("watch_face", __name__, static_folder="static", static_url_path
 @face.get("/watch")
 def watch_face() -> ResponseReturnValue:
     """The face itself; its assets load relative to it, so it also works under a path prefix."""
-    response = face.send_static_file("index.html")
-    response.headers["Cache-Control"] = "no-cache"
-    return response
+    with face.open_resource("static/index.html") as page:
+        html = page.read()
+    return Response(html, mimetype="text/html", headers={"Cache-Control": "no-cache"})

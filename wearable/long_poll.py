@@ -42,8 +42,10 @@ def wait_for_change(
     wait_s: float,
     *,
     monotonic: Callable[[], float] = time.monotonic,
+    pause: Callable[[float], object] | None = None,
 ) -> RunView:
     """The run once its version differs from `seen`'s, or as it is when `wait_s` runs out."""
+    pause = pause or threading.Event().wait
     deadline = monotonic() + wait_s
     view = seen
     trust_notifier = True
@@ -58,7 +60,7 @@ def wait_for_change(
         if trust_notifier:
             woke = coach.notifier.wait(user_id, seen.version, timeout)
         else:
-            threading.Event().wait(min(timeout, FALLBACK_POLL_S))
+            pause(min(timeout, FALLBACK_POLL_S))
             woke = False
         view = coach.view(user_id)
         if view.version != seen.version:

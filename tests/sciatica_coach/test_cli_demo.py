@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from sciatica_coach import cli, demo
+from sciatica_coach import cli, demo, server
 from sciatica_coach.demo import DEMO_USER, CoreVoice, CoreWatch, DemoResult, InstantPacer, play
 from shared.clock import ManualClock
 from shared.coach import Coach
@@ -136,28 +136,37 @@ def test_demo_command_plays_at_the_given_speed(
     assert logging_config[0]["level"] == logging.WARNING
 
 
-def test_serve_command_runs_the_app_threaded_on_the_given_address(
-    monkeypatch: pytest.MonkeyPatch, logging_config: list[dict[str, Any]]
-) -> None:
-    ran: list[dict[str, Any]] = []
+def test_serve_command_hands_the_address_to_the_server(monkeypatch: pytest.MonkeyPatch) -> None:
+    served: list[server.ServeOptions] = []
 
-    class FakeApp:
-        def run(self, **kwargs: Any) -> None:
-            ran.append(kwargs)
+    def fake_serve(options: server.ServeOptions) -> int:
+        served.append(options)
+        return 0
 
-    monkeypatch.setattr("sciatica_coach.app.create_app", FakeApp)
+    monkeypatch.setattr(server, "serve", fake_serve)
     assert cli.main(["serve", "--host", "0.0.0.0", "--port", "9090"]) == 0
-    assert ran == [{"host": "0.0.0.0", "port": 9090, "threaded": True}]
-    assert logging_config[0]["level"] == logging.INFO
+    assert served == [server.ServeOptions(host="0.0.0.0", port=9090)]
+
+
+SERVE_DEFAULTS = {
+    "command": "serve",
+    "host": "127.0.0.1",
+    "port": 8000,
+    "workers": 1,
+    "db": None,
+    "skill_id": None,
+    "ca_file": None,
+    "cert_cache": None,
+}
 
 
 @pytest.mark.parametrize(
     ("argv", "expected"),
     [
-        (["serve"], {"command": "serve", "host": "127.0.0.1", "port": 8000}),
+        (["serve"], SERVE_DEFAULTS),
         (
             ["serve", "--host", "0.0.0.0", "--port", "9000"],
-            {"command": "serve", "host": "0.0.0.0", "port": 9000},
+            {**SERVE_DEFAULTS, "host": "0.0.0.0", "port": 9000},
         ),
         (["demo"], {"command": "demo", "speed": 10.0}),
         (["demo", "--speed", "2.5"], {"command": "demo", "speed": 2.5}),

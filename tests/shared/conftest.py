@@ -8,10 +8,13 @@ from pathlib import Path
 
 import pytest
 from core_support import Drive, make_drive
+from redis_support import redis_server
+from store_support import AnyStore, StoreSpec
 
 from shared.clock import ManualClock
 from shared.coach import Coach
 from shared.engine import RoutineEngine
+from shared.redis_store import RedisStore
 from shared.routine import Routine, load_routine
 from shared.speech_timing import SpeechTimingModel
 from shared.sqlite_store import SQLiteStore
@@ -52,3 +55,39 @@ def store(tmp_path: Path) -> Iterator[SQLiteStore]:
 @pytest.fixture
 def coach(store: SQLiteStore, engine: RoutineEngine, clock: ManualClock) -> Coach:
     return Coach(store, engine, clock)
+
+
+# -- both stores: the contract tests run each test against SQLite and against Redis ------------
+
+
+@pytest.fixture(scope="session")
+def redis_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A real Redis (see redis_support): skipped without one, except in CI, where it fails."""
+    with redis_server(tmp_path_factory.mktemp("redis")) as url:
+        yield url
+
+
+@pytest.fixture
+def redis_store(redis_url: str) -> Iterator[RedisStore]:
+    """A Redis store on a database emptied first, so each test starts from nothing."""
+    db = RedisStore.from_url(redis_url)
+    db.client.flushdb()
+    yield db
+    db.close()
+
+
+@pytest.fixture(params=["sqlite", "redis"])
+def store_spec(request: pytest.FixtureRequest, tmp_path: Path) -> StoreSpec:
+    """Which back end a contract test runs on; the Redis one only asks for Redis when used."""
+    if request.param == "redis":
+        request.getfixturevalue("redis_store")  # empties the database for this test
+        return StoreSpec("redis", request.getfixturevalue("redis_url"))
+    return StoreSpec("sqlite", str(tmp_path / "contract.sqlite3"))
+
+
+@pytest.fixture
+def any_store(store_spec: StoreSpec) -> Iterator[AnyStore]:
+    """The store under contract: SQLite or Redis, fresh, closed after the test."""
+    db = store_spec.open()
+    yield db
+    db.close()

@@ -1,0 +1,428 @@
+"""The real server under load on loopback: Alexa latency against a bare echo, and waiting watches.
+
+Run from the repository root: python -m bench.bench_server [runs] [max_waiters]
+
+One run starts `sciatica-coach serve`'s gunicorn+gevent server (one worker, a temporary
+SQLite file, verification on against a demo CA) with a bench-only echo app mounted beside
+the product app, then measures, printing every figure:
+
+(a) POST /alexa (a signed TimeLeftIntent) against POST /bench/echo (a bare Flask JSON echo
+    on the same server), alternating on one keep-alive connection, so the ratio holds on a
+    shared machine even when absolute numbers drift;
+(b) long-poll capacity: watches, one user each, ramped up to `max_waiters` waiting polls on
+    an asyncio client; at each step the worker's RSS (from /proc) and how fast /healthz and
+    one voice change still get through;
+(c) SIGTERM with every watch waiting: how many polls are answered and how long the exit takes.
+
+Everything is bounded in count and time and talks only to 127.0.0.1.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import platform
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from flask import Flask, jsonify, request
+from flask.typing import ResponseReturnValue
+from werkzeug.middleware.dispatcher import DispatcherMiddleware
+
+SKILL_ID = "amzn1.ask.skill.bench-server"
+LEVELS = (250, 500, 1000, 2000)
+#: Longest the whole bench may take; past it, everything is killed.
+BENCH_DEADLINE_S = 300.0
+#: The wait every watch asks for: the longest the API allows.
+POLL_WAIT_S = 30
+#: Connections opened at once while ramping, so the listen backlog never overflows.
+CONNECT_CONCURRENCY = 100
+#: Voice changes timed at the top level, each to a different waiting watch.
+WAKE_SAMPLES = 20
+
+
+# -- the server side (runs in the child process) -----------------------------------------------
+
+
+def with_echo(app: Flask) -> Any:
+    """The product app with a bare JSON echo at /bench/echo: the floor for the same server."""
+    echo = Flask("bench-echo")
+
+    @echo.post("/echo")
+    def echo_json() -> ResponseReturnValue:
+        return jsonify(request.get_json())
+
+    return DispatcherMiddleware(app, {"/bench": echo})
+
+
+def serve_child(argv: list[str]) -> int:
+    """`python -m bench.bench_server serve --port P --db D ...`: serve's own code, plus echo."""
+    from sciatica_coach import cli, server
+
+    args = cli.build_parser().parse_args(["serve", *argv])
+    options = server.ServeOptions(
+        host="127.0.0.1",
+        port=args.port,
+        db=args.db,
+        skill_id=args.skill_id,
+        ca_file=args.ca_file,
+        cert_cache=args.cert_cache,
+    )
+    return server.serve(options, wrap=with_echo)
+
+
+# -- plumbing ---------------------------------------------------------------------------------
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def percentile(samples: list[float], q: float) -> float:
+    ordered = sorted(samples)
+    return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
+
+
+def rss_bytes(pid: int) -> int:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) * 1024
+    raise RuntimeError(f"no VmRSS for {pid}")
+
+
+def machine() -> str:
+    meminfo = Path("/proc/meminfo").read_text().splitlines()[0].split()
+    total_gib = int(meminfo[1]) / 1024 / 1024
+    return (
+        f"{os.cpu_count()} CPUs, {total_gib:.1f} GiB RAM, "
+        f"Python {platform.python_version()} on {platform.system()} {platform.release()}"
+    )
+
+
+def signed(ca: Any, user_id: str, intent: str) -> tuple[bytes, dict[str, str]]:
+    """A signed envelope for `intent` from `user_id`, built but not sent."""
+    from skill.simulator import AlexaSimulator
+
+    captured: list[tuple[bytes, dict[str, str]]] = []
+
+    def capture(body: bytes, headers: Mapping[str, str]) -> tuple[int, Any]:
+        captured.append((body, dict(headers)))
+        return 200, {}
+
+    AlexaSimulator(capture, ca, SKILL_ID, time.time, user_id=user_id).says(intent)
+    return captured[0]
+
+
+def raw_request(
+    method: str, path: str, headers: Mapping[str, str] | None = None, body: bytes = b""
+) -> bytes:
+    lines = [f"{method} {path} HTTP/1.1", "Host: 127.0.0.1"]
+    lines += [f"{name}: {value}" for name, value in (headers or {}).items()]
+    if body or method == "POST":
+        lines.append(f"Content-Length: {len(body)}")
+    return ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1") + body
+
+
+async def read_response(reader: asyncio.StreamReader) -> tuple[int, dict[str, str], bytes]:
+    status_line = await reader.readline()
+    if not status_line:
+        raise ConnectionError("closed by the server")
+    headers: dict[str, str] = {}
+    while (line := await reader.readline()) not in (b"\r\n", b""):
+        name, _, value = line.decode("latin-1").partition(":")
+        headers[name.strip().lower()] = value.strip()
+    length = int(headers.get("content-length", "0"))
+    body = await reader.readexactly(length) if length else b""
+    return int(status_line.split()[1]), headers, body
+
+
+async def exchange(
+    port: int, data: bytes, timeout: float = 10.0
+) -> tuple[int, dict[str, str], bytes]:
+    """One request on a fresh connection."""
+    reader, writer = await asyncio.wait_for(asyncio.open_connection("127.0.0.1", port), timeout)
+    try:
+        writer.write(data)
+        await writer.drain()
+        return await asyncio.wait_for(read_response(reader), timeout)
+    finally:
+        writer.close()
+
+
+# -- (a) latency --------------------------------------------------------------------------------
+
+
+def measure_latency(port: int, ca: Any, runs: int) -> tuple[list[float], list[float]]:
+    """Alternate a signed TimeLeftIntent and an echo of the same body on one connection."""
+    import http.client
+
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+    user = "amzn1.ask.account.BENCH-LATENCY"
+    body, headers = signed(ca, user, "StartRoutineIntent")
+    conn.request("POST", "/alexa", body=body, headers=headers)  # warm-up: user row, chain
+    conn.getresponse().read()
+    skill_ms: list[float] = []
+    echo_ms: list[float] = []
+    signed_at = 0.0
+    for _ in range(runs):
+        if time.monotonic() - signed_at > 60:  # stay well inside the 150 s timestamp window
+            body, headers = signed(ca, user, "TimeLeftIntent")
+            signed_at = time.monotonic()
+        for path, samples, sent_headers in (
+            ("/alexa", skill_ms, headers),
+            ("/bench/echo", echo_ms, {"Content-Type": "application/json"}),
+        ):
+            start = time.perf_counter()
+            conn.request("POST", path, body=body, headers=sent_headers)
+            answer = conn.getresponse()
+            answer.read()
+            samples.append((time.perf_counter() - start) * 1000)
+            if answer.status != 200:
+                raise RuntimeError(f"{path} answered {answer.status}")
+    conn.close()
+    return skill_ms, echo_ms
+
+
+# -- (b) waiting watches ------------------------------------------------------------------------
+
+
+@dataclass
+class Watch:
+    """One watch on its own keep-alive connection: learns its ETag, then long-polls forever."""
+
+    user_id: str
+    token: str
+    waiting: asyncio.Event = field(default_factory=asyncio.Event)
+    changed: asyncio.Event = field(default_factory=asyncio.Event)
+    answers: int = 0
+
+    async def run(self, port: int, gate: asyncio.Semaphore) -> None:
+        auth = {"Authorization": f"Bearer {self.token}"}
+        async with gate:
+            reader, writer = await asyncio.open_connection("127.0.0.1", port)
+            writer.write(raw_request("GET", "/api/v1/cues", auth))
+            status, headers, _ = await read_response(reader)
+        if status != 200:
+            raise RuntimeError(f"first poll answered {status}")
+        etag = headers["etag"]
+        try:
+            while True:
+                poll = {**auth, "If-None-Match": etag}
+                writer.write(raw_request("GET", f"/api/v1/cues?wait={POLL_WAIT_S}", poll))
+                await writer.drain()
+                self.waiting.set()
+                status, headers, _ = await read_response(reader)
+                self.answers += 1
+                if status == 200:
+                    etag = headers["etag"]
+                    self.changed.set()
+        finally:
+            writer.close()
+
+
+def pair_watches(db: Path, count: int) -> list[Watch]:
+    """One user and one token per watch, paired through the core on the server's file."""
+    from shared.clock import SystemClock
+    from shared.pairing import PairingService, RateLimit
+    from shared.sqlite_store import SQLiteStore
+
+    store = SQLiteStore(db)
+    unlimited = RateLimit("bench-start", limit=10**9, window_s=600, bucket_s=60)
+    pairing = PairingService(store, SystemClock(), start_limit=unlimited)
+    watches = []
+    for number in range(count):
+        user_id = f"amzn1.ask.account.BENCH-WATCH-{number:05d}"
+        started = pairing.start()
+        pairing.bind(user_id, started.user_code)
+        watches.append(Watch(user_id, pairing.exchange(started.device_code).access_token))
+    store.close()
+    return watches
+
+
+@dataclass
+class Level:
+    waiters: int
+    rss: int
+    healthz_ms: float
+    wake_ms: list[float] = field(default_factory=list)
+
+
+async def ramp(
+    port: int, worker: int, watches: list[Watch], ca: Any, levels: tuple[int, ...]
+) -> tuple[int, list[Level], list[asyncio.Task[None]]]:
+    gate = asyncio.Semaphore(CONNECT_CONCURRENCY)
+    tasks: list[asyncio.Task[None]] = []
+    await exchange(port, raw_request("GET", "/healthz"))
+    baseline = rss_bytes(worker)
+    results = []
+    for level in levels:
+        for watch in watches[len(tasks) : level]:
+            tasks.append(asyncio.create_task(watch.run(port, gate)))
+        await asyncio.wait_for(
+            asyncio.gather(*(watch.waiting.wait() for watch in watches[:level])), 60
+        )
+        failed = [task for task in tasks if task.done()]
+        if failed:
+            raise RuntimeError(f"a watch stopped: {failed[0].exception()!r}")
+        # The worker takes connections in order and runs each request until it waits, so
+        # once this /healthz is answered every poll sent before it is waiting.
+        start = time.perf_counter()
+        status, _, _ = await exchange(port, raw_request("GET", "/healthz"))
+        healthz_ms = (time.perf_counter() - start) * 1000
+        if status != 200:
+            raise RuntimeError(f"/healthz answered {status} with {level} waiting")
+        results.append(Level(level, rss_bytes(worker), healthz_ms))
+    for watch in watches[: min(WAKE_SAMPLES, len(tasks))]:
+        body, headers = signed(ca, watch.user_id, "StartRoutineIntent")
+        start = time.perf_counter()
+        await exchange(port, raw_request("POST", "/alexa", headers, body))
+        await asyncio.wait_for(watch.changed.wait(), 10)
+        results[-1].wake_ms.append((time.perf_counter() - start) * 1000)
+    return baseline, results, tasks
+
+
+async def stop_with_waiters(
+    process: subprocess.Popen[bytes], watches: list[Watch], tasks: list[asyncio.Task[None]]
+) -> tuple[float, int, int | None]:
+    """SIGTERM with every watch waiting: seconds to exit, polls answered, exit code."""
+    before = sum(watch.answers for watch in watches)
+    start = time.perf_counter()
+    process.send_signal(signal.SIGTERM)
+    deadline = start + 45
+    while process.poll() is None and time.perf_counter() < deadline:
+        await asyncio.sleep(0.05)
+    took = time.perf_counter() - start
+    answered = sum(watch.answers for watch in watches) - before
+    for task in tasks:
+        task.cancel()
+    await asyncio.gather(*tasks, return_exceptions=True)
+    return took, answered, process.poll()
+
+
+# -- the run ------------------------------------------------------------------------------------
+
+
+def start_server(tmp: Path, ca: Any) -> tuple[subprocess.Popen[bytes], int]:
+    port = free_port()
+    ca.install_chain(tmp / "certs")
+    args = ["--port", str(port), "--db", str(tmp / "bench.sqlite3"), "--skill-id", SKILL_ID]
+    args += ["--ca-file", str(ca.write_root(tmp / "root.pem")), "--cert-cache", str(tmp / "certs")]
+    log = (tmp / "server.log").open("wb")
+    process = subprocess.Popen(
+        [sys.executable, "-m", "bench.bench_server", "serve", *args],
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        stdin=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+    log.close()
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        try:
+            status, _, _ = asyncio.run(exchange(port, raw_request("GET", "/healthz"), 1))
+            if status == 200:
+                return process, port
+        except OSError:
+            time.sleep(0.1)
+    process.kill()
+    raise RuntimeError("the server did not start:\n" + (tmp / "server.log").read_text())
+
+
+def worker_pid(process: subprocess.Popen[bytes]) -> int:
+    [pid] = Path(f"/proc/{process.pid}/task/{process.pid}/children").read_text().split()
+    return int(pid)
+
+
+def report(
+    runs: int,
+    skill_ms: list[float],
+    echo_ms: list[float],
+    baseline: int,
+    levels: list[Level],
+    stop: tuple[float, int, int | None],
+) -> None:
+    print(f"machine: {machine()}")
+    print(f"\n(a) POST /alexa (signed TimeLeftIntent, verification on) vs echo, {runs} runs each")
+    for name, samples in (("alexa", skill_ms), ("echo", echo_ms)):
+        print(
+            f"  {name:5} median {statistics.median(samples):6.2f} ms, "
+            f"p99 {percentile(samples, 0.99):6.2f} ms"
+        )
+    median_ratio = statistics.median(skill_ms) / statistics.median(echo_ms)
+    p99_ratio = percentile(skill_ms, 0.99) / percentile(echo_ms, 0.99)
+    print(f"  ratio alexa/echo: median {median_ratio:.1f}x, p99 {p99_ratio:.1f}x")
+    print("\n(b) waiting long polls held by one gevent worker")
+    print(f"  worker RSS with none waiting: {baseline / 2**20:.1f} MiB")
+    print(f"  {'waiting':>7}  {'RSS MiB':>8}  {'KiB/waiter':>10}  {'/healthz ms':>11}")
+    for level in levels:
+        per_waiter = (level.rss - baseline) / level.waiters / 1024
+        print(
+            f"  {level.waiters:>7}  {level.rss / 2**20:>8.1f}  {per_waiter:>10.1f}"
+            f"  {level.healthz_ms:>11.2f}"
+        )
+    top = levels[-1]
+    if top.wake_ms:
+        print(
+            f"  a voice change reaches its waiting watch with {top.waiters} waiting: "
+            f"median {statistics.median(top.wake_ms):.1f} ms, max {max(top.wake_ms):.1f} ms "
+            f"({len(top.wake_ms)} samples)"
+        )
+    took, answered, code = stop
+    print(f"\n(c) SIGTERM with {top.waiters} waiting: {answered} polls answered,")
+    print(f"  server exited {code} after {took:.1f} s")
+
+
+def main(runs: int = 1000, max_waiters: int = 2000) -> None:
+    from skill.demo_ca import DemoCA
+
+    levels = (*(level for level in LEVELS if level < max_waiters), max_waiters)
+    ca = DemoCA.generate(now=datetime.now(UTC))
+    with tempfile.TemporaryDirectory() as tmp_name:
+        tmp = Path(tmp_name)
+        watches = pair_watches(tmp / "bench.sqlite3", max_waiters)
+        process, port = start_server(tmp, ca)
+        try:
+            worker = worker_pid(process)
+            skill_ms, echo_ms = measure_latency(port, ca, runs)
+
+            async def load() -> tuple[int, list[Level], tuple[float, int, int | None]]:
+                baseline, results, tasks = await ramp(port, worker, watches, ca, levels)
+                return baseline, results, await stop_with_waiters(process, watches, tasks)
+
+            baseline, results, stop = asyncio.run(asyncio.wait_for(load(), BENCH_DEADLINE_S))
+        finally:
+            if process.poll() is None:
+                os.killpg(process.pid, signal.SIGKILL)
+            process.wait(timeout=10)
+        report(runs, skill_ms, echo_ms, baseline, results, stop)
+        errors = [
+            line
+            for line in (tmp / "server.log").read_text().splitlines()
+            if json.loads(line).get("level") in ("ERROR", "CRITICAL")
+        ]
+        print(f"  server log: {len(errors)} error line(s)")
+        for line in errors[:5]:
+            print(f"    {line[:200]}")
+
+
+def _int_arg(position: int, default: int) -> int:
+    return int(sys.argv[position]) if len(sys.argv) > position else default
+
+
+if __name__ == "__main__":
+    if len(sys.argv) > 1 and sys.argv[1] == "serve":
+        sys.exit(serve_child(sys.argv[2:]))
+    main(_int_arg(1, 1000), _int_arg(2, 2000))

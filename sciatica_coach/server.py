@@ -1,0 +1,203 @@
+"""`sciatica-coach serve`: the app under gunicorn with gevent workers (docs/SERVING.md says why).
+
+A watch holds a long poll open for up to half a minute, so one process must hold thousands
+of mostly idle requests: gevent gives each a greenlet instead of a thread. gunicorn's gevent
+worker monkey-patches the standard library when the worker starts, and the app is built
+only after that (never in the master, never preloaded), so the notifier's
+`threading.Condition` and the store's thread-locals are the cooperative kind.
+"""
+
+from __future__ import annotations
+
+import logging
+import resource
+import signal
+from collections.abc import Callable
+from dataclasses import dataclass
+from types import FrameType
+from typing import Any
+
+from flask import Flask
+from gunicorn.app.base import BaseApplication
+
+from . import logs
+from .request_log import init_request_log
+
+log = logging.getLogger(__name__)
+
+#: One process: the in-process notifier only wakes watches waiting in the process that saved.
+DEFAULT_WORKERS = 1
+#: Requests one worker holds at once; each waiting watch is one.
+WORKER_CONNECTIONS = 10_000
+#: How long a stopping worker may take to answer what it holds before it is killed.
+GRACEFUL_TIMEOUT_S = 30
+#: Seconds an idle keep-alive connection stays open between a watch's polls.
+KEEPALIVE_S = 5
+
+WsgiApp = Callable[..., Any]
+
+
+@dataclass(frozen=True, slots=True)
+class ServeOptions:
+    """What the command line says; None leaves a setting to its SCIATICA_* variable."""
+
+    host: str = "127.0.0.1"
+    port: int = 8000
+    workers: int = DEFAULT_WORKERS
+    db: str | None = None
+    skill_id: str | None = None
+    ca_file: str | None = None
+    cert_cache: str | None = None
+
+    def app_config(self) -> dict[str, Any]:
+        """The create_app settings the flags override; the rest come from the environment."""
+        given = {
+            "DATABASE": self.db,
+            "SKILL_ID": self.skill_id,
+            "ALEXA_CA_FILE": self.ca_file,
+            "ALEXA_CERT_CACHE": self.cert_cache,
+        }
+        return {key: value for key, value in given.items() if value is not None}
+
+    @property
+    def bind(self) -> str:
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        return f"{host}:{self.port}"
+
+
+def gunicorn_settings(options: ServeOptions) -> dict[str, Any]:
+    """gunicorn's settings for `options`: gevent, our JSON logs, and the shutdown hooks."""
+    return {
+        "bind": [options.bind],
+        "workers": options.workers,
+        "worker_class": "gevent",
+        "worker_connections": WORKER_CONNECTIONS,
+        "graceful_timeout": GRACEFUL_TIMEOUT_S,
+        "keepalive": KEEPALIVE_S,
+        "preload_app": False,  # build the app in the worker, after gevent has patched
+        "accesslog": None,  # request_log writes one richer line per request instead
+        "logconfig_dict": logs.logging_config(),
+        "control_socket_disable": True,  # no shared ~/.gunicorn socket between instances
+        "proc_name": "sciatica-coach",
+        "post_worker_init": _post_worker_init,
+        "worker_int": _worker_int,
+    }
+
+
+class CoachServer(BaseApplication):
+    """gunicorn run from code, so `serve`'s flags are the configuration and no file is read."""
+
+    def __init__(
+        self,
+        settings: dict[str, Any],
+        build: Callable[[], Flask],
+        wrap: Callable[[Flask], WsgiApp] | None = None,
+    ) -> None:
+        self.settings = settings
+        self.build = build
+        self.wrap = wrap
+        self.flask_app: Flask | None = None
+        super().__init__()
+
+    def load_config(self) -> None:
+        for key, value in self.settings.items():
+            self.cfg.set(key, value)
+
+    def load(self) -> WsgiApp:
+        """Runs in each worker, after gevent has patched: builds the app and its request log."""
+        app = self.build()
+        _one_connection_per_worker(app)
+        init_request_log(app)
+        self.flask_app = app
+        return self.wrap(app) if self.wrap else app
+
+
+def build_app(options: ServeOptions) -> Callable[[], Flask]:
+    """A factory for the product app with `options`' overrides (imported late, in the worker)."""
+
+    def build() -> Flask:
+        from .app import create_app
+
+        return create_app(options.app_config())
+
+    return build
+
+
+def serve(
+    options: ServeOptions,
+    build: Callable[[], Flask] | None = None,
+    wrap: Callable[[Flask], WsgiApp] | None = None,
+) -> int:
+    """Run until stopped: SIGTERM drains gracefully, SIGINT/SIGQUIT stop at once."""
+    logs.configure()
+    if options.workers > 1:
+        log.warning(
+            "%d workers share no notifier: a watch waiting in one worker hears a change made "
+            "in another only when its poll times out; use one worker until a shared notifier",
+            options.workers,
+        )
+    _raise_open_file_limit()
+    settings = gunicorn_settings(options)
+    CoachServer(settings, build or build_app(options), wrap).run()
+    return 0
+
+
+def _raise_open_file_limit() -> None:
+    """Every waiting watch holds a socket; lift the soft limit on files to the hard one."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    wanted = hard if hard != resource.RLIM_INFINITY else max(soft, WORKER_CONNECTIONS * 2)
+    if soft != resource.RLIM_INFINITY and soft < wanted:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (wanted, hard))
+        log.info("raised the open file limit from %d to %d", soft, wanted)
+
+
+def _one_connection_per_worker(app: Flask) -> None:
+    """Give the worker's greenlets one shared SQLite connection instead of one each.
+
+    Patched, `threading.local` is per greenlet, so SQLiteStore would open a connection for
+    every request and keep it (and its file descriptors) for the life of the worker.
+    Greenlets switch only on I/O that gevent sees, never inside a SQLite call or between a
+    BEGIN and its COMMIT, so the worker's greenlets can share the one thread's connection.
+    (To be moved into SQLiteStore as an option; see docs/SERVING.md.)
+    """
+    from gevent import monkey
+
+    from shared.sqlite_store import SQLiteStore
+
+    store = app.extensions["sciatica_coach"].store
+    if isinstance(store, SQLiteStore) and monkey.is_module_patched("threading"):
+        store._local = monkey.get_original("threading", "local")()
+
+
+# -- worker hooks -------------------------------------------------------------------------------
+
+
+def _close_notifier(worker: Any) -> None:
+    """Wake every waiting long poll so it answers now with the run as it stands."""
+    app = getattr(worker.app, "flask_app", None)
+    if app is None:
+        return
+    notifier = app.extensions["sciatica_coach"].notifier
+    if not getattr(notifier, "closed", False):
+        log.info("stopping: waking the long polls this worker holds")
+        notifier.close()
+
+
+def _post_worker_init(worker: Any) -> None:
+    """Put our step in front of gunicorn's SIGTERM handler: wake the polls, then drain."""
+    import gevent
+
+    original = signal.getsignal(signal.SIGTERM)
+
+    def on_term(signum: int, frame: FrameType | None) -> None:
+        # A signal handler must not block on a lock a greenlet holds; let the hub run it.
+        gevent.spawn(_close_notifier, worker)
+        if callable(original):
+            original(signum, frame)
+
+    signal.signal(signal.SIGTERM, on_term)
+
+
+def _worker_int(worker: Any) -> None:
+    """SIGINT/SIGQUIT stop a worker at once; still let the polls it held answer if they can."""
+    _close_notifier(worker)

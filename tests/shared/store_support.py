@@ -1,0 +1,55 @@
+"""Helpers for the store contract tests: which store to open, and a process that writes to it.
+
+A `StoreSpec` is plain data, so a spawned process can open the very store a test opened and
+race it (the concurrency test); the `any_store` fixture is built from the same spec.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from multiprocessing.queues import Queue
+from multiprocessing.synchronize import Barrier
+from pathlib import Path
+
+from shared.redis_store import RedisStore
+from shared.sqlite_store import SQLiteStore
+from shared.store import VersionConflict
+
+AnyStore = SQLiteStore | RedisStore
+
+
+@dataclass(frozen=True, slots=True)
+class StoreSpec:
+    """A back end and where its data lives: a SQLite file or a Redis URL."""
+
+    kind: str
+    where: str
+
+    def open(self) -> AnyStore:
+        if self.kind == "sqlite":
+            return SQLiteStore(Path(self.where))
+        if self.kind == "redis":
+            return RedisStore.from_url(self.where)
+        raise ValueError(f"unknown store kind {self.kind!r}")
+
+
+def bump_runs(spec: StoreSpec, user: str, count: int, start: Barrier, lost: Queue[int]) -> None:
+    """Add one to `user`'s run version `count` times with compare-and-set, retrying races.
+
+    Runs in its own process; opens the store, then waits at `start` until every writer has,
+    so their writes overlap; reports how many races it lost.
+    """
+    store = spec.open()
+    start.wait()
+    races = done = 0
+    while done < count:
+        state = store.load_run(user)
+        assert state is not None
+        try:
+            store.save_run(user, replace(state, version=state.version + 1), state.version)
+        except VersionConflict:
+            races += 1
+            continue
+        done += 1
+    store.close()
+    lost.put(races)

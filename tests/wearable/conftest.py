@@ -1,0 +1,121 @@
+"""Fixtures for the watch side: the pairing core, a paired `watch` helper, and a live server."""
+
+from __future__ import annotations
+
+import random
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient
+from watch_support import OTHER_USER, QUICK_ROUTINE, SpyNotifier, WatchActions
+from werkzeug.serving import BaseWSGIServer, make_server
+
+from sciatica_coach import create_app
+from shared.clock import ManualClock
+from shared.coach import Coach
+from shared.pairing import PairingService
+from shared.sqlite_store import SQLiteStore
+
+# -- the core -----------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> Iterator[SQLiteStore]:
+    store = SQLiteStore(tmp_path / "pairing.sqlite3")
+    yield store
+    store.close()
+
+
+@pytest.fixture
+def service(store: SQLiteStore, clock: ManualClock) -> PairingService:
+    """A pairing service on a hand-moved clock, with a seeded rng so codes repeat run to run."""
+    return PairingService(store, clock, random.Random(4829))
+
+
+# -- the app ------------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def coach(app: Flask) -> Coach:
+    return app.extensions["sciatica_coach"]
+
+
+@pytest.fixture
+def notifier(coach: Coach) -> SpyNotifier:
+    """Swapped in before any request, so long polls can be synchronised without sleeping."""
+    spy = SpyNotifier()
+    coach.notifier = spy
+    return spy
+
+
+@pytest.fixture
+def pairing(app: Flask) -> PairingService:
+    return app.extensions["sciatica_pairing"]
+
+
+@pytest.fixture
+def watch(client: FlaskClient, pairing: PairingService) -> WatchActions:
+    """A watch already paired to WATCH_USER."""
+    helper = WatchActions(client, pairing)
+    helper.pair()
+    return helper
+
+
+@pytest.fixture
+def other_watch(client: FlaskClient, pairing: PairingService) -> WatchActions:
+    """A second user's watch on the same server."""
+    helper = WatchActions(client, pairing)
+    helper.pair(OTHER_USER)
+    return helper
+
+
+# -- a live server on loopback, with the real clock ---------------------------------------------
+
+
+@pytest.fixture
+def quick_routine(tmp_path: Path) -> Path:
+    path = tmp_path / "quick.toml"
+    path.write_text(QUICK_ROUTINE, "utf-8")
+    return path
+
+
+@pytest.fixture
+def live_app(tmp_path: Path, quick_routine: Path) -> Iterator[Flask]:
+    """The real app on the wall clock with 1.5 s holds and a 1 s token-poll interval."""
+    app = create_app(
+        {
+            "TESTING": True,
+            "DATABASE": str(tmp_path / "live.sqlite3"),
+            "ROUTINE_FILE": str(quick_routine),
+            "DEV_SKIP_VERIFY": True,
+        }
+    )
+    coach: Coach = app.extensions["sciatica_coach"]
+    app.extensions["sciatica_pairing"] = PairingService(coach.store, coach.clock, interval_s=1)
+    yield app
+    coach.store.close()
+
+
+@pytest.fixture
+def live_server(live_app: Flask) -> Iterator[str]:
+    """werkzeug's threaded server on 127.0.0.1 and a free port; yields the base URL."""
+    server: BaseWSGIServer = make_server("127.0.0.1", 0, live_app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, name="live-server", daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_port}"
+    server.shutdown()
+    thread.join(timeout=10)
+    server.server_close()
+
+
+@pytest.fixture
+def live_coach(live_app: Flask) -> Coach:
+    return live_app.extensions["sciatica_coach"]
+
+
+@pytest.fixture
+def live_pairing(live_app: Flask) -> PairingService:
+    return live_app.extensions["sciatica_pairing"]

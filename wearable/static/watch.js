@@ -1,0 +1,300 @@
+// The web watch face: pairs by voice, long-polls the cues, and buzzes at each cue locally.
+//
+// One poll answer carries every cue still to come, so buzzes are scheduled here against the
+// server's clock (corrected by an NTP-style offset estimate) and need no network to fire.
+"use strict";
+
+(function () {
+  const API = "api/v1/";
+  const GRANT = "urn:ietf:params:oauth:grant-type:device_code";
+  const TOKEN_KEY = "sciatica-coach.watch-token";
+  const LONG_POLL_S = 25;
+  const RETRY_MS = 2000;
+  const OFFSET_SAMPLES = 8;
+  const LATE_TOLERANCE_MS = 500; // a cue this late still buzzes; older ones are skipped
+  const RUNNING = new Set(["announcing", "holding", "awaiting"]);
+
+  const $ = (id) => document.getElementById(id);
+  const face = $("face");
+  const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
+
+  const watch = {
+    token: localStorage.getItem(TOKEN_KEY),
+    etag: null,
+    snapshot: null,
+    samples: [], // {offset, delay} pairs; the lowest-delay one is trusted most
+    offsetMs: 0, // server clock minus this clock
+    timers: [],
+  };
+
+  // -- clock -------------------------------------------------------------------------------
+
+  function serverNow() {
+    return Date.now() + watch.offsetMs;
+  }
+
+  function addClockSample(t0, t1, t2, t3) {
+    if (![t0, t1, t2, t3].every(Number.isFinite) || !t1 || !t2) return;
+    const offset = ((t1 - t0) + (t2 - t3)) / 2;
+    const delay = (t3 - t0) - (t2 - t1);
+    watch.samples.push({ offset, delay });
+    if (watch.samples.length > OFFSET_SAMPLES) watch.samples.shift();
+    const best = watch.samples.reduce((a, b) => (b.delay < a.delay ? b : a));
+    const changed = Math.abs(best.offset - watch.offsetMs) > 5;
+    watch.offsetMs = best.offset;
+    if (changed && watch.snapshot) schedule(watch.snapshot.cues);
+  }
+
+  // -- buzzing -----------------------------------------------------------------------------
+
+  function buzz(cue) {
+    face.dataset.lastCue = cue.kind;
+    let vibrated = false;
+    if (typeof navigator.vibrate === "function") {
+      try {
+        vibrated = navigator.vibrate(cue.pattern.web);
+      } catch (err) {
+        vibrated = false;
+      }
+    }
+    if (!vibrated) flash(cue.kind);
+  }
+
+  function flash(kind) {
+    const el = $("flash");
+    el.dataset.kind = kind;
+    el.classList.remove("on");
+    void el.offsetWidth; // restart the animation
+    el.classList.add("on");
+    face.dataset.flashed = kind;
+  }
+
+  function schedule(cues) {
+    watch.timers.forEach(clearTimeout);
+    watch.timers = [];
+    for (const cue of cues || []) {
+      const delay = cue.at_ms - serverNow();
+      if (delay < -LATE_TOLERANCE_MS) continue;
+      watch.timers.push(setTimeout(() => buzz(cue), Math.max(0, delay)));
+    }
+  }
+
+  // -- drawing -----------------------------------------------------------------------------
+
+  function show(screen) {
+    face.dataset.screen = screen;
+  }
+
+  function seconds(ms) {
+    const s = Math.max(0, Math.ceil(ms / 1000));
+    return s >= 60 ? `${Math.floor(s / 60)}:${String(s % 60).padStart(2, "0")}` : String(s);
+  }
+
+  function setRing(fraction) {
+    const f = Math.min(1, Math.max(0, fraction));
+    const ring = $("ring");
+    ring.setAttribute("stroke-dashoffset", String(100 * (1 - f)));
+    ring.dataset.empty = String(f === 0);
+  }
+
+  function localPhase(snap, now) {
+    if (!RUNNING.has(snap.state) || !snap.hold) return snap.state;
+    if (now < snap.hold.start_ms) return "announcing";
+    if (now < snap.hold.end_ms) return "holding";
+    return "awaiting";
+  }
+
+  function draw() {
+    const snap = watch.snapshot;
+    if (face.dataset.screen !== "routine" || !snap) return;
+    const now = serverNow();
+    const phase = localPhase(snap, now);
+    face.dataset.state = phase;
+    const step = snap.step;
+    $("step-count").textContent = step ? `Step ${step.index + 1} of ${step.count}` : "";
+    $("step-title").textContent = step ? step.title : snap.routine.title;
+    const pause = $("pause-resume");
+    const paused = phase === "paused" || phase === "stopped";
+    pause.dataset.action = paused ? "resume" : "pause";
+    pause.setAttribute("aria-label", paused ? "Resume" : "Pause");
+
+    const hold = snap.hold;
+    let countdown = "–";
+    let status = "";
+    let ring = 0;
+    face.dataset.warning = "false";
+    if (phase === "announcing" && hold) {
+      countdown = seconds(hold.seconds * 1000);
+      status = `Get into position: hold starts in ${seconds(hold.start_ms - now)} s`;
+    } else if (phase === "holding" && hold) {
+      const left = hold.end_ms - now;
+      countdown = seconds(left);
+      ring = left / (hold.seconds * 1000);
+      status = "Hold";
+      face.dataset.warning = String(left <= 5000);
+    } else if (phase === "awaiting") {
+      countdown = "✓";
+      status = "Done. Tap next or say next.";
+    } else if (paused && hold) {
+      countdown = seconds(hold.remaining_ms);
+      ring = hold.remaining_ms / (hold.seconds * 1000);
+      status = phase === "paused" ? "Paused" : "Stopped";
+    } else if (phase === "completed") {
+      countdown = "✓";
+      status = "Routine complete. Well done.";
+    } else if (phase === "idle") {
+      status = "Say “Alexa, ask sciatica coach to start my sciatica routine”.";
+    } else {
+      status = phase;
+    }
+    $("countdown").textContent = countdown;
+    $("status").textContent = status;
+    setRing(ring);
+  }
+
+  function applySnapshot(snap, etag) {
+    watch.snapshot = snap;
+    if (etag) watch.etag = etag;
+    schedule(snap.cues);
+    draw();
+  }
+
+  // -- pairing -----------------------------------------------------------------------------
+
+  async function pair() {
+    show("pairing");
+    for (;;) {
+      let start;
+      try {
+        const response = await fetch(API + "pairings", { method: "POST", cache: "no-store" });
+        if (!response.ok) throw new Error(`pairing start: ${response.status}`);
+        start = await response.json();
+      } catch (err) {
+        $("pairing-status").textContent = "Can't reach the coach; retrying…";
+        await sleep(RETRY_MS * 2);
+        continue;
+      }
+      $("user-code").textContent = start.user_code_spoken;
+      $("pairing-status").textContent = "Waiting for Alexa…";
+      const token = await waitForToken(start);
+      if (token) {
+        watch.token = token;
+        localStorage.setItem(TOKEN_KEY, token);
+        return;
+      }
+      $("pairing-status").textContent = "That code expired; here is a new one.";
+    }
+  }
+
+  async function waitForToken(start) {
+    let interval = start.interval;
+    const expires = Date.now() + start.expires_in * 1000;
+    while (Date.now() < expires) {
+      await sleep(interval * 1000);
+      let response;
+      let body;
+      try {
+        response = await fetch(API + "token", {
+          method: "POST",
+          cache: "no-store",
+          headers: { "Content-Type": "application/x-www-form-urlencoded" },
+          body: new URLSearchParams({ grant_type: GRANT, device_code: start.device_code }),
+        });
+        body = await response.json();
+      } catch (err) {
+        continue;
+      }
+      if (response.ok) return body.access_token;
+      if (body.error === "authorization_pending") continue;
+      if (body.error === "slow_down") {
+        interval += 5; // RFC 8628 3.5
+        continue;
+      }
+      return null; // expired_token, access_denied, invalid_grant: start again
+    }
+    return null;
+  }
+
+  function forgetToken() {
+    watch.token = null;
+    watch.etag = null;
+    watch.snapshot = null;
+    schedule([]);
+    localStorage.removeItem(TOKEN_KEY);
+  }
+
+  // -- polling and actions -----------------------------------------------------------------
+
+  function authHeaders() {
+    return { Authorization: `Bearer ${watch.token}` };
+  }
+
+  async function pollOnce() {
+    const headers = authHeaders();
+    const wait = watch.etag ? LONG_POLL_S : 0;
+    if (watch.etag) headers["If-None-Match"] = watch.etag;
+    const t0 = Date.now();
+    const response = await fetch(`${API}cues?wait=${wait}&client_send_ms=${t0}`, {
+      headers,
+      cache: "no-store",
+    });
+    const t3 = Date.now();
+    if (response.status === 401) return "unpaired";
+    addClockSample(
+      t0,
+      Number(response.headers.get("Server-Receive-Ms")),
+      Number(response.headers.get("Server-Send-Ms")),
+      t3,
+    );
+    if (response.status === 200) {
+      applySnapshot(await response.json(), response.headers.get("ETag"));
+    } else if (response.status !== 304) {
+      await sleep(RETRY_MS);
+    }
+    return "ok";
+  }
+
+  async function act(action) {
+    if (!watch.token) return;
+    const response = await fetch(API + "actions", {
+      method: "POST",
+      cache: "no-store",
+      headers: { ...authHeaders(), "Content-Type": "application/json" },
+      body: JSON.stringify({ action }),
+    });
+    if (response.status === 200) {
+      applySnapshot(await response.json(), response.headers.get("ETag"));
+    } else if (response.status === 401) {
+      forgetToken();
+    }
+  }
+
+  async function unpair() {
+    if (watch.token) {
+      await fetch(API + "devices/me", { method: "DELETE", headers: authHeaders() });
+    }
+    forgetToken();
+  }
+
+  async function main() {
+    for (;;) {
+      if (!watch.token) await pair();
+      show("routine");
+      draw();
+      try {
+        while (watch.token) {
+          if ((await pollOnce()) === "unpaired") forgetToken();
+        }
+      } catch (err) {
+        await sleep(RETRY_MS);
+      }
+    }
+  }
+
+  document.querySelectorAll("[data-action]").forEach((button) => {
+    button.addEventListener("click", () => act(button.dataset.action));
+  });
+  $("unpair").addEventListener("click", unpair);
+  setInterval(draw, 100);
+  main();
+})();
