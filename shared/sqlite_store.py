@@ -10,6 +10,7 @@ import threading
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import platformdirs
 
@@ -27,6 +28,8 @@ log = logging.getLogger(__name__)
 
 DB_ENV = "SCIATICA_DB"
 BUSY_TIMEOUT_MS = 10_000
+#: Idle connections kept for reuse; more may be open at once under load, then closed.
+POOL_SIZE = 8
 
 # Each entry moves the schema one version on; PRAGMA user_version records how far a file is.
 MIGRATIONS: tuple[str, ...] = (
@@ -97,13 +100,13 @@ class SchemaTooNew(RuntimeError):
 
 
 class SQLiteStore:
-    """Store on a SQLite file; one connection per thread, writes in IMMEDIATE transactions."""
+    """Store on a SQLite file; pooled connections, writes in IMMEDIATE transactions."""
 
     def __init__(self, path: str | os.PathLike[str] | None = None) -> None:
         self.path = Path(path) if path is not None else default_db_path()
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        self._local = threading.local()
-        self._connections: list[sqlite3.Connection] = []
+        self._idle: list[sqlite3.Connection] = []
+        self._closed = False
         self._lock = threading.Lock()
         try:
             self._migrate()
@@ -113,35 +116,55 @@ class SQLiteStore:
 
     # -- connections --------------------------------------------------------------------
 
-    def _connection(self) -> sqlite3.Connection:
-        conn = getattr(self._local, "conn", None)
-        if conn is None:
-            conn = sqlite3.connect(
-                self.path,
-                timeout=BUSY_TIMEOUT_MS / 1000,
-                isolation_level=None,
-                check_same_thread=False,
-            )
-            conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
-            conn.execute("PRAGMA journal_mode = WAL")
-            conn.execute("PRAGMA synchronous = NORMAL")
-            conn.execute("PRAGMA foreign_keys = ON")
-            self._local.conn = conn
-            with self._lock:
-                self._connections.append(conn)
+    def _open(self) -> sqlite3.Connection:
+        conn = sqlite3.connect(
+            self.path,
+            timeout=BUSY_TIMEOUT_MS / 1000,
+            isolation_level=None,
+            check_same_thread=False,
+        )
+        conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+        conn.execute("PRAGMA journal_mode = WAL")
+        conn.execute("PRAGMA synchronous = NORMAL")
+        conn.execute("PRAGMA foreign_keys = ON")
         return conn
+
+    @contextmanager
+    def _connection(self) -> Iterator[sqlite3.Connection]:
+        """Borrow a pooled connection for one operation; threads and greenlets come and go."""
+        with self._lock:
+            conn = self._idle.pop() if self._idle else None
+        if conn is None:
+            conn = self._open()
+        try:
+            yield conn
+        finally:
+            with self._lock:
+                if len(self._idle) < POOL_SIZE and not self._closed:
+                    self._idle.append(conn)
+                    conn = None
+            if conn is not None:
+                conn.close()
+
+    def _fetchone(self, sql: str, params: tuple[object, ...] = ()) -> tuple[Any, ...] | None:
+        with self._connection() as conn:
+            return conn.execute(sql, params).fetchone()
+
+    def _fetchall(self, sql: str, params: tuple[object, ...] = ()) -> list[tuple[Any, ...]]:
+        with self._connection() as conn:
+            return conn.execute(sql, params).fetchall()
 
     @contextmanager
     def _write(self) -> Iterator[sqlite3.Connection]:
         """A write transaction that takes the lock up front, so CAS reads see the latest row."""
-        conn = self._connection()
-        conn.execute("BEGIN IMMEDIATE")
-        try:
-            yield conn
-        except BaseException:
-            conn.execute("ROLLBACK")
-            raise
-        conn.execute("COMMIT")
+        with self._connection() as conn:
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                yield conn
+            except BaseException:
+                conn.execute("ROLLBACK")
+                raise
+            conn.execute("COMMIT")
 
     def _migrate(self) -> None:
         with self._write() as conn:
@@ -158,14 +181,15 @@ class SQLiteStore:
             conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
 
     def schema_version(self) -> int:
-        return int(self._connection().execute("PRAGMA user_version").fetchone()[0])
+        return int(self._fetchone("PRAGMA user_version")[0])
 
     def close(self) -> None:
+        """Close idle connections; ones still lent out close when they come back."""
         with self._lock:
-            for conn in self._connections:
-                conn.close()
-            self._connections.clear()
-        self._local = threading.local()
+            self._closed = True
+            idle, self._idle = self._idle, []
+        for conn in idle:
+            conn.close()
 
     # -- users --------------------------------------------------------------------------
 
@@ -179,13 +203,9 @@ class SQLiteStore:
         return user
 
     def get_user(self, user_id: str) -> UserRecord | None:
-        row = (
-            self._connection()
-            .execute(
-                "SELECT user_id, created_at, safety_heard_at FROM users WHERE user_id = ?",
-                (user_id,),
-            )
-            .fetchone()
+        row = self._fetchone(
+            "SELECT user_id, created_at, safety_heard_at FROM users WHERE user_id = ?",
+            (user_id,),
         )
         return UserRecord(*row) if row else None
 
@@ -201,11 +221,7 @@ class SQLiteStore:
     # -- runs ---------------------------------------------------------------------------
 
     def load_run(self, user_id: str) -> RunState | None:
-        row = (
-            self._connection()
-            .execute("SELECT state FROM runs WHERE user_id = ?", (user_id,))
-            .fetchone()
-        )
+        row = self._fetchone("SELECT state FROM runs WHERE user_id = ?", (user_id,))
         return RunState.from_dict(json.loads(row[0])) if row else None
 
     def save_run(self, user_id: str, state: RunState, expected_version: int | None) -> None:
@@ -237,14 +253,10 @@ class SQLiteStore:
             )
 
     def history(self, user_id: str, limit: int = 20) -> list[CompletedRun]:
-        rows = (
-            self._connection()
-            .execute(
-                "SELECT run_id, routine_id, started_at, completed_at FROM history "
-                "WHERE user_id = ? ORDER BY completed_at DESC LIMIT ?",
-                (user_id, limit),
-            )
-            .fetchall()
+        rows = self._fetchall(
+            "SELECT run_id, routine_id, started_at, completed_at FROM history "
+            "WHERE user_id = ? ORDER BY completed_at DESC LIMIT ?",
+            (user_id, limit),
         )
         return [CompletedRun(*row) for row in rows]
 
@@ -276,15 +288,11 @@ class SQLiteStore:
             return cursor.rowcount == 1
 
     def pairing(self, device_code_hash: str) -> PairingRecord | None:
-        row = (
-            self._connection()
-            .execute(
-                "SELECT device_code_hash, user_code_hash, created_at, expires_at, interval_s, "
-                "last_polled_at, user_id, bound_at, denied FROM pairings "
-                "WHERE device_code_hash = ?",
-                (device_code_hash,),
-            )
-            .fetchone()
+        row = self._fetchone(
+            "SELECT device_code_hash, user_code_hash, created_at, expires_at, interval_s, "
+            "last_polled_at, user_id, bound_at, denied FROM pairings "
+            "WHERE device_code_hash = ?",
+            (device_code_hash,),
         )
         if row is None:
             return None
@@ -307,14 +315,9 @@ class SQLiteStore:
             return cursor.rowcount == 1
 
     def live_pairings(self, now: float) -> int:
-        row = (
-            self._connection()
-            .execute(
-                "SELECT COUNT(*) FROM pairings WHERE expires_at > ? "
-                "AND user_id IS NULL AND denied = 0",
-                (now,),
-            )
-            .fetchone()
+        row = self._fetchone(
+            "SELECT COUNT(*) FROM pairings WHERE expires_at > ? AND user_id IS NULL AND denied = 0",
+            (now,),
         )
         return int(row[0])
 
@@ -350,14 +353,10 @@ class SQLiteStore:
             ).rowcount
 
     def device(self, token_hash: str) -> DeviceRecord | None:
-        row = (
-            self._connection()
-            .execute(
-                "SELECT token_hash, user_id, created_at, last_seen_at FROM devices "
-                "WHERE token_hash = ?",
-                (token_hash,),
-            )
-            .fetchone()
+        row = self._fetchone(
+            "SELECT token_hash, user_id, created_at, last_seen_at FROM devices "
+            "WHERE token_hash = ?",
+            (token_hash,),
         )
         return DeviceRecord(*row) if row else None
 
