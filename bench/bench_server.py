@@ -297,15 +297,15 @@ async def ramp(
 async def stop_with_waiters(
     process: subprocess.Popen[bytes], watches: list[Watch], tasks: list[asyncio.Task[None]]
 ) -> tuple[float, int, int | None]:
-    """SIGTERM with every watch waiting: seconds to exit, polls answered, exit code."""
-    before = sum(watch.answers for watch in watches)
+    """SIGTERM with every watch waiting: seconds to exit, watches answered, exit code."""
+    before = [watch.answers for watch in watches]
     start = time.perf_counter()
     process.send_signal(signal.SIGTERM)
     deadline = start + 45
     while process.poll() is None and time.perf_counter() < deadline:
         await asyncio.sleep(0.05)
     took = time.perf_counter() - start
-    answered = sum(watch.answers for watch in watches) - before
+    answered = sum(watch.answers > seen for watch, seen in zip(watches, before, strict=True))
     for task in tasks:
         task.cancel()
     await asyncio.gather(*tasks, return_exceptions=True)
@@ -366,11 +366,11 @@ def report(
     print(f"  ratio alexa/echo: median {median_ratio:.1f}x, p99 {p99_ratio:.1f}x")
     print("\n(b) waiting long polls held by one gevent worker")
     print(f"  worker RSS with none waiting: {baseline / 2**20:.1f} MiB")
-    print(f"  {'waiting':>7}  {'RSS MiB':>8}  {'KiB/waiter':>10}  {'/healthz ms':>11}")
+    print(f"  {'waiting':>7}  {'RSS MiB':>8}  {'bytes/waiter':>12}  {'/healthz ms':>11}")
     for level in levels:
-        per_waiter = (level.rss - baseline) / level.waiters / 1024
+        per_waiter = (level.rss - baseline) / level.waiters
         print(
-            f"  {level.waiters:>7}  {level.rss / 2**20:>8.1f}  {per_waiter:>10.1f}"
+            f"  {level.waiters:>7}  {level.rss / 2**20:>8.1f}  {per_waiter:>12,.0f}"
             f"  {level.healthz_ms:>11.2f}"
         )
     top = levels[-1]
@@ -381,7 +381,7 @@ def report(
             f"({len(top.wake_ms)} samples)"
         )
     took, answered, code = stop
-    print(f"\n(c) SIGTERM with {top.waiters} waiting: {answered} polls answered,")
+    print(f"\n(c) SIGTERM with {top.waiters} waiting: {answered} of them answered,")
     print(f"  server exited {code} after {took:.1f} s")
 
 

@@ -6,6 +6,7 @@ import argparse
 import logging
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -34,9 +35,22 @@ def build_parser() -> argparse.ArgumentParser:
         "--cert-cache", help="directory of cached signing chains (SCIATICA_ALEXA_CERT_CACHE)"
     )
 
-    demo = commands.add_parser("demo", help="play the whole routine locally, time-compressed")
+    demo = commands.add_parser(
+        "demo",
+        help="play the whole routine, time-compressed: real server, signed speaker, watch",
+    )
     demo.add_argument(
         "--speed", type=float, default=10.0, help="how many times faster than real time"
+    )
+    demo.add_argument(
+        "--picture",
+        default="sciatica-session.svg",
+        help="where to write the session timeline (SVG)",
+    )
+    demo.add_argument(
+        "--in-process",
+        action="store_true",
+        help="drive the core directly in one process, without a server",
     )
     return parser
 
@@ -44,15 +58,19 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     if args.command == "demo":
-        from .demo import run_local_demo
-
         logging.basicConfig(
             level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s %(message)s"
         )
         if args.speed <= 0:
             print("--speed must be positive", file=sys.stderr)
             return 2
-        return run_local_demo(speed=args.speed)
+        if args.in_process:
+            from .demo import run_local_demo
+
+            return run_local_demo(speed=args.speed)
+        from .live_demo import run_live_demo
+
+        return run_live_demo(speed=args.speed, picture=Path(args.picture))
     if args.workers < 1:
         print("--workers must be at least 1", file=sys.stderr)
         return 2

@@ -272,11 +272,10 @@ def _play(
     request = ("AMAZON.YesIntent", "yes")
     while True:
         console.say("person", request[1])
-        at = clock.now()
         turn = speaker.says(request[0])
         if turn.status != 200:
             raise RuntimeError(f"the skill refused a request: {turn.body}")
-        heard = spoken_turn(turn, at, timing)
+        heard = spoken_turn(turn, clock.now(), timing)  # the speaker talks once it has the reply
         session.turns.append(heard)
         console.say("speaker", heard.lead_in, heard.at)
         if heard.hold_s:

@@ -20,7 +20,7 @@ from typing import Any
 from flask import Flask
 from gunicorn.app.base import BaseApplication
 
-from . import logs
+from . import config, logs
 from .request_log import init_request_log
 
 log = logging.getLogger(__name__)
@@ -106,7 +106,6 @@ class CoachServer(BaseApplication):
     def load(self) -> WsgiApp:
         """Runs in each worker, after gevent has patched: builds the app and its request log."""
         app = self.build()
-        _one_connection_per_worker(app)
         init_request_log(app)
         self.flask_app = app
         return self.wrap(app) if self.wrap else app
@@ -130,10 +129,11 @@ def serve(
 ) -> int:
     """Run until stopped: SIGTERM drains gracefully, SIGINT/SIGQUIT stop at once."""
     logs.configure()
-    if options.workers > 1:
+    if options.workers > 1 and not config.from_env()["REDIS_URL"]:
         log.warning(
-            "%d workers share no notifier: a watch waiting in one worker hears a change made "
-            "in another only when its poll times out; use one worker until a shared notifier",
+            "%d workers with the in-process notifier: a watch waiting in one worker hears of "
+            "a change made in another only when its poll times out; set SCIATICA_REDIS_URL "
+            "or run one worker (docs/SERVING.md)",
             options.workers,
         )
     _raise_open_file_limit()
@@ -149,24 +149,6 @@ def _raise_open_file_limit() -> None:
     if soft != resource.RLIM_INFINITY and soft < wanted:
         resource.setrlimit(resource.RLIMIT_NOFILE, (wanted, hard))
         log.info("raised the open file limit from %d to %d", soft, wanted)
-
-
-def _one_connection_per_worker(app: Flask) -> None:
-    """Give the worker's greenlets one shared SQLite connection instead of one each.
-
-    Patched, `threading.local` is per greenlet, so SQLiteStore would open a connection for
-    every request and keep it (and its file descriptors) for the life of the worker.
-    Greenlets switch only on I/O that gevent sees, never inside a SQLite call or between a
-    BEGIN and its COMMIT, so the worker's greenlets can share the one thread's connection.
-    (To be moved into SQLiteStore as an option; see docs/SERVING.md.)
-    """
-    from gevent import monkey
-
-    from shared.sqlite_store import SQLiteStore
-
-    store = app.extensions["sciatica_coach"].store
-    if isinstance(store, SQLiteStore) and monkey.is_module_patched("threading"):
-        store._local = monkey.get_original("threading", "local")()
 
 
 # -- worker hooks -------------------------------------------------------------------------------

@@ -136,6 +136,11 @@ class RedisNotifier:
     def closed(self) -> bool:
         return self._closed
 
+    def waiting(self) -> int:
+        """How many waits this process holds right now (a gauge, and a handle for tests)."""
+        with self._lock:
+            return sum(len(waiters) for waiters in self._waiters.values())
+
     @property
     def listening(self) -> bool:
         """Whether the subscription is up, so changes from other instances are heard."""

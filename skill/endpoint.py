@@ -68,6 +68,7 @@ def init_skill(app: Flask, skill: Any) -> None:
 
 def _refuse(reason: str, message: str) -> ResponseReturnValue:
     log.warning("alexa request refused: %s (%s)", reason, message)
+    g.log_outcome = reason
     return jsonify(error=reason, message=message), 400
 
 
@@ -90,7 +91,10 @@ def alexa() -> ResponseReturnValue:
         log.warning("SCIATICA_DEV_SKIP_VERIFY is on: this request was NOT verified")
     adapter: SkillAdapter = current_app.extensions[ADAPTER]
     try:
-        return adapter.dispatch_request()
+        answer = adapter.dispatch_request()
+        # Only a verified request names its user in the log (hashed by the request log).
+        g.log_user = _user_id(envelope)
+        return answer
     except BadRequest:
         reason = g.get("alexa_rejection", "verification_failed")
         return _refuse(reason, "the request failed verification")
@@ -98,6 +102,12 @@ def alexa() -> ResponseReturnValue:
         if not g.get("alexa_verified"):
             return _refuse("malformed_body", "the body is not an Alexa request envelope")
         raise
+
+
+def _user_id(envelope: dict[str, Any]) -> str | None:
+    system = envelope.get("context", {}).get("System", {})
+    user = system.get("user", {}) if isinstance(system, dict) else {}
+    return user.get("userId") if isinstance(user, dict) else None
 
 
 def _looks_like_envelope(envelope: Any) -> bool:

@@ -129,7 +129,7 @@ def step_speech(
         return StepSpeech(" ".join(lead), "", after, ends_session=last)
     seconds = step.hold.seconds if hold_seconds is None else hold_seconds
     if not resumed:
-        lead.append(say("hold_start", seconds=round(seconds)))
+        lead.append(say("hold_start", seconds=f"{seconds:g}"))
     end = say("time_up_switch") if _switches_side(routine, index) else say("time_up")
     after = end + " " + (say("routine_done") if last else say("next_prompt"))
     return StepSpeech(" ".join(lead), silence_ssml(seconds), after, ends_session=last)

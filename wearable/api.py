@@ -264,9 +264,9 @@ def _action_from_body() -> WatchAction:
             400, 'The body must be exactly {"action": "<name>"}.', ProblemType.MALFORMED_REQUEST
         )
     name = body["action"]
-    if isinstance(name, str) and name in WatchAction.__members__.values():
-        return WatchAction(name)
     allowed = [action.value for action in WatchAction]
+    if isinstance(name, str) and name in allowed:
+        return WatchAction(name)
     shown = repr(name[:40]) if isinstance(name, str) else f"of type {type(name).__name__}"
     raise Problem(
         400,
@@ -280,7 +280,8 @@ def _json_body() -> Any:
     raw = request.get_data(cache=True)
     try:
         return json.loads(raw)
-    except (UnicodeDecodeError, json.JSONDecodeError):
+    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError):
+        # RecursionError: 4 KiB of "[" nests deeper than the parser recurses.
         raise Problem(400, "The body is not valid JSON.", ProblemType.MALFORMED_REQUEST) from None
 
 

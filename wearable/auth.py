@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flask import Request
+from flask import Request, g
 
 from shared.pairing import PairingService
 
@@ -31,6 +31,7 @@ def require_user(request: Request, pairing: PairingService) -> tuple[str, str]:
             headers={"WWW-Authenticate": f'Bearer realm="{REALM}"'},
         )
     user_id = pairing.authenticate(token)
+    g.log_user = user_id  # the request log hashes it; the id itself is never written
     if user_id is None:
         raise invalid_token()
     return user_id, token

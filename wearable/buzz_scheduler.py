@@ -39,8 +39,11 @@ class BuzzScheduler(Generic[C]):
         clock: Callable[[], float],
         on_buzz: Callable[[Buzz[C]], None],
         late_tolerance_s: float = LATE_TOLERANCE_S,
+        time_scale: float = 1.0,
     ) -> None:
         self.clock = clock
+        #: How many clock seconds pass per real second (a time-compressed demo runs faster).
+        self.time_scale = time_scale
         self.on_buzz = on_buzz
         self.late_tolerance_s = late_tolerance_s
         self._cond = threading.Condition()
@@ -99,5 +102,5 @@ class BuzzScheduler(Generic[C]):
             wait = self._pending[0][0] - self.clock()
             if wait <= 0:
                 return self._pending[0]
-            self._cond.wait(wait)
+            self._cond.wait(wait / self.time_scale)
         return None

@@ -5,7 +5,8 @@ again. Two cases need care. A run on its last step completes by the clock alone 
 read settles it), so the wait is cut short at that moment. And a notifier can wake a poll
 while the store shows no change: its last published version may disagree with the store (a
 user was forgotten, or another process saved and only it heard). Waiting on it again would
-spin, so after such a wake the poll re-reads the store every FALLBACK_POLL_S instead.
+spin, so after such a wake the poll re-reads the store every FALLBACK_POLL_S instead. A
+closed notifier means the server is stopping: the poll answers at once with the run as it is.
 """
 
 from __future__ import annotations
@@ -63,8 +64,8 @@ def wait_for_change(
             pause(min(timeout, FALLBACK_POLL_S))
             woke = False
         view = coach.view(user_id)
-        if view.version != seen.version:
-            return view
+        if view.version != seen.version or coach.notifier.closed:
+            return view  # a change, or the server is stopping: answer now either way
         if woke and trust_notifier:
             log.debug("notifier woke a poll without a change; re-reading the store instead")
             trust_notifier = False

@@ -111,6 +111,7 @@ class Watch:
         on_snapshot: Callable[[Snapshot], None] = _ignore,
         long_poll_s: int = LONG_POLL_S,
         session: requests.Session | None = None,
+        time_scale: float = 1.0,
     ) -> None:
         self.base_url = base_url.rstrip("/") + "/"
         self.token = token
@@ -124,7 +125,11 @@ class Watch:
         self.fired: list[Buzz[WatchCue]] = []
         self._session = session or requests.Session()
         self._control = requests.Session()  # actions from another thread than the poll loop
-        self._scheduler: BuzzScheduler[WatchCue] = BuzzScheduler(clock, self._buzzed)
+        #: Clock seconds per real second: above 1 only for a time-compressed demo.
+        self.time_scale = time_scale
+        self._scheduler: BuzzScheduler[WatchCue] = BuzzScheduler(
+            clock, self._buzzed, time_scale=time_scale
+        )
         self._scheduler_started = False
 
     def _url(self, path: str) -> str:
@@ -154,9 +159,9 @@ class Watch:
             )
         )
         interval = float(start["interval"])
-        deadline = time.monotonic() + float(start["expires_in"])
+        deadline = time.monotonic() + float(start["expires_in"]) / self.time_scale
         while time.monotonic() < deadline:
-            if stop.wait(interval):
+            if stop.wait(interval / self.time_scale):
                 raise PairingFailed("stopped")
             answer = self._session.post(
                 self._url("token"),

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import io
 import logging
+from pathlib import Path
 from typing import Any
 
 import pytest
 
-from sciatica_coach import cli, demo, server
+from sciatica_coach import cli, demo, live_demo, server
 from sciatica_coach.demo import DEMO_USER, CoreVoice, CoreWatch, DemoResult, InstantPacer, play
 from shared.clock import ManualClock
 from shared.coach import Coach
@@ -121,7 +122,22 @@ def test_demo_refuses_a_speed_that_is_not_positive(
     assert "--speed must be positive" in capsys.readouterr().err
 
 
-def test_demo_command_plays_at_the_given_speed(
+def test_demo_command_plays_the_live_demo_at_the_given_speed(
+    monkeypatch: pytest.MonkeyPatch, logging_config: list[dict[str, Any]]
+) -> None:
+    played: list[tuple[float, Path]] = []
+
+    def fake_live_demo(speed: float, picture: Path) -> int:
+        played.append((speed, picture))
+        return 0
+
+    monkeypatch.setattr(live_demo, "run_live_demo", fake_live_demo)
+    assert cli.main(["demo", "--speed", "25", "--picture", "out.svg"]) == 0
+    assert played == [(25.0, Path("out.svg"))]
+    assert logging_config[0]["level"] == logging.WARNING
+
+
+def test_demo_command_in_process_drives_the_core_without_a_server(
     monkeypatch: pytest.MonkeyPatch, logging_config: list[dict[str, Any]]
 ) -> None:
     speeds: list[float] = []
@@ -130,10 +146,13 @@ def test_demo_command_plays_at_the_given_speed(
         speeds.append(speed)
         return 0
 
+    def no_server(**_: Any) -> int:
+        raise AssertionError("the in-process demo must not start a server")
+
     monkeypatch.setattr(demo, "run_local_demo", fake_demo)
-    assert cli.main(["demo", "--speed", "25"]) == 0
+    monkeypatch.setattr(live_demo, "run_live_demo", no_server)
+    assert cli.main(["demo", "--in-process", "--speed", "25"]) == 0
     assert speeds == [25.0]
-    assert logging_config[0]["level"] == logging.WARNING
 
 
 def test_serve_command_hands_the_address_to_the_server(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -159,6 +178,13 @@ SERVE_DEFAULTS = {
     "cert_cache": None,
 }
 
+DEMO_DEFAULTS = {
+    "command": "demo",
+    "speed": 10.0,
+    "picture": "sciatica-session.svg",
+    "in_process": False,
+}
+
 
 @pytest.mark.parametrize(
     ("argv", "expected"),
@@ -168,8 +194,9 @@ SERVE_DEFAULTS = {
             ["serve", "--host", "0.0.0.0", "--port", "9000"],
             {**SERVE_DEFAULTS, "host": "0.0.0.0", "port": 9000},
         ),
-        (["demo"], {"command": "demo", "speed": 10.0}),
-        (["demo", "--speed", "2.5"], {"command": "demo", "speed": 2.5}),
+        (["demo"], DEMO_DEFAULTS),
+        (["demo", "--speed", "2.5"], {**DEMO_DEFAULTS, "speed": 2.5}),
+        (["demo", "--in-process"], {**DEMO_DEFAULTS, "in_process": True}),
     ],
 )
 def test_parser_reads_commands_and_options(argv: list[str], expected: dict[str, Any]) -> None:

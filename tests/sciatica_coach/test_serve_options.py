@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -108,3 +109,35 @@ def test_serve_refuses_fewer_than_one_worker(
 ) -> None:
     assert cli.main(["serve", "--workers", workers]) == 2
     assert "--workers must be at least 1" in capsys.readouterr().err
+
+
+@pytest.fixture
+def ran(monkeypatch: pytest.MonkeyPatch) -> list[dict[str, Any]]:
+    """The settings serve() would run gunicorn with, without running it or touching logging."""
+    settings: list[dict[str, Any]] = []
+    monkeypatch.setattr(server.logs, "configure", lambda: None)
+    monkeypatch.setattr(server.CoachServer, "run", lambda self: settings.append(self.settings))
+    return settings
+
+
+def test_more_workers_without_a_shared_notifier_are_warned_about(
+    ran: list[dict[str, Any]], caplog: pytest.LogCaptureFixture
+) -> None:
+    assert server.serve(ServeOptions(workers=2)) == 0
+    assert ran[0]["workers"] == 2
+    assert "set SCIATICA_REDIS_URL or run one worker" in caplog.text
+
+
+def test_more_workers_with_redis_are_not_warned_about(
+    ran: list[dict[str, Any]], caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("SCIATICA_REDIS_URL", "redis://127.0.0.1:6379/0")
+    assert server.serve(ServeOptions(workers=2)) == 0
+    assert "SCIATICA_REDIS_URL" not in caplog.text
+
+
+def test_one_worker_is_not_warned_about(
+    ran: list[dict[str, Any]], caplog: pytest.LogCaptureFixture
+) -> None:
+    assert server.serve(ServeOptions()) == 0
+    assert not [record for record in caplog.records if record.levelno >= logging.WARNING]

@@ -9,11 +9,12 @@ from pathlib import Path
 import pytest
 from core_support import Drive, make_drive
 from redis_support import redis_server
-from store_support import AnyStore, StoreSpec
+from store_support import AnyStore, Instances, StoreSpec
 
 from shared.clock import ManualClock
 from shared.coach import Coach
 from shared.engine import RoutineEngine
+from shared.redis_notify import RedisNotifier
 from shared.redis_store import RedisStore
 from shared.routine import Routine, load_routine
 from shared.speech_timing import SpeechTimingModel
@@ -91,3 +92,16 @@ def any_store(store_spec: StoreSpec) -> Iterator[AnyStore]:
     db = store_spec.open()
     yield db
     db.close()
+
+
+@pytest.fixture
+def instances(redis_url: str, request: pytest.FixtureRequest) -> Iterator[Instances]:
+    """Two notifiers on one Redis, as two app instances have: `a` and `b`."""
+    channel = f"test:{request.node.name}"  # no test hears another's changes
+    pair = Instances(
+        RedisNotifier.from_url(redis_url, channel=channel),
+        RedisNotifier.from_url(redis_url, channel=channel),
+    )
+    yield pair
+    pair.a.close()
+    pair.b.close()

@@ -1,4 +1,4 @@
-"""Helpers for the store contract tests: which store to open, and a process that writes to it.
+"""Helpers for the store tests: which store to open, a process that writes to it, instances.
 
 A `StoreSpec` is plain data, so a spawned process can open the very store a test opened and
 race it (the concurrency test); the `any_store` fixture is built from the same spec.
@@ -11,11 +11,20 @@ from multiprocessing.queues import Queue
 from multiprocessing.synchronize import Barrier
 from pathlib import Path
 
+from shared.redis_notify import RedisNotifier
 from shared.redis_store import RedisStore
 from shared.sqlite_store import SQLiteStore
 from shared.store import VersionConflict
 
 AnyStore = SQLiteStore | RedisStore
+
+
+@dataclass(frozen=True, slots=True)
+class Instances:
+    """Two app instances' notifiers on one Redis channel."""
+
+    a: RedisNotifier
+    b: RedisNotifier
 
 
 @dataclass(frozen=True, slots=True)

@@ -49,9 +49,13 @@ class FakeNotifier:
         self.time = time
         self.woke = woke
         self.waits: list[float] = []
+        self.closed = False
 
     def publish(self, user_id: str, version: int) -> None:
         return None
+
+    def close(self) -> None:
+        self.closed = True
 
     def wait(self, user_id: str, seen_version: int, timeout: float) -> bool:
         self.waits.append(timeout)
@@ -117,4 +121,18 @@ def test_a_change_already_published_returns_at_once(poll_coach: Coach, fake_time
     poll_coach.apply(USER, Event.START)  # published before the poll began to wait
     view = wait_for_change(poll_coach, USER, seen, 30, monotonic=fake_time.monotonic)
     assert view.version == seen.version + 1
+    assert fake_time.now == 0.0
+
+
+def test_a_stopping_server_answers_a_waiting_poll_at_once(
+    poll_coach: Coach, fake_time: FakeTime
+) -> None:
+    poll_coach.notifier = notifier = FakeNotifier(fake_time, woke=True)
+    notifier.close()  # SIGTERM: the notifier wakes every waiter
+    seen = poll_coach.view(USER)
+    view = wait_for_change(
+        poll_coach, USER, seen, 25, monotonic=fake_time.monotonic, pause=fake_time.pause
+    )
+    assert view.version == seen.version
+    assert fake_time.pauses == []  # no falling back to re-reading the store until the end
     assert fake_time.now == 0.0

@@ -384,6 +384,7 @@ def test_an_unknown_action_is_a_400_problem_naming_the_allowed_ones(
         b'{"action": null}',
         b'{"action": ["next"]}',
         b"\xff\xfe",
+        b"[" * 4000,  # deeper than the JSON parser recurses
     ],
 )
 def test_a_malformed_action_body_is_a_400_problem(watch: WatchActions, raw: bytes) -> None:

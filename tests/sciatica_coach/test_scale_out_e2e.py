@@ -1,0 +1,189 @@
+"""Two instances on one Redis: the voice talks to A, the watch long-polls B, and nothing slips.
+
+Both are the real `sciatica-coach serve`, each with its own (unused) SQLite file, so all they
+share is Redis. The watch is the reference client in wearable/: it pairs through B while the
+voice binds its code on A, then long-polls B while the voice drives the routine on A. Every
+voice change must reach the watch's parked poll on B at once (it would otherwise be held for
+25 s), and every buzz must land within 50 ms of the server's cue time.
+"""
+
+from __future__ import annotations
+
+import queue
+import threading
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+from redis_support import redis_server
+from serve_support import SKILL_ID, Launcher, Server, requests_transport
+
+from shared.redis_store import RedisStore
+from skill.demo_ca import DemoCA
+from skill.simulator import AlexaSimulator
+from wearable.buzz_scheduler import Buzz
+from wearable.watch_client import PairingPrompt, Snapshot, Watch, WatchCue
+
+USER = "amzn1.ask.account.SCALE-OUT"
+#: Two 1.5 s holds (left, then right), so the whole routine takes a few seconds.
+QUICK_ROUTINE = """
+id = "scale-out-test"
+title = "Scale-out test routine"
+safety_note = "Move gently."
+
+[[steps]]
+id = "stretch"
+title = "Quick stretch, {side} side"
+say = "Hold it."
+hold = { seconds = 1.5, side = "both" }
+"""
+#: How far from the server's cue time a buzz may land.
+BUZZ_TOLERANCE_S = 0.05
+#: How soon a voice change on A must reach the watch parked on B (its poll is held 25 s).
+WAKE_LIMIT_S = 1.0
+#: How long the watch is given to park its next long poll before the voice speaks.
+PARK_S = 0.5
+#: A bound on anything awaited, so a broken setup fails instead of hanging.
+LIMIT_S = 30.0
+
+
+@pytest.fixture(scope="module")
+def redis_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """CI's Redis, or one of our own (tests/redis_support.py); skipped or failed without."""
+    with redis_server(tmp_path_factory.mktemp("redis")) as url:
+        yield url
+
+
+@pytest.fixture
+def launcher(tmp_path: Path) -> Iterator[Launcher]:
+    launcher = Launcher(tmp_path)
+    yield launcher
+    launcher.kill_all()
+
+
+@pytest.fixture
+def shared_redis(redis_url: str) -> Iterator[RedisStore]:
+    """The Redis both instances use, emptied first; the test reads results through it."""
+    store = RedisStore.from_url(redis_url)
+    store.client.flushdb()
+    yield store
+    store.close()
+
+
+@pytest.fixture
+def two_instances(
+    launcher: Launcher, tmp_path: Path, redis_url: str, shared_redis: RedisStore
+) -> tuple[Server, Server, DemoCA]:
+    """Instances A and B on one Redis, verification on against a demo CA minted now."""
+    ca = DemoCA.generate(now=datetime.now(UTC))
+    ca.install_chain(tmp_path / "certs")
+    routine = tmp_path / "routine.toml"
+    routine.write_text(QUICK_ROUTINE, "utf-8")
+    env = {
+        "SCIATICA_REDIS_URL": redis_url,
+        "SCIATICA_ROUTINE": str(routine),
+        "SCIATICA_SKILL_ID": SKILL_ID,
+        "SCIATICA_ALEXA_CA_FILE": str(ca.write_root(tmp_path / "root.pem")),
+        "SCIATICA_ALEXA_CERT_CACHE": str(tmp_path / "certs"),
+        "SCIATICA_SPEECH_WPM": "1000",  # holds start a moment after the words, not seconds
+        "SCIATICA_VOICE_START_DELAY_S": "0",
+    }
+    a = launcher.start(env={**env, "SCIATICA_DB": str(tmp_path / "a.sqlite3")})
+    b = launcher.start(env={**env, "SCIATICA_DB": str(tmp_path / "b.sqlite3")})
+    return a, b, ca
+
+
+@dataclass
+class WatchLog:
+    """What the watch saw, and when: every snapshot and every buzz, as they happen."""
+
+    snapshots: list[tuple[float, Snapshot]] = field(default_factory=list)
+    buzzes: list[Buzz[WatchCue]] = field(default_factory=list)
+    changed: threading.Condition = field(default_factory=threading.Condition)
+
+    def on_snapshot(self, snapshot: Snapshot) -> None:
+        with self.changed:
+            self.snapshots.append((time.time(), snapshot))
+            self.changed.notify_all()
+
+    def on_buzz(self, buzz: Buzz[WatchCue]) -> None:
+        with self.changed:
+            self.buzzes.append(buzz)
+            self.changed.notify_all()
+
+    def until(self, condition: Callable[[], bool], what: str) -> None:
+        with self.changed:
+            assert self.changed.wait_for(condition, LIMIT_S), f"the watch never saw {what}"
+
+    def first_after(self, version: int) -> tuple[float, Snapshot]:
+        """When the watch first saw a version newer than `version`, and that snapshot."""
+        self.until(lambda: self.snapshots[-1][1].version > version, f"version {version + 1}")
+        return next((at, shot) for at, shot in self.snapshots if shot.version > version)
+
+    def latest(self) -> Snapshot:
+        return self.snapshots[-1][1]
+
+
+def pair_through_b_by_voice_on_a(watch: Watch, speaker: AlexaSimulator) -> None:
+    prompts: queue.Queue[PairingPrompt] = queue.Queue()
+    pairing = threading.Thread(target=watch.pair, args=(prompts.put,), daemon=True)
+    pairing.start()
+    prompt = prompts.get(timeout=LIMIT_S)
+    turn = speaker.says("PairWatchIntent", code=prompt.spoken_code)
+    assert turn.status == 200, turn.body
+    pairing.join(LIMIT_S)
+    assert watch.token is not None, "the watch never got its token from B"
+
+
+def voice_change_reaches_the_watch(log: WatchLog, speaker: AlexaSimulator, intent: str) -> Snapshot:
+    """Say `intent` to A once the watch's poll is parked on B; B must answer it at once."""
+    seen = log.latest().version
+    time.sleep(PARK_S)  # let the watch's next long poll arrive at B and wait there
+    turn = speaker.says(intent)
+    answered = time.time()
+    assert turn.status == 200, turn.body
+    heard, snapshot = log.first_after(seen)
+    assert heard - answered < WAKE_LIMIT_S, f"B's poll woke {heard - answered:.3f} s late"
+    return snapshot
+
+
+def test_voice_on_one_instance_drives_a_watch_on_another_with_buzzes_on_time(
+    two_instances: tuple[Server, Server, DemoCA], shared_redis: RedisStore
+) -> None:
+    a, b, ca = two_instances
+    speaker = AlexaSimulator(requests_transport(a), ca, SKILL_ID, time.time, user_id=USER)
+    log = WatchLog()
+    watch = Watch(b.base_url, on_snapshot=log.on_snapshot, on_buzz=log.on_buzz)
+    stop = threading.Event()
+    polling = threading.Thread(target=watch.run, args=(stop,), daemon=True)
+    try:
+        pair_through_b_by_voice_on_a(watch, speaker)
+        polling.start()
+        log.until(lambda: bool(log.snapshots), "its first snapshot")
+
+        started = voice_change_reaches_the_watch(log, speaker, "StartRoutineIntent")
+        assert started.state in ("announcing", "holding")
+        log.until(lambda: any(b.cue.kind == "hold_end" for b in log.buzzes), "the first hold end")
+
+        second = voice_change_reaches_the_watch(log, speaker, "AMAZON.NextIntent")
+        assert second.body["step"]["index"] == 1
+        log.until(lambda: log.latest().state == "completed", "the routine complete")
+        log.until(
+            lambda: any(b.cue.kind == "routine_complete" for b in log.buzzes), "the last buzz"
+        )
+    finally:
+        stop.set()
+        watch.close()
+
+    promised = {
+        (cue.at_ms, cue.kind, cue.step_index) for _, shot in log.snapshots for cue in shot.cues
+    }
+    fired = [(buzz.cue.at_ms, buzz.cue.kind, buzz.cue.step_index) for buzz in log.buzzes]
+    assert sorted(fired) == sorted(promised)  # every cue buzzed, and each only once
+    for buzz in log.buzzes:
+        late = watch.server_time(buzz.fired) - buzz.cue.at_ms / 1000
+        assert abs(late) <= BUZZ_TOLERANCE_S, f"{buzz.cue.kind} buzzed {late * 1000:+.0f} ms off"
+    assert [run.routine_id for run in shared_redis.history(USER)] == ["scale-out-test"]

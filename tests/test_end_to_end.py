@@ -1,0 +1,127 @@
+"""The product end to end: a real server process, a signed speaker and the reference watch.
+
+The watch pairs by a code spoken to /alexa, the whole routine is driven by voice requests,
+and the watch's clock runs seven seconds fast on purpose: its offset estimate must still put
+every buzz within 50 ms of the server's cue time. A short routine keeps it to seconds.
+"""
+
+from __future__ import annotations
+
+import queue
+import threading
+import time
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+import requests
+
+from sciatica_coach.live_demo import (
+    DEMO_SKILL_ID,
+    free_port,
+    http_transport,
+    running_server,
+    spoken_turn,
+)
+from shared.cues import CueKind
+from shared.speech_timing import SpeechTimingModel
+from skill.demo_ca import DemoCA
+from skill.simulator import AlexaSimulator
+from wearable.buzz_scheduler import Buzz
+from wearable.watch_client import PairingPrompt, Watch, WatchCue
+
+WATCH_FAST_BY_S = 7.0
+BUZZ_TOLERANCE_S = 0.050
+#: A fast talker keeps the run short; the clocks still run in real time.
+FAST_SPEECH_WPM = 600
+SHORT_ROUTINE = """
+id = "e2e-short"
+title = "Short routine"
+hold_seconds = 1.5
+safety_note = "Not medical advice. Stop on sharp pain or numbness."
+
+[[steps]]
+id = "stretch"
+title = "Stretch {side}"
+say = "Stretch the {side} side."
+hold = { side = "both" }
+
+[[steps]]
+id = "close"
+title = "Done"
+say = "All done."
+"""
+
+
+@pytest.fixture
+def server(tmp_path: Path) -> Iterator[tuple[str, DemoCA]]:
+    ca = DemoCA.generate(now=datetime.now(UTC))
+    cache = tmp_path / "certs"
+    ca.install_chain(cache)
+    routine = tmp_path / "short.toml"
+    routine.write_text(SHORT_ROUTINE)
+    env = {
+        "SCIATICA_DB": str(tmp_path / "e2e.sqlite3"),
+        "SCIATICA_SKILL_ID": DEMO_SKILL_ID,
+        "SCIATICA_ALEXA_CA_FILE": str(ca.write_root(tmp_path / "root.pem")),
+        "SCIATICA_ALEXA_CERT_CACHE": str(cache),
+        "SCIATICA_ROUTINE": str(routine),
+        "SCIATICA_VOICE_START_DELAY_S": "0",
+        "SCIATICA_SPEECH_WPM": str(FAST_SPEECH_WPM),
+    }
+    with running_server(env, free_port(), tmp_path / "server.log") as url:
+        yield url, ca
+
+
+def fast_watch_clock() -> float:
+    return time.time() + WATCH_FAST_BY_S
+
+
+def test_voice_pairs_the_watch_and_every_buzz_lands_on_the_servers_cue_time(
+    server: tuple[str, DemoCA],
+) -> None:
+    url, ca = server
+    http = requests.Session()
+    speaker = AlexaSimulator(http_transport(url, http), ca, DEMO_SKILL_ID, time.time)
+    buzzes: queue.Queue[Buzz[WatchCue]] = queue.Queue()
+    watch = Watch(url, clock=fast_watch_clock, on_buzz=buzzes.put, long_poll_s=5)
+    stop = threading.Event()
+
+    def say_the_code(prompt: PairingPrompt) -> None:
+        turn = speaker.says("PairWatchIntent", code=prompt.user_code)
+        assert "watch is paired" in turn.ssml
+
+    try:
+        watch.pair(say_the_code, stop)
+        threading.Thread(target=watch.run, args=(stop,), daemon=True).start()
+        timing = SpeechTimingModel(words_per_minute=FAST_SPEECH_WPM, start_delay_s=0)
+        turn = speaker.says("StartRoutineIntent")
+        holds = 0
+        while True:
+            assert turn.status == 200, turn.body
+            heard = spoken_turn(turn, time.time(), timing)
+            holds += bool(heard.hold_s)
+            # "Next" may cut in once the hold is over, as a person would.
+            time.sleep(max(0.0, heard.hold_end - time.time()) + 0.2)
+            if heard.ends_session:
+                break
+            turn = speaker.says("AMAZON.NextIntent")
+        # Holds this short have no five-second warning: start and end each, then complete.
+        fired = [buzzes.get(timeout=10) for _ in range(2 * holds + 1)]
+    finally:
+        stop.set()
+        watch.close()
+        http.close()
+
+    assert holds == 2
+    assert [CueKind(b.cue.kind) for b in fired] == [
+        CueKind.HOLD_START,
+        CueKind.HOLD_END,
+        CueKind.HOLD_START,
+        CueKind.HOLD_END,
+        CueKind.ROUTINE_COMPLETE,
+    ]
+    for buzz in fired:
+        on_server_clock = buzz.fired - WATCH_FAST_BY_S
+        assert abs(on_server_clock - buzz.cue.at_ms / 1000) <= BUZZ_TOLERANCE_S, buzz
