@@ -149,13 +149,16 @@ class Console:
     def __init__(self, out: TextIO, clock: ScaledClock) -> None:
         self.out = out
         self.clock = clock
-        self.origin = clock.now()
+        #: Times print from the person's first words, not from the server's start-up.
+        self.origin: float | None = None
         self.lock = threading.Lock()
         self.live = out.isatty()
 
     def say(self, who: str, text: str, at: float | None = None) -> None:
         when = self.clock.now() if at is None else at
         with self.lock:
+            if self.origin is None:
+                self.origin = when
             if self.live:
                 self.out.write("\r\033[K")
             self.out.write(f"[{when - self.origin:7.2f}s] {who:<8} {text}\n")
@@ -211,7 +214,7 @@ def run_live_demo(
                 stop.set()
                 watch.close()
                 http.close()
-    _print_alignment(session, out)
+    _print_alignment(session, out, console.origin or 0.0)
     write_svg(_timeline(session), picture)
     print(f"\ntimeline written to {picture}", file=out)
     return 0
@@ -288,12 +291,12 @@ def _play(
         request = ("AMAZON.NextIntent", "next")
 
 
-def _print_alignment(session: Session, out: TextIO) -> None:
+def _print_alignment(session: Session, out: TextIO, origin: float) -> None:
+    """Times count from the same origin as the lines printed above, so they can be matched."""
     ends = [(t.hold_end, t) for t in session.turns if t.hold_s]
     buzzes = [at for at, cue in session.buzzes if cue.kind == CueKind.HOLD_END]
     print("\nhold end: spoken 'time's up' vs wrist buzz", file=out)
     print(f"{'hold':>4}  {'spoken (s)':>10}  {'buzz (s)':>10}  {'error (ms)':>10}", file=out)
-    origin = session.turns[0].at if session.turns else 0.0
     errors = []
     for number, ((spoken_at, _), buzz_at) in enumerate(zip(ends, buzzes, strict=False), 1):
         error = (buzz_at - spoken_at) * 1000
