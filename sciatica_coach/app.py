@@ -27,6 +27,7 @@ from skill.narration import Narrator
 from wearable.api import init_wearable
 
 from . import config as config_module
+from .body_limit import ChunkedBodyLimit
 from .health import bp as health_bp
 
 log = logging.getLogger(__name__)
@@ -59,6 +60,8 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     services = Services(coach=coach, narrator=Narrator(coach), pairing=pairing)
     init_skill(app, build_skill(services, app.config["SKILL_ID"] or None))
     _register_error_handlers(app)
+    # Outermost, so every blueprint sees chunked bodies with a length it can limit.
+    app.wsgi_app = ChunkedBodyLimit(app.wsgi_app, app.config["MAX_CONTENT_LENGTH"])
     return app
 
 
