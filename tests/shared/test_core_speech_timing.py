@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import re
 
 import pytest
@@ -32,6 +33,13 @@ WORD_S = 0.5  # 60 / 120
         ("<break time='3s'/>", 3.0),
         ('<break time="soon"/>', 0.0),
         ('<break time="1500ms"/><break time="2s"/>', 3.5),
+        ('<break time=".5s"/>', 0.5),
+        ('<break time="1S"/>', 1.0),
+        ('<break time="500ms"/>', 0.5),
+        ('<break time="500MS"/>', 0.5),
+        ('<break time="2.s"/>', 2.0),
+        ('<break time="." />', 0.0),
+        ('<break time="-1s"/>', 0.0),
     ],
 )
 def test_breaks_are_counted_exactly(ssml: str, seconds: float) -> None:
@@ -55,6 +63,19 @@ def test_break_strength_has_alexas_length(strength: str, seconds: float) -> None
 
 def test_break_without_attributes_is_a_medium_break() -> None:
     assert PLAIN.estimate("<break/>") == 0.5
+
+
+@pytest.mark.parametrize(
+    ("ssml", "seconds"),
+    [
+        ('<break time="2s"></break>', 2.0),
+        ("<break></break>", 0.5),
+        ('<break strength="strong"> </break>', 0.75),
+        ("</break>", 0.0),
+    ],
+)
+def test_a_closing_break_tag_is_not_another_break(ssml: str, seconds: float) -> None:
+    assert PLAIN.estimate(ssml) == seconds
 
 
 def test_break_time_wins_over_strength() -> None:
@@ -123,6 +144,49 @@ def test_unknown_tags_are_ignored_but_their_text_is_spoken() -> None:
     assert PLAIN.estimate(ssml) == 2 * WORD_S
 
 
+# Alexa's SSML reference: <p> pauses like an x-strong break, <s> like a strong one.
+PARAGRAPH_S = 1.0
+SENTENCE_S = 0.75
+
+
+@pytest.mark.parametrize(
+    ("ssml", "seconds"),
+    [
+        ("<p>one</p><p>two</p>", 2 * WORD_S + 2 * PARAGRAPH_S),
+        ("<s>one</s> <s>two</s>", 2 * WORD_S + 2 * SENTENCE_S),
+        # Where a sentence ends a paragraph, the longer pause is heard, once.
+        ("<p><s>one</s><s>two</s></p>", 2 * WORD_S + SENTENCE_S + PARAGRAPH_S),
+        # Nothing has been said before the first edge, so it adds no pause.
+        ("<p><s>one</s></p>", WORD_S + PARAGRAPH_S),
+        ("<p></p>", 0.0),
+        ("<S>one</S>", WORD_S + SENTENCE_S),
+    ],
+)
+def test_paragraphs_and_sentences_pause_like_alexas_breaks(ssml: str, seconds: float) -> None:
+    assert PLAIN.estimate(ssml) == pytest.approx(seconds)
+
+
+def test_a_sentence_ending_in_a_full_stop_pauses_once_not_twice() -> None:
+    model = SpeechTimingModel(words_per_minute=120.0, punctuation_pause_s={".": 0.45})
+    # The tag is "the same as ending a sentence with a period": the full stop is not extra.
+    assert model.estimate("<s>One.</s><s>Two.</s>") == pytest.approx(2 * WORD_S + 2 * SENTENCE_S)
+    assert model.estimate("One. Two.") == pytest.approx(2 * WORD_S + 2 * 0.45)
+
+
+@pytest.mark.parametrize(
+    ("ssml", "words"),
+    [
+        ('<sub alias="magnesium">Mg</sub>', 1),
+        ('<sub alias="World Wide Web Consortium">W3C</sub> rules', 5),
+        ('<sub alias="two words"/> and', 3),
+        # Without an alias the content is what is read.
+        ("<sub>one two three</sub>", 3),
+    ],
+)
+def test_sub_is_heard_as_its_alias_not_its_content(ssml: str, words: int) -> None:
+    assert PLAIN.estimate(ssml) == pytest.approx(words * WORD_S)
+
+
 @pytest.mark.parametrize(
     ("ssml", "seconds"),
     [
@@ -174,8 +238,15 @@ def test_start_delay_is_added_once() -> None:
         {"words_per_minute": 0},
         {"words_per_minute": -160},
         {"start_delay_s": -0.1},
+        {"words_per_minute": math.nan},
+        {"words_per_minute": math.inf},
+        {"start_delay_s": math.nan},
+        {"start_delay_s": math.inf},
+        {"punctuation_pause_s": {",": math.nan}},
+        {"punctuation_pause_s": {".": -0.1}},
     ],
+    ids=lambda params: "-".join(f"{k}={v!r}" for k, v in params.items()),
 )
-def test_invalid_model_parameters_are_refused(params: dict[str, float]) -> None:
-    with pytest.raises(ValueError, match=r"words_per_minute|start_delay_s"):
-        SpeechTimingModel(**params)
+def test_invalid_model_parameters_are_refused(params: dict[str, object]) -> None:
+    with pytest.raises(ValueError, match=r"words_per_minute|start_delay_s|punctuation_pause_s"):
+        SpeechTimingModel(**params)  # type: ignore[arg-type]
