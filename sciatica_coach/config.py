@@ -2,45 +2,117 @@
 
 from __future__ import annotations
 
+import math
 import os
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Any
 
+import platformdirs
+
 from shared.clock import ScaledClock
-from shared.sqlite_store import DB_ENV, default_db_path
+from shared.sqlite_store import DB_ENV
 
 #: Largest request body any endpoint reads; Alexa's envelopes are a few kilobytes.
 DEFAULT_MAX_BODY = 64 * 1024
+
+
+class ConfigError(ValueError):
+    """A setting that cannot be used; the message names the variable, so start-up says what."""
+
+    def __init__(self, name: str, value: str, problem: str) -> None:
+        super().__init__(f"{name}={value!r}: {problem}")
+        self.name = name
+        self.value = value
+        self.problem = problem
 
 
 def _flag(value: str | None) -> bool:
     return (value or "").strip().lower() in {"1", "true", "yes", "on"}
 
 
+def _number(
+    env: Mapping[str, str],
+    name: str,
+    default: float,
+    *,
+    low: float,
+    high: float,
+    low_open: bool = False,
+) -> float:
+    """A finite number within [low, high] (or (low, high]); unset or blank gives the default.
+
+    NaN passes every comparison-free check and then poisons every deadline, so it is refused
+    here, at start-up, rather than making every request fail later.
+    """
+    raw = env.get(name)
+    if raw is None or not raw.strip():
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        raise ConfigError(name, raw, "is not a number") from None
+    if not math.isfinite(value):
+        raise ConfigError(name, raw, "must be a finite number")
+    below = value <= low if low_open else value < low
+    if below or value > high:
+        opening = "(" if low_open else "["
+        raise ConfigError(name, raw, f"must be in {opening}{low:g}, {high:g}]")
+    return value
+
+
+def _integer(env: Mapping[str, str], name: str, default: int, *, low: int, high: int) -> int:
+    raw = env.get(name)
+    if raw is None or not raw.strip():
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise ConfigError(name, raw, "is not a whole number") from None
+    if not low <= value <= high:
+        raise ConfigError(name, raw, f"must be between {low} and {high}")
+    return value
+
+
+def default_database(env: Mapping[str, str]) -> str:
+    """$SCIATICA_DB from `env` (not from os.environ when a mapping is given), else user data."""
+    configured = env.get(DB_ENV)
+    if configured:
+        return configured
+    data_dir = Path(platformdirs.user_data_dir("sciatica-coach", appauthor=False))
+    return str(data_dir / "coach.sqlite3")
+
+
 def from_env(environ: Mapping[str, str] | None = None) -> dict[str, Any]:
-    """Read every SCIATICA_* setting; unset ones fall back to defaults that work locally."""
+    """Read every SCIATICA_* setting; unset ones fall back to defaults that work locally.
+
+    Raises ConfigError naming the variable when a value cannot be parsed or is out of range.
+    """
     env = os.environ if environ is None else environ
     return {
-        "DATABASE": env.get(DB_ENV) or str(default_db_path()),
+        "DATABASE": default_database(env),
         "ROUTINE_FILE": env.get("SCIATICA_ROUTINE") or None,
         "SKILL_ID": env.get("SCIATICA_SKILL_ID", ""),
         "ALEXA_CA_FILE": env.get("SCIATICA_ALEXA_CA_FILE") or None,
         "ALEXA_CERT_CACHE": env.get("SCIATICA_ALEXA_CERT_CACHE") or None,
         "DEV_SKIP_VERIFY": _flag(env.get("SCIATICA_DEV_SKIP_VERIFY")),
         "REDIS_URL": env.get("SCIATICA_REDIS_URL") or None,
-        "SPEECH_WPM": float(env.get("SCIATICA_SPEECH_WPM", "160")),
-        "VOICE_START_DELAY_S": float(env.get("SCIATICA_VOICE_START_DELAY_S", "0.3")),
-        "MAX_CONTENT_LENGTH": int(env.get("SCIATICA_MAX_BODY", str(DEFAULT_MAX_BODY))),
+        "SPEECH_WPM": _number(env, "SCIATICA_SPEECH_WPM", 160.0, low=0, high=1000, low_open=True),
+        "VOICE_START_DELAY_S": _number(env, "SCIATICA_VOICE_START_DELAY_S", 0.3, low=0, high=10),
+        "MAX_CONTENT_LENGTH": _integer(
+            env, "SCIATICA_MAX_BODY", DEFAULT_MAX_BODY, low=1024, high=16 * 1024 * 1024
+        ),
         # Seconds a hold waits after a wrist action, with no speech to get into position by.
-        "WATCH_LEAD_IN_S": float(env.get("SCIATICA_WATCH_LEAD_IN_S", "5")),
+        "WATCH_LEAD_IN_S": _number(env, "SCIATICA_WATCH_LEAD_IN_S", 5.0, low=0, high=60),
         "CLOCK": _demo_clock(env),
     }
 
 
 def _demo_clock(env: Mapping[str, str]) -> ScaledClock | None:
     """A time-compressed clock for `sciatica-coach demo`'s server; None means real time."""
-    speed = env.get("SCIATICA_CLOCK_SPEED")
-    if not speed:
+    if not (env.get("SCIATICA_CLOCK_SPEED") or "").strip():
         return None
-    anchor = env.get("SCIATICA_CLOCK_ANCHOR")
-    return ScaledClock(float(speed), float(anchor) if anchor else None)
+    speed = _number(env, "SCIATICA_CLOCK_SPEED", 1.0, low=0, high=1_000_000, low_open=True)
+    anchor_set = (env.get("SCIATICA_CLOCK_ANCHOR") or "").strip()
+    anchor = _number(env, "SCIATICA_CLOCK_ANCHOR", 0.0, low=0, high=1e11) if anchor_set else None
+    return ScaledClock(speed, anchor)

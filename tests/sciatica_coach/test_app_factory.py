@@ -9,11 +9,12 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
+import platformdirs
 import pytest
 from flask import Flask
 
 from sciatica_coach.app import coach_of
-from sciatica_coach.config import DEFAULT_MAX_BODY, from_env
+from sciatica_coach.config import DEFAULT_MAX_BODY, ConfigError, from_env
 from shared.clock import ManualClock
 from shared.routine import RoutineError
 from shared.sqlite_store import SQLiteStore
@@ -143,3 +144,83 @@ def test_environment_defaults_work_locally(tmp_path: Path) -> None:
 )
 def test_dev_skip_verify_is_a_yes_no_flag(value: str, on: bool) -> None:
     assert from_env({"SCIATICA_DEV_SKIP_VERIFY": value})["DEV_SKIP_VERIFY"] is on
+
+
+@pytest.mark.parametrize(
+    ("name", "value", "problem"),
+    [
+        ("SCIATICA_SPEECH_WPM", "nan", "finite"),
+        ("SCIATICA_SPEECH_WPM", "inf", "finite"),
+        ("SCIATICA_SPEECH_WPM", "fast", "not a number"),
+        ("SCIATICA_SPEECH_WPM", "0", "(0, 1000]"),
+        ("SCIATICA_SPEECH_WPM", "-160", "(0, 1000]"),
+        ("SCIATICA_SPEECH_WPM", "100000", "(0, 1000]"),
+        ("SCIATICA_VOICE_START_DELAY_S", "NaN", "finite"),
+        ("SCIATICA_VOICE_START_DELAY_S", "-0.1", "[0, 10]"),
+        ("SCIATICA_VOICE_START_DELAY_S", "0.3s", "not a number"),
+        ("SCIATICA_WATCH_LEAD_IN_S", "nan", "finite"),
+        ("SCIATICA_WATCH_LEAD_IN_S", "3601", "[0, 60]"),
+        ("SCIATICA_MAX_BODY", "64k", "not a whole number"),
+        ("SCIATICA_MAX_BODY", "4096.5", "not a whole number"),
+        ("SCIATICA_MAX_BODY", "0", "between 1024"),
+        ("SCIATICA_CLOCK_SPEED", "nan", "finite"),
+        ("SCIATICA_CLOCK_SPEED", "0", "(0, 1e+06]"),
+        ("SCIATICA_CLOCK_SPEED", "ten", "not a number"),
+    ],
+)
+def test_a_setting_that_cannot_be_used_is_refused_naming_the_variable(
+    name: str, value: str, problem: str
+) -> None:
+    with pytest.raises(ConfigError) as caught:
+        from_env({name: value})
+    assert caught.value.name == name
+    assert problem in caught.value.problem
+    assert str(caught.value).startswith(f"{name}={value!r}: ")
+
+
+def test_a_bad_anchor_is_refused_naming_the_variable() -> None:
+    with pytest.raises(ConfigError, match="SCIATICA_CLOCK_ANCHOR"):
+        from_env({"SCIATICA_CLOCK_SPEED": "10", "SCIATICA_CLOCK_ANCHOR": "nan"})
+
+
+def test_a_nan_speech_rate_in_the_environment_stops_the_app_from_starting(
+    make_app: AppFactory, app_config: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Before, every start of a routine failed instead; now the server never comes up.
+    monkeypatch.setenv("SCIATICA_SPEECH_WPM", "nan")
+    with pytest.raises(ConfigError, match="SCIATICA_SPEECH_WPM"):
+        make_app(app_config)
+
+
+@pytest.mark.parametrize("name", ["SCIATICA_SPEECH_WPM", "SCIATICA_MAX_BODY"])
+def test_a_blank_setting_falls_back_to_its_default(name: str) -> None:
+    assert from_env({name: "  "}) == from_env({})
+
+
+def test_numbers_in_range_are_read(tmp_path: Path) -> None:
+    settings = from_env(
+        {
+            "SCIATICA_SPEECH_WPM": "1000",
+            "SCIATICA_VOICE_START_DELAY_S": "0",
+            "SCIATICA_WATCH_LEAD_IN_S": "2.5",
+            "SCIATICA_MAX_BODY": "1024",
+            "SCIATICA_CLOCK_SPEED": "60",
+            "SCIATICA_CLOCK_ANCHOR": "1780000000.5",
+        }
+    )
+    assert settings["SPEECH_WPM"] == 1000.0
+    assert settings["VOICE_START_DELAY_S"] == 0.0
+    assert settings["WATCH_LEAD_IN_S"] == 2.5
+    assert settings["MAX_CONTENT_LENGTH"] == 1024
+    assert (settings["CLOCK"].speed, settings["CLOCK"].anchor) == (60.0, 1780000000.5)
+
+
+def test_a_given_mapping_without_a_database_ignores_the_process_environment(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.setenv("SCIATICA_DB", str(tmp_path / "from-os-environ.sqlite3"))
+    database = Path(from_env({})["DATABASE"])
+    assert database.name == "coach.sqlite3"
+    assert database.parent == Path(platformdirs.user_data_dir("sciatica-coach", appauthor=False))
+    # Without a mapping, the process environment is the mapping.
+    assert from_env()["DATABASE"] == str(tmp_path / "from-os-environ.sqlite3")
