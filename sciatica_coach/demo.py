@@ -7,6 +7,7 @@ spoken reply, a Watch reports the cues it has scheduled.
 
 from __future__ import annotations
 
+import math
 import re
 import statistics
 import sys
@@ -187,8 +188,10 @@ def _print_alignment(result: DemoResult, out: TextIO) -> None:
         )
 
 
-def run_local_demo(speed: float = 10.0, out: TextIO | None = None, db: Path | None = None) -> int:
+def run_local_demo(speed: float = 20.0, out: TextIO | None = None, db: Path | None = None) -> int:
     """`sciatica-coach demo --in-process`: the core, the skill's words and a watch, one process."""
+    if not math.isfinite(speed) or speed <= 0:
+        raise ValueError(f"speed must be a finite number above 0, not {speed!r}")
     out = out or sys.stdout
     clock = ScaledClock(speed)
     with tempfile.TemporaryDirectory() as tmp:

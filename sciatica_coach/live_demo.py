@@ -8,6 +8,7 @@ process through one shared, anchored clock. It needs no Alexa account and no wat
 
 from __future__ import annotations
 
+import math
 import os
 import re
 import socket
@@ -51,15 +52,46 @@ def free_port() -> int:
         return int(probe.getsockname()[1])
 
 
+def server_environment(
+    settings: Mapping[str, str], inherited: Mapping[str, str] | None = None
+) -> dict[str, str]:
+    """The server's environment: the caller's without any SCIATICA_* setting, plus the demo's.
+
+    A machine set up to run the product (SCIATICA_REDIS_URL, SCIATICA_DEV_SKIP_VERIFY=1, its
+    own routine or speaking rate) must not reach the demo: it would write into that Redis,
+    turn verification off, or time the holds differently from what the demo prints.
+    """
+    inherited = os.environ if inherited is None else inherited
+    environ = {name: value for name, value in inherited.items() if not name.startswith("SCIATICA_")}
+    environ.update(settings)
+    return environ
+
+
+def demo_settings(directory: Path, ca: DemoCA, clock: ScaledClock) -> dict[str, str]:
+    """The demo server's whole configuration: a fresh file, the demo CA, the shared clock."""
+    cache = directory / "alexa-certs"
+    ca.install_chain(cache)
+    return {
+        "SCIATICA_DB": str(directory / "demo.sqlite3"),
+        "SCIATICA_SKILL_ID": DEMO_SKILL_ID,
+        "SCIATICA_ALEXA_CA_FILE": str(ca.write_root(directory / "demo-root.pem")),
+        "SCIATICA_ALEXA_CERT_CACHE": str(cache),
+        "SCIATICA_CLOCK_SPEED": str(clock.speed),
+        "SCIATICA_CLOCK_ANCHOR": repr(clock.anchor),
+        # The speaker below starts each reply the moment it arrives.
+        "SCIATICA_VOICE_START_DELAY_S": "0",
+    }
+
+
 @contextmanager
-def running_server(env: Mapping[str, str], port: int, log_path: Path) -> Iterator[str]:
-    """Start `sciatica-coach serve` on loopback and stop it gracefully afterwards."""
+def running_server(settings: Mapping[str, str], port: int, log_path: Path) -> Iterator[str]:
+    """Start `sciatica-coach serve` on loopback with only `settings`, stop it gracefully after."""
     url = f"http://127.0.0.1:{port}"
     command = [sys.executable, "-m", "sciatica_coach.cli", "serve", "--host", "127.0.0.1"]
     with log_path.open("wb") as log:
         server = subprocess.Popen(
             [*command, "--port", str(port)],
-            env={**os.environ, **env},
+            env=server_environment(settings),
             stdout=log,
             stderr=subprocess.STDOUT,
         )
@@ -178,9 +210,11 @@ class Console:
 
 
 def run_live_demo(
-    speed: float = 10.0, out: TextIO = sys.stdout, picture: Path | None = None
+    speed: float = 20.0, out: TextIO = sys.stdout, picture: Path | None = None
 ) -> int:
     """Play the whole routine against a real server; prints as it goes, writes the SVG."""
+    if not math.isfinite(speed) or speed <= 0:
+        raise ValueError(f"speed must be a finite number above 0, not {speed!r}")
     picture = picture or Path("sciatica-session.svg")
     clock = ScaledClock(speed)
     timing = SpeechTimingModel(start_delay_s=0.0)
@@ -189,19 +223,9 @@ def run_live_demo(
     with tempfile.TemporaryDirectory(prefix="sciatica-demo-") as tmp_name:
         tmp = Path(tmp_name)
         ca = DemoCA.generate(now=datetime.now(UTC))
-        cache = tmp / "alexa-certs"
-        ca.install_chain(cache)
-        env = {
-            "SCIATICA_DB": str(tmp / "demo.sqlite3"),
-            "SCIATICA_SKILL_ID": DEMO_SKILL_ID,
-            "SCIATICA_ALEXA_CA_FILE": str(ca.write_root(tmp / "demo-root.pem")),
-            "SCIATICA_ALEXA_CERT_CACHE": str(cache),
-            "SCIATICA_CLOCK_SPEED": str(speed),
-            "SCIATICA_CLOCK_ANCHOR": repr(clock.anchor),
-            "SCIATICA_VOICE_START_DELAY_S": "0",
-        }
+        settings = demo_settings(tmp, ca, clock)
         print(f"Sciatica Coach live demo at {speed:g}x: server, speaker and watch", file=out)
-        with running_server(env, free_port(), tmp / "server.log") as url:
+        with running_server(settings, free_port(), tmp / "server.log") as url:
             print(f"server up at {url} (verification on, demo CA)\n", file=out)
             http = requests.Session()
             speaker = AlexaSimulator(http_transport(url, http), ca, DEMO_SKILL_ID, clock.now)
@@ -214,7 +238,7 @@ def run_live_demo(
                 stop.set()
                 watch.close()
                 http.close()
-    _print_alignment(session, out, console.origin or 0.0)
+    _print_alignment(session, out, console.origin or 0.0, speed)
     write_svg(_timeline(session), picture)
     print(f"\ntimeline written to {picture}", file=out)
     return 0
@@ -232,8 +256,19 @@ def _watch(url: str, clock: ScaledClock, console: Console, session: Session) -> 
     return watch
 
 
-def _pair(watch: Watch, speaker: AlexaSimulator, console: Console, stop: threading.Event) -> None:
-    """The watch shows a code; the person says it; the watch collects its token and polls."""
+def _pair(
+    watch: Watch,
+    speaker: AlexaSimulator,
+    clock: ScaledClock,
+    timing: SpeechTimingModel,
+    console: Console,
+    stop: threading.Event,
+) -> None:
+    """The watch shows a code and the person says it in one go, as they would to set it up.
+
+    The watch asks for its token every few seconds while the speaker confirms, so the
+    pairing costs no more routine time than the confirmation takes to say.
+    """
     shown: list[PairingPrompt] = []
     ready = threading.Event()
 
@@ -245,10 +280,15 @@ def _pair(watch: Watch, speaker: AlexaSimulator, console: Console, stop: threadi
     pairing.start()
     if not ready.wait(10):
         raise RuntimeError("the watch got no pairing code")
+    code = " ".join(shown[0].user_code)
     console.say("watch", shown[0].prompt)
-    console.say("person", f"pair code {' '.join(shown[0].user_code)}")
+    console.say("person", f"Alexa, ask sciatica coach to pair code {code}")
     turn = speaker.says("PairWatchIntent", code=shown[0].user_code)
-    console.say("speaker", _plain(turn.ssml))
+    if turn.status != 200:
+        raise RuntimeError(f"the skill refused the pairing: {turn.body}")
+    heard = spoken_turn(turn, clock.now(), timing)
+    console.say("speaker", heard.lead_in, heard.at)
+    console.countdown(heard.lead_in_end, "speaking")
     pairing.join(timeout=30)
     if watch.token is None:
         raise RuntimeError("the watch did not get its token")
@@ -265,13 +305,12 @@ def _play(
     console: Console,
     session: Session,
 ) -> None:
-    """Open the skill, pair the watch, say yes, then 'next' after every step until done."""
-    console.say("person", "Alexa, open sciatica coach")
-    turn = speaker.launch()
-    heard = spoken_turn(turn, clock.now(), timing)
-    console.say("speaker", heard.lead_in, heard.at)
-    console.countdown(heard.lead_in_end, "speaking")
-    _pair(watch, speaker, console, stop)
+    """Pair the watch by voice, say yes to the offer, then 'next' after every step until done.
+
+    A new user hears the safety note before the first step either way; pairing first spares
+    the welcome a launch would speak, which the demo would otherwise wait through.
+    """
+    _pair(watch, speaker, clock, timing, console, stop)
     request = ("AMAZON.YesIntent", "yes")
     while True:
         console.say("person", request[1])
@@ -291,8 +330,12 @@ def _play(
         request = ("AMAZON.NextIntent", "next")
 
 
-def _print_alignment(session: Session, out: TextIO, origin: float) -> None:
-    """Times count from the same origin as the lines printed above, so they can be matched."""
+def _print_alignment(session: Session, out: TextIO, origin: float, speed: float) -> None:
+    """Times count from the same origin as the lines printed above, so they can be matched.
+
+    Errors are in routine time, as the times are; the summary also gives them in real time,
+    which is what the network and the watch's scheduler are answerable for.
+    """
     ends = [(t.hold_end, t) for t in session.turns if t.hold_s]
     buzzes = [at for at, cue in session.buzzes if cue.kind == CueKind.HOLD_END]
     print("\nhold end: spoken 'time's up' vs wrist buzz", file=out)
@@ -309,7 +352,11 @@ def _print_alignment(session: Session, out: TextIO, origin: float) -> None:
         print(f"(expected {len(ends)} hold-end buzzes, the watch fired {len(buzzes)})", file=out)
     if errors:
         median, worst = statistics.median(errors), max(errors)
-        print(f"median |error| {median:.1f} ms, max {worst:.1f} ms", file=out)
+        print(
+            f"median |error| {median:.1f} ms, max {worst:.1f} ms of routine time "
+            f"({median / speed:.1f} ms and {worst / speed:.1f} ms real at {speed:g}x)",
+            file=out,
+        )
 
 
 def _timeline(session: Session) -> Timeline:

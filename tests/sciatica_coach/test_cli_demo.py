@@ -114,12 +114,38 @@ def logging_config(monkeypatch: pytest.MonkeyPatch) -> list[dict[str, Any]]:
     return calls
 
 
-@pytest.mark.parametrize("speed", ["0", "-3"])
-def test_demo_refuses_a_speed_that_is_not_positive(
-    speed: str, capsys: pytest.CaptureFixture[str], logging_config: list[dict[str, Any]]
+@pytest.mark.parametrize("speed", ["0", "-3", "nan", "inf", "-inf", "100.5", "1e9"])
+def test_demo_refuses_a_speed_its_timing_cannot_work_at(
+    speed: str, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    assert cli.main(["demo", "--speed", speed]) == 2
-    assert "--speed must be positive" in capsys.readouterr().err
+    monkeypatch.setattr(live_demo, "run_live_demo", _must_not_run)
+    with pytest.raises(SystemExit) as caught:
+        cli.main(["demo", f"--speed={speed}"])
+    assert caught.value.code == 2
+    error = capsys.readouterr().err
+    assert f"argument --speed: must be a number above 0 and at most 100 (got '{speed}')" in error
+
+
+def test_demo_refuses_a_speed_that_is_not_a_number(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(live_demo, "run_live_demo", _must_not_run)
+    with pytest.raises(SystemExit) as caught:
+        cli.main(["demo", "--speed", "fast"])
+    assert caught.value.code == 2
+    assert "argument --speed: not a number: 'fast'" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("speed", [float("nan"), float("inf"), 0.0])
+def test_the_demos_refuse_a_speed_that_is_not_a_finite_positive_number(speed: float) -> None:
+    with pytest.raises(ValueError, match="finite number above 0"):
+        live_demo.run_live_demo(speed=speed)
+    with pytest.raises(ValueError, match="finite number above 0"):
+        demo.run_local_demo(speed=speed)
+
+
+def _must_not_run(**_: Any) -> int:
+    raise AssertionError("a refused --speed must not start the demo")
 
 
 def test_demo_command_plays_the_live_demo_at_the_given_speed(
@@ -180,7 +206,7 @@ SERVE_DEFAULTS = {
 
 DEMO_DEFAULTS = {
     "command": "demo",
-    "speed": 10.0,
+    "speed": 20.0,
     "picture": "sciatica-session.svg",
     "in_process": False,
 }
@@ -196,6 +222,7 @@ DEMO_DEFAULTS = {
         ),
         (["demo"], DEMO_DEFAULTS),
         (["demo", "--speed", "2.5"], {**DEMO_DEFAULTS, "speed": 2.5}),
+        (["demo", "--speed", "100"], {**DEMO_DEFAULTS, "speed": 100.0}),
         (["demo", "--in-process"], {**DEMO_DEFAULTS, "in_process": True}),
     ],
 )

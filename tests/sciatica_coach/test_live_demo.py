@@ -3,14 +3,28 @@
 from __future__ import annotations
 
 import io
+import json
 import re
 import xml.etree.ElementTree as ET
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+import requests
 
-from sciatica_coach.live_demo import run_live_demo
+from sciatica_coach.live_demo import (
+    DEMO_SKILL_ID,
+    demo_settings,
+    free_port,
+    http_transport,
+    run_live_demo,
+    running_server,
+    server_environment,
+)
+from shared.clock import ScaledClock
 from shared.routine import load_routine
+from skill.demo_ca import DemoCA
+from skill.simulator import AlexaSimulator
 
 #: Fast enough to keep the test to seconds; timing errors are judged in real milliseconds.
 SPEED = 60.0
@@ -20,11 +34,33 @@ SVG = "{http://www.w3.org/2000/svg}"
 _ROW = re.compile(r"^\s+(\d+)\s+([\d.]+)\s+([\d.]+)\s+(-?[\d.]+)$")
 
 
+def product_environment(directory: Path) -> dict[str, str]:
+    """A machine set up to run the product; any of these reaching the demo would break it.
+
+    An unreachable Redis would fail every request, a missing routine file the start-up, and
+    another speaking rate or voice delay would move every hold away from the printed speech.
+    """
+    return {
+        "SCIATICA_REDIS_URL": "redis://127.0.0.1:9/0",
+        "SCIATICA_ROUTINE": str(directory / "no-such-routine.toml"),
+        "SCIATICA_SPEECH_WPM": "40",
+        "SCIATICA_VOICE_START_DELAY_S": "5",
+        "SCIATICA_DEV_SKIP_VERIFY": "1",
+        "SCIATICA_DB": str(directory / "the-products-own.sqlite3"),
+    }
+
+
 @pytest.fixture(scope="module")
 def demo_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[int, str, Path]:
-    picture = tmp_path_factory.mktemp("demo") / "session.svg"
+    """One whole demo, run where the product's own SCIATICA_* settings are in the environment."""
+    directory = tmp_path_factory.mktemp("demo")
+    picture = directory / "session.svg"
     out = io.StringIO()
-    code = run_live_demo(speed=SPEED, out=out, picture=picture)
+    with pytest.MonkeyPatch.context() as patch:
+        for name, value in product_environment(directory).items():
+            patch.setenv(name, value)
+        code = run_live_demo(speed=SPEED, out=out, picture=picture)
+    assert not (directory / "the-products-own.sqlite3").exists()
     return code, out.getvalue(), picture
 
 
@@ -38,7 +74,8 @@ def test_the_watch_pairs_by_the_code_the_person_speaks(demo_run: tuple[int, str,
     _, printed, _ = demo_run
     shown = re.search(r"watch +Say: Alexa, ask sciatica coach to pair code ([\d ]+)", printed)
     assert shown is not None
-    assert f"person   pair code {shown.group(1).strip()}" in printed
+    code = shown.group(1).strip()
+    assert f"person   Alexa, ask sciatica coach to pair code {code}" in printed
     assert "watch    paired; waiting for cues" in printed
 
 
@@ -78,6 +115,48 @@ def test_the_picture_has_both_lanes_and_the_holds(demo_run: tuple[int, str, Path
     titles = [t.text or "" for t in svg.iter(f"{SVG}title")]
     assert sum(t.startswith("hold ") and t.endswith(" s") for t in titles) == 4
     assert sum("from the spoken end" in t for t in titles) == 4
-    assert any(t.startswith("Step 1 of 6") for t in titles)
+    assert any("Step 1 of 6: Ball release, left side." in t for t in titles)
     labels = {t.text for t in svg.iter(f"{SVG}text")}
     assert {"speaker", "wrist"} <= labels
+
+
+def test_the_summary_gives_the_errors_in_real_time_too(demo_run: tuple[int, str, Path]) -> None:
+    _, printed, _ = demo_run
+    summary = re.search(
+        r"median \|error\| ([\d.]+) ms, max ([\d.]+) ms of routine time "
+        r"\(([\d.]+) ms and ([\d.]+) ms real at 60x\)",
+        printed,
+    )
+    assert summary is not None
+    median, worst, median_real, worst_real = map(float, summary.groups())
+    assert median_real == pytest.approx(median / SPEED, abs=0.05)
+    assert worst_real == pytest.approx(worst / SPEED, abs=0.05)
+
+
+# -- the demo's server owns its whole configuration ----------------------------------------
+
+
+def test_the_server_environment_drops_every_inherited_sciatica_setting() -> None:
+    inherited = {"PATH": "/usr/bin", "SCIATICA_REDIS_URL": "redis://x", "SCIATICA_ROUTINE": "r"}
+    environ = server_environment({"SCIATICA_DB": "/tmp/demo.sqlite3"}, inherited)
+    assert environ == {"PATH": "/usr/bin", "SCIATICA_DB": "/tmp/demo.sqlite3"}
+
+
+def test_the_demo_server_verifies_requests_even_when_the_machine_skips_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("SCIATICA_DEV_SKIP_VERIFY", "1")
+    ca = DemoCA.generate(now=datetime.now(UTC))
+    clock = ScaledClock(1.0)
+    settings = demo_settings(tmp_path, ca, clock)
+    with (
+        running_server(settings, free_port(), tmp_path / "server.log") as url,
+        requests.Session() as http,
+    ):
+        speaker = AlexaSimulator(http_transport(url, http), ca, DEMO_SKILL_ID, clock.now)
+        heard = speaker.says("AMAZON.HelpIntent")
+        assert heard.status == 200
+        unsigned = http.post(f"{url}/alexa", data=json.dumps(heard.envelope), timeout=10)
+    assert unsigned.status_code == 400
+    assert unsigned.json()["error"] != "malformed_body"
+    assert "NOT verified" not in (tmp_path / "server.log").read_text()
