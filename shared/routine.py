@@ -1,4 +1,33 @@
-"""The routine as data: loaded from a TOML or JSON file and validated before anyone hears it."""
+"""The routine as data: loaded from a TOML or JSON file and validated before anyone hears it.
+
+The file format (TOML shown; a JSON file has the same keys and must be UTF-8, as TOML is):
+
+    id = "sciatica-release-and-stretch"  # lower-case letters, digits, dashes: 1-63 characters
+    title = "Sciatica release and stretch"
+    safety_note = "..."                  # spoken before a user's first run and when asked
+    first_side = "left"                  # optional, "left" (the default) or "right"
+    hold_seconds = 30                    # optional: the length of a hold that names none
+
+    [[steps]]
+    id = "stretch"
+    title = "Sciatic stretch, {side} side"
+    say = "Now the {side} side. ..."
+    hold = { seconds = 30, side = "both" }  # optional; both keys optional
+
+A step without `hold` is spoken, then waits for "next". A hold's `side` is one of:
+
+- "both", the default: the step becomes one step per side, `first_side` first, with the id
+  suffixed "-left" / "-right" (the suffixed id must still fit in 63 characters);
+- "left" or "right": one hold on that side;
+- "none": one hold with no side, for something that works the body as a whole.
+
+In a step with a side, "{side}" and "{other_side}" in `title` and `say` name it; any other
+brace left after filling (a typo such as "{sid}", or "{side}" in a step without a side) is
+refused rather than read aloud. Spoken text (`title`, `say`, `safety_note`) is plain words
+of at most 2000 characters: no <, > or & (it goes into SSML unescaped) and no control
+characters (not valid in XML); runs of whitespace become one space. Unknown keys, duplicate
+keys and bad values are refused with the field and its place ("steps[2].hold.seconds").
+"""
 
 from __future__ import annotations
 
@@ -15,9 +44,16 @@ from typing import Any
 DEFAULT_HOLD_SECONDS = 30.0
 DEFAULT_ROUTINE = "sciatica.toml"
 
-_ID_RE = re.compile(r"^[a-z0-9][a-z0-9-]{0,62}$")
+_MAX_ID = 63
+_ID_RE = re.compile(rf"^[a-z0-9][a-z0-9-]{{0,{_MAX_ID - 1}}}$")
 # Speakable text must survive being dropped into SSML unescaped.
 _SSML_UNSAFE = re.compile(r"[<>&]")
+# Characters XML 1.0 forbids (so SSML cannot carry them) and other control characters; tabs
+# and line breaks are fine, since whitespace is collapsed.
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ud800-\udfff\ufffe\uffff]")
+_PLACEHOLDERS = {"{side}": "side", "{other_side}": "other_side"}
+#: A hold's side in a file: a Side, or "none" for a hold on neither side in particular.
+NO_SIDE = "none"
 _MAX_HOLD_SECONDS = 600.0
 _MAX_TEXT = 2000
 
@@ -97,18 +133,30 @@ def load_routine(path: str | Path | None = None) -> Routine:
         text = path.read_text("utf-8")
     except OSError as exc:
         raise RoutineError("file", f"cannot read: {exc.strerror}", str(path)) from exc
+    except UnicodeDecodeError as exc:
+        problem = f"not UTF-8 text (byte {exc.object[exc.start]:#04x} at offset {exc.start})"
+        raise RoutineError("file", problem, str(path)) from exc
     return parse_routine(text, fmt=fmt, source=str(path))
 
 
 def parse_routine(text: str, *, fmt: str = "toml", source: str = "routine") -> Routine:
     """Parse and validate routine text, so a bad file fails at start-up, not mid-stretch."""
     try:
-        data = tomllib.loads(text) if fmt == "toml" else json.loads(text)
+        data = tomllib.loads(text) if fmt == "toml" else json.loads(text, object_pairs_hook=_Object)
     except (tomllib.TOMLDecodeError, json.JSONDecodeError) as exc:
         raise RoutineError("file", f"not valid {fmt.upper()}: {exc}", source) from exc
     if not isinstance(data, Mapping):
         raise RoutineError("file", "the top level must be a table/object", source)
     return _Validator(source).routine(data)
+
+
+class _Object(dict[str, Any]):
+    """A JSON object that remembers keys given twice, which json.loads would silently drop."""
+
+    def __init__(self, pairs: list[tuple[str, Any]]) -> None:
+        super().__init__(pairs)
+        keys = [key for key, _ in pairs]
+        self.duplicates = sorted({key for key in keys if keys.count(key) > 1})
 
 
 class _Validator:
@@ -124,11 +172,12 @@ class _Validator:
         known = {"id", "title", "safety_note", "first_side", "hold_seconds", "steps"}
         self._no_unknown(data, known, "")
         routine_id = self._ident(data, "id", "id")
-        title = self._text(data, "title", "title")
-        safety = self._text(data, "safety_note", "safety_note")
-        first = self._side(data.get("first_side", "left"), "first_side")
-        if first is Side.BOTH:
+        title = self._filled(self._text(data, "title", "title"), None, "title")
+        safety = self._filled(self._text(data, "safety_note", "safety_note"), None, "safety_note")
+        first_raw = data.get("first_side", Side.LEFT.value)
+        if first_raw not in (Side.LEFT.value, Side.RIGHT.value):
             raise self.fail("first_side", "must be 'left' or 'right'")
+        first = Side(first_raw)
         default_hold = self._seconds(data.get("hold_seconds", DEFAULT_HOLD_SECONDS), "hold_seconds")
         raw_steps = data.get("steps")
         if not isinstance(raw_steps, list) or not raw_steps:
@@ -153,38 +202,67 @@ class _Validator:
         say = self._text(raw, "say", f"{where}.say")
         hold_raw = raw.get("hold")
         if hold_raw is None:
-            return [Step(step_id, self._fill(title, None), self._fill(say, None))]
+            return [self._step(where, step_id, title, say, None, None)]
         hold_where = f"{where}.hold"
         if not isinstance(hold_raw, Mapping):
             raise self.fail(hold_where, "must be a table/object with seconds and side")
         self._no_unknown(hold_raw, {"seconds", "side"}, hold_where)
         seconds = self._seconds(hold_raw.get("seconds", default_hold), f"{hold_where}.seconds")
-        side_raw = hold_raw.get("side")
-        side = None if side_raw is None else self._side(side_raw, f"{hold_where}.side")
+        side = self._side(hold_raw.get("side", Side.BOTH.value), f"{hold_where}.side")
         if side is not Side.BOTH:
-            return [
-                Step(step_id, self._fill(title, side), self._fill(say, side), Hold(seconds, side))
-            ]
+            return [self._step(where, step_id, title, say, seconds, side)]
         return [
-            Step(
-                f"{step_id}-{one.value}",
-                self._fill(title, one),
-                self._fill(say, one),
-                Hold(seconds, one),
-            )
+            self._step(where, f"{step_id}-{one.value}", title, say, seconds, one)
             for one in (first, first.other)
         ]
 
-    @staticmethod
-    def _fill(text: str, side: Side | None) -> str:
-        if side is None or side is Side.BOTH:
-            return text
-        return text.replace("{side}", side.value).replace("{other_side}", side.other.value)
+    def _step(
+        self,
+        where: str,
+        step_id: str,
+        title: str,
+        say: str,
+        seconds: float | None,
+        side: Side | None,
+    ) -> Step:
+        """One step as heard: its side filled into its words, every placeholder accounted for."""
+        if len(step_id) > _MAX_ID:
+            raise self.fail(
+                f"{where}.id",
+                f"{step_id!r} is longer than {_MAX_ID} characters once its side is added",
+            )
+        hold = None if seconds is None else Hold(seconds, side)
+        return Step(
+            step_id,
+            self._filled(title, side, f"{where}.title"),
+            self._filled(say, side, f"{where}.say"),
+            hold,
+        )
+
+    def _filled(self, text: str, side: Side | None, where: str) -> str:
+        """`text` with {side} and {other_side} filled; a brace left over is refused."""
+        if side is not None:
+            text = text.replace("{side}", side.value).replace("{other_side}", side.other.value)
+        brace = re.search(r"\{[^{}]*\}|[{}]", text)
+        if brace:
+            found = brace.group()
+            if found in _PLACEHOLDERS and side is None:
+                problem = f"{found} is only filled in a step whose hold has a side"
+            else:
+                problem = (
+                    f"has {found!r} left unfilled (only {{side}} and {{other_side}} are filled,"
+                    " and a brace is never spoken)"
+                )
+            raise self.fail(where, problem)
+        return text
 
     def _no_unknown(self, data: Mapping[str, Any], known: set[str], where: str) -> None:
+        prefix = f"{where}." if where else ""
+        duplicates = getattr(data, "duplicates", [])
+        if duplicates:
+            raise self.fail(f"{prefix}{duplicates[0]}", "is given twice (keep one)")
         unknown = sorted(set(data) - known)
         if unknown:
-            prefix = f"{where}." if where else ""
             raise self.fail(
                 f"{prefix}{unknown[0]}", f"unknown field (expected one of {sorted(known)})"
             )
@@ -192,7 +270,9 @@ class _Validator:
     def _ident(self, data: Mapping[str, Any], key: str, where: str) -> str:
         value = data.get(key)
         if not isinstance(value, str) or not _ID_RE.match(value):
-            raise self.fail(where, "must be a lower-case id of letters, digits and dashes")
+            raise self.fail(
+                where, f"must be a lower-case id of letters, digits and dashes (1-{_MAX_ID} long)"
+            )
         return value
 
     def _text(self, data: Mapping[str, Any], key: str, where: str) -> str:
@@ -203,13 +283,23 @@ class _Validator:
             raise self.fail(where, f"is longer than {_MAX_TEXT} characters")
         if _SSML_UNSAFE.search(value):
             raise self.fail(where, "must not contain <, > or & (it is spoken through SSML)")
+        control = _CONTROL.search(value)
+        if control:
+            raise self.fail(
+                where,
+                f"must not contain control character U+{ord(control.group()):04X}"
+                f" at character {control.start()} (not valid in SSML)",
+            )
         return " ".join(value.split())
 
-    def _side(self, value: Any, where: str) -> Side:
+    def _side(self, value: Any, where: str) -> Side | None:
+        """A hold's side; None for "none", a hold on neither side in particular."""
+        if value == NO_SIDE:
+            return None
         try:
             return Side(value)
         except ValueError:
-            raise self.fail(where, "must be 'left', 'right' or 'both'") from None
+            raise self.fail(where, "must be 'left', 'right', 'both' or 'none'") from None
 
     def _seconds(self, value: Any, where: str) -> float:
         if isinstance(value, bool) or not isinstance(value, int | float):
