@@ -7,25 +7,44 @@ tokens and user codes are stored only as SHA-256 hashes, so a copy of the databa
 nothing (user codes are hashed too, though six digits alone are cheap to brute-force: their
 real protection is living ten minutes).
 
-How likely is a guessed code? A user code is one of CODE_SPACE = 900,000 values (100000 to
-999999: AMAZON.NUMBER drops leading zeros). With at most L codes live (unexpired, unbound) and
-at most G wrong guesses in any span of a code's lifetime, an attacker guessing distinct codes
-hits one with probability at most G * L / (CODE_SPACE - G), about G * L / 900,000. Locking one
-code after N failures does not help (the attacker never knows which code he is near), so the
-global limit is the real bound: GLOBAL_LIMIT allows G = 10 wrong codes in any 600 s across all
-users, and with L = REALISTIC_LIVE_CODES = 8 that is 80 / 899,990 = 8.9e-5, below 1 in 10,000
-(see `guess_probability_bound` and docs/WATCH_API.md). The per-user limit keeps one person's
-mishearings from using the global budget up on their own.
+How likely is a guessed code? A user code is one of N = CODE_SPACE = 900,000 values (100000
+to 999999: AMAZON.NUMBER drops leading zeros), drawn at random among those no other live code
+holds. A wrong code checked while L codes are live (unexpired, unbound) hits one of them with
+probability at most L / (N - m), where m counts the values already ruled out. So over any span
+of a code's lifetime (600 s) the chance that some guess hits some live code is at most
+sum(L_i) / (N - m) over the wrong codes i checked in that span.
+
+The global budget follows L: a wrong code is checked only while fewer than C // L wrong codes
+were checked in the last 600 s (C = WRONG_CODE_CAPACITY; L read from the store at the
+attempt), and every bind is refused while that budget is spent. The i-th wrong code of any
+600 s span was therefore checked with i <= C // L_i, i.e. L_i <= C // i, so
+
+    sum(L_i) <= sum over L >= 1 of (C // L)        however L rises and falls in the span
+
+(with a steady L it is G * L with G = C // L; without counting a falling L this way, eight
+live codes dropping to one would allow twice the bound). m is at most C earlier wrong codes
+plus the other live codes at each draw, at most START_LIMIT.limit. With C = 25 and that limit
+at 1,000: sum(L_i) <= 87 and the chance is at most 87 / (900,000 - 1,025) = 9.7e-5, below the
+target of 1 in 10,000 (`guess_probability_bound`; `largest_wrong_code_capacity` picks C). One
+code alone is hit with at most 25 / 898,975 = 2.8e-5. At L = 1 that allows 25 wrong codes per
+600 s, at L = 5 five, and from L = 26 none: a fixed six-digit code cannot keep the bound with
+more codes live than that, so binds wait until some expire or are bound.
+
+Per Alexa user, PER_USER_LIMITS allow 4 wrong codes per 600 s and 2 per minute, so one
+account spends at most 4 of the 25 (and nobody can rotate codes faster than a mishearing
+would); per client address, CLIENT_START_LIMIT allows 10 pairings per 600 s, so nobody fills
+the live-code count alone; START_LIMIT is the global backstop on starts.
 """
 
 from __future__ import annotations
 
 import hashlib
+import ipaddress
 import logging
 import random
 import re
 import secrets
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import NoReturn
@@ -56,9 +75,7 @@ KEEP_EXPIRED_S = 3600
 TOUCH_EVERY_S = 60
 #: Longer bearer values are refused before hashing; ours are 43 characters.
 MAX_TOKEN_LENGTH = 512
-#: The number of live codes the limits are sized for (about 1,150 pairings a day).
-REALISTIC_LIVE_CODES = 8
-#: The most a guessed code may succeed with, over its lifetime, at REALISTIC_LIVE_CODES.
+#: The most a guessed code may succeed with, over a code's lifetime, however many are live.
 GUESS_PROBABILITY_TARGET = 1 / 10_000
 
 _DRAW_ATTEMPTS = 20
@@ -73,28 +90,103 @@ class RateLimit:
     window_s: int
     bucket_s: int
 
-    def charge(self, scope: str, now: float) -> CounterCharge:
+    def charge(self, scope: str, now: float, limit: int | None = None) -> CounterCharge:
         """The counter to charge at `now`, summed over the window plus the bucket in progress.
 
         Counting one bucket more than the window means that at any charge, every earlier
         charge less than `window_s` ago is counted, so no span of `window_s` holds more than
-        `limit` charges, however the spans fall across buckets.
+        `limit` charges, however the spans fall across buckets. `limit` overrides the fixed
+        one for a limit that moves (the wrong-code budget).
         """
         bucket = int(now // self.bucket_s) * self.bucket_s
-        return CounterCharge(f"{self.name}:{scope}", bucket, bucket - self.window_s, self.limit)
+        allowed = self.limit if limit is None else limit
+        return CounterCharge(f"{self.name}:{scope}", bucket, bucket - self.window_s, allowed)
 
 
-#: Wrong codes one Alexa user may say: three a minute ("please wait a minute").
-PER_USER_LIMIT = RateLimit("pair-user", limit=3, window_s=60, bucket_s=10)
-#: Wrong codes all users together may say in any code's lifetime: the guessing bound's G.
-GLOBAL_LIMIT = RateLimit("pair-global", limit=10, window_s=PAIRING_LIFETIME_S, bucket_s=60)
-#: Pairings anyone may start, so nobody floods the table or crowds the code space.
-START_LIMIT = RateLimit("pair-start", limit=300, window_s=PAIRING_LIFETIME_S, bucket_s=60)
+@dataclass(frozen=True, slots=True)
+class WrongCodeBudget:
+    """Wrong codes all users together may say in any span of `window`: capacity // live codes.
+
+    `window.limit` is the capacity itself, the budget while at most one code is live.
+    """
+
+    window: RateLimit
+
+    @property
+    def capacity(self) -> int:
+        return self.window.limit
+
+    def limit_for(self, live_codes: int) -> int:
+        """How many wrong codes the last window may hold for one more to be checked."""
+        return self.capacity // max(1, live_codes)
+
+    def charge(self, now: float, live_codes: int) -> CounterCharge:
+        return self.window.charge("all", now, self.limit_for(live_codes))
 
 
-def guess_probability_bound(wrong_guesses: int, live_codes: int) -> float:
-    """The chance that `wrong_guesses` distinct guesses hit any of `live_codes` codes."""
-    return wrong_guesses * live_codes / (CODE_SPACE - wrong_guesses)
+def worst_case_live_sum(capacity: int) -> int:
+    """The most live codes the wrong codes of one window can add up to, under `capacity`.
+
+    The i-th wrong code of a window was checked only if i <= capacity // L_i, so L_i <= the
+    largest L with capacity // L >= i; summed over i that is the sum of capacity // L.
+    """
+    return sum(capacity // live for live in range(1, capacity + 1))
+
+
+#: Wrong codes one Alexa user may say: 4 per code lifetime, and 2 a minute.
+PER_USER_LIMITS = (
+    RateLimit("pair-user", limit=4, window_s=PAIRING_LIFETIME_S, bucket_s=60),
+    RateLimit("pair-user-minute", limit=2, window_s=60, bucket_s=10),
+)
+#: Pairings one client address may start: a watch needs one per 10 minutes at most.
+CLIENT_START_LIMIT = RateLimit("pair-client", limit=10, window_s=PAIRING_LIFETIME_S, bucket_s=60)
+#: Pairings everyone together may start: the backstop that bounds the table and the draws.
+START_LIMIT = RateLimit("pair-start", limit=1000, window_s=PAIRING_LIFETIME_S, bucket_s=60)
+
+
+def guess_probability_bound(capacity: int, max_live: int = START_LIMIT.limit) -> float:
+    """The most any guessing can succeed with in one code lifetime, under `capacity`.
+
+    The wrong codes checked in any 600 s add up to at most `worst_case_live_sum` live codes,
+    and each hits with at most 1 / (N - m): m counts the earlier wrong codes (fewer than
+    `capacity`) and the other codes live when a code was drawn (at most `max_live`).
+    """
+    return worst_case_live_sum(capacity) / (CODE_SPACE - capacity - max_live)
+
+
+def largest_wrong_code_capacity(target: float = GUESS_PROBABILITY_TARGET) -> int:
+    """The largest capacity whose worst case stays below `target`."""
+    capacity = 0
+    while guess_probability_bound(capacity + 1) < target:
+        capacity += 1
+    return capacity
+
+
+#: The capacity C: 25 for the 1 in 10,000 target, so 25 wrong codes per 600 s at one live code.
+WRONG_CODE_CAPACITY = largest_wrong_code_capacity()
+WRONG_CODE_BUDGET = WrongCodeBudget(
+    RateLimit("pair-global", WRONG_CODE_CAPACITY, window_s=PAIRING_LIFETIME_S, bucket_s=60)
+)
+
+
+def client_scope(address: str | None) -> str:
+    """The start-limit key for a client address: an IPv6 client counts by its /64 network.
+
+    One IPv6 host usually holds a whole /64, so counting single addresses would let it start
+    pairings without end. The key is hashed, so no address is stored.
+    """
+    key = address or "unknown"
+    try:
+        ip = ipaddress.ip_address(key)
+    except ValueError:
+        pass
+    else:
+        if isinstance(ip, ipaddress.IPv6Address):
+            mapped = ip.ipv4_mapped
+            key = str(mapped) if mapped else f"{int(ip) >> 64:x}/64"
+        else:
+            key = str(ip)
+    return hashlib.sha256(key.encode()).hexdigest()[:32]
 
 
 class PairingFailure(StrEnum):
@@ -188,29 +280,42 @@ class PairingService:
         *,
         lifetime_s: int = PAIRING_LIFETIME_S,
         interval_s: int = POLL_INTERVAL_S,
-        per_user_limit: RateLimit = PER_USER_LIMIT,
-        global_limit: RateLimit = GLOBAL_LIMIT,
+        per_user_limits: Sequence[RateLimit] = PER_USER_LIMITS,
+        wrong_code_budget: WrongCodeBudget = WRONG_CODE_BUDGET,
         start_limit: RateLimit = START_LIMIT,
+        client_start_limit: RateLimit = CLIENT_START_LIMIT,
         new_secret: Callable[[], str] = _new_secret,
     ) -> None:
+        if wrong_code_budget.window.window_s < lifetime_s:
+            # The bound counts the wrong codes of a whole lifetime; a shorter window would not.
+            raise ValueError("the wrong-code window must cover a pairing's whole lifetime")
         self.store = store
         self.clock = clock
         self.rng = rng or secrets.SystemRandom()
         self.lifetime_s = lifetime_s
         self.interval_s = interval_s
-        self.per_user_limit = per_user_limit
-        self.global_limit = global_limit
+        self.per_user_limits = tuple(per_user_limits)
+        self.wrong_code_budget = wrong_code_budget
         self.start_limit = start_limit
+        self.client_start_limit = client_start_limit
         self.new_secret = new_secret
 
     # -- the watch starts ---------------------------------------------------------------
 
-    def start(self) -> PairingStart:
-        """Draw a fresh user code and device code; raises PairingBusy under a flood."""
+    def start(self, client: str | None = None) -> PairingStart:
+        """Draw a fresh user code and device code; raises PairingBusy under a flood.
+
+        `client` is the address the request came from (the API passes it; callers inside the
+        server pass none): each address may start only so many, so no one client can crowd
+        the live codes that the wrong-code budget divides among, nor the global backstop.
+        """
         now = self.clock.now()
         self._tidy(now)
-        if not self.store.charge_counters([self.start_limit.charge("all", now)]):
-            log.warning("pairing start refused: more than %d lately", self.start_limit.limit)
+        charges = [self.start_limit.charge("all", now)]
+        if client is not None:
+            charges.append(self.client_start_limit.charge(client_scope(client), now))
+        if not self.store.charge_counters(charges):
+            log.warning("pairing start refused: too many lately (from this client or in all)")
             raise PairingBusy(self.start_limit.bucket_s)
         for _ in range(_DRAW_ATTEMPTS):
             user_code = str(self.rng.randint(USER_CODE_LOW, USER_CODE_HIGH))
@@ -233,9 +338,10 @@ class PairingService:
         """Bind the live code the person said to their account, or raise PairingError.
 
         Codes that cannot be a live code (not six digits, a leading zero) are refused without
-        charging the limits: they tell a guesser nothing. Every other wrong code is charged
-        to the user and to everyone, and a rate-limited user is refused even a right code,
-        so the limits cannot be sidestepped by watching which answer comes back.
+        charging the limits: they tell a guesser nothing. Every other code is charged to the
+        user and to the global budget before it is looked up, and refunded if it was right;
+        while either is spent even a right code is refused, unlooked-up, so the answer never
+        tells a guesser anything the budget did not pay for (see the module docstring).
         """
         if spoken_code is None or spoken_code.strip() in {"", "?"}:
             raise PairingError(PairingFailure.MISSING_CODE, "no code was heard")
@@ -244,12 +350,11 @@ class PairingService:
             raise PairingError(PairingFailure.INVALID_CODE, "not a six-digit pairing code")
         now = self.clock.now()
         user_scope = hashlib.sha256(alexa_user_id.encode()).hexdigest()[:32]
-        charges = [
-            self.per_user_limit.charge(user_scope, now),
-            self.global_limit.charge("all", now),
-        ]
+        live = self.store.live_pairings(now)
+        charges = [limit.charge(user_scope, now) for limit in self.per_user_limits]
+        charges.append(self.wrong_code_budget.charge(now, live))
         if not self.store.charge_counters(charges):
-            log.warning("pairing attempt refused: too many wrong codes")
+            log.warning("pairing attempt refused: wrong-code limit reached (%d live codes)", live)
             raise PairingError(PairingFailure.RATE_LIMITED, "too many wrong codes; wait a bit")
         if self.store.bind_pairing(_digest("user", code), alexa_user_id, now):
             self.store.refund_counters(charges)  # only wrong codes count against the limits
@@ -332,7 +437,12 @@ class PairingService:
 
     def _tidy(self, now: float) -> None:
         self.store.purge_pairings(now - KEEP_EXPIRED_S)
-        limits = (self.per_user_limit, self.global_limit, self.start_limit)
+        limits = (
+            *self.per_user_limits,
+            self.wrong_code_budget.window,
+            self.start_limit,
+            self.client_start_limit,
+        )
         oldest = max(limit.window_s + limit.bucket_s for limit in limits)
         self.store.purge_counters(int(now) - oldest)
 
