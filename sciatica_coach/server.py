@@ -108,7 +108,41 @@ class CoachServer(BaseApplication):
         app = self.build()
         init_request_log(app)
         self.flask_app = app
-        return self.wrap(app) if self.wrap else app
+        notifier = app.extensions["sciatica_coach"].notifier
+        wsgi = self.wrap(app) if self.wrap else app
+        return CloseWhenStopping(wsgi, lambda: bool(notifier.closed))
+
+
+class CloseWhenStopping:
+    """Once the worker is stopping, every answer closes its connection (`Connection: close`).
+
+    gunicorn decides whether to keep a connection alive when its request arrives, so a long
+    poll that was waiting when SIGTERM came would be answered keep-alive; the watch would
+    ask again at once on the same connection, and the stopping worker would answer that in
+    full too: twice the work per waiting watch, while the stop waits for it (docs/SERVING.md,
+    "Stopping"). Closing instead sends the watch's next poll to a fresh connection, which
+    a load balancer gives to an instance that is not stopping.
+
+    gunicorn's `start_response` is a method of its Response, whose `force_close()` is the
+    one way to say so: an app's own Connection header is dropped as hop-by-hop. Under any
+    other server this does nothing.
+    """
+
+    def __init__(self, app: WsgiApp, stopping: Callable[[], bool]) -> None:
+        self.app = app
+        self.stopping = stopping
+
+    def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Any:
+        def start(status: str, headers: list[tuple[str, str]], exc_info: Any = None) -> Any:
+            if self.stopping():
+                force_close = getattr(
+                    getattr(start_response, "__self__", None), "force_close", None
+                )
+                if callable(force_close):
+                    force_close()
+            return start_response(status, headers, exc_info)
+
+        return self.app(environ, start)
 
 
 def build_app(options: ServeOptions) -> Callable[[], Flask]:

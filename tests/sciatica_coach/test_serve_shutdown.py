@@ -100,8 +100,23 @@ def test_sigterm_answers_a_waiting_poll_at_once_then_exits_zero(
     server.signal(signal.SIGTERM)
     answer = poll.getresponse()
     assert answer.status == 304  # the run as it stands: unchanged, so the watch keeps its own
-    poll.close()  # else the drain also waits out the connection's keep-alive
     assert server.process.wait(timeout=GRACEFUL_TIMEOUT_S + HTTP_TIMEOUT_S) == 0
     messages = [record["msg"] for record in server.log_records()]
     assert "stopping: waking the long polls this worker holds" in messages
     assert "Worker graceful timeout" not in " ".join(messages)
+
+
+def test_sigterm_closes_the_answered_polls_connection_so_the_watch_asks_elsewhere(
+    launcher: Launcher, tmp_path: Path
+) -> None:
+    server, token = start(launcher, tmp_path)
+    poll = waiting_poll(launcher, server, token, wait_s=25)
+    before = watch_get(server, token)  # answered before the stop: the connection may stay
+    assert before.headers.get("Connection", "keep-alive") == "keep-alive"
+    server.signal(signal.SIGTERM)
+    answer = poll.getresponse()
+    answer.read()
+    assert answer.getheader("Connection") == "close"
+    assert answer.will_close
+    assert poll.sock is None  # http.client closed its end, as the server asked
+    assert server.process.wait(timeout=GRACEFUL_TIMEOUT_S + HTTP_TIMEOUT_S) == 0
