@@ -12,6 +12,13 @@ from xml.sax.saxutils import escape
 from shared.routine import Routine, Step
 from shared.speech_timing import silence_ssml
 
+#: The skill's invocation name and a ResumeIntent sample, as every locale's model has them
+#: (tests/interaction_models holds the models to these), for the line that tells a paused
+#: user how to come back once the session has ended.
+INVOCATION_NAME = "sciatica coach"
+RESUME_UTTERANCE = "resume the routine"
+RESUME_PHRASE = f"Alexa, tell {INVOCATION_NAME} to {RESUME_UTTERANCE}"
+
 PHRASES: dict[str, str] = {
     "welcome_new": "Welcome to Sciatica Coach. I'll talk you through a short routine: "
     "first we loosen the muscle knots with a ball, then we stretch, both sides.",
@@ -33,8 +40,9 @@ PHRASES: dict[str, str] = {
     "already_done": "You've already finished today's routine. Say start over to do it again.",
     "not_started": "We haven't started yet. Say start my routine to begin.",
     "already_running": "Your routine is already under way, at step {number}, {title}.",
-    "paused": "Paused. Say resume when you're ready to carry on.",
+    "paused": f"Paused, and your place is kept. When you're ready, say: {RESUME_PHRASE}.",
     "paused_reprompt": "Say resume to carry on, or stop to finish for now.",
+    "stopped_reprompt": "Say resume to pick up where you stopped, or start over to begin again.",
     "not_paused": "We're not paused, so let's keep going.",
     "stopped": "Okay, stopping here. I'll remember your place for next time.",
     "goodbye": "Goodbye, and take care of that back.",

@@ -1,9 +1,12 @@
 """Proof that a request really came from Alexa, as Amazon requires of skills on web services.
 
-Checked on every request, in this order: the cert chain URL, the chain itself (path
-validation to a trusted root, leaf valid now and naming echo-api.amazon.com), the
-`Signature-256` RSA/SHA-256 signature over the raw body, then (only once the body is known
-to be Amazon's) the request timestamp and the application id.
+Checked on every request, cheapest first, so a junk request is refused before it can cost a
+download or a signature check: both headers present, the cert chain URL, the
+`Signature-256` header being base64, the body being a JSON request, the request timestamp,
+the application id; then the chain (from memory, the cache directory or a download), its
+path validation to a trusted root with the leaf valid now and naming echo-api.amazon.com,
+and last the RSA/SHA-256 signature over the raw body. The body checks before the signature
+only refuse: nothing is accepted until the signature has matched too.
 
 Cert chain URL policy: only `https://s3.amazonaws.com[:443]/echo.api/<file>` is accepted.
 Scheme and host are case-insensitive, the path is case-sensitive and dot segments are
@@ -17,6 +20,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import contextlib
 import hashlib
 import http.client
 import json
@@ -24,14 +28,15 @@ import logging
 import os
 import posixpath
 import re
+import socket
+import ssl
 import tempfile
 import threading
 import time
-import urllib.error
-import urllib.request
 import warnings
+from collections import OrderedDict
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -57,9 +62,16 @@ TIMESTAMP_TOLERANCE_S = 150
 SKILL_EVENT_TIMESTAMP_TOLERANCE_S = 3600
 SKILL_EVENT_PREFIX = "AlexaSkillEvent."
 
-#: Amazon's chains are ~4 KiB; anything this large is not one.
+#: Amazon's chains are ~4 KiB; anything this large is not one (download or cache file).
 MAX_CHAIN_BYTES = 64 * 1024
-FETCH_TIMEOUT_S = 3.0
+#: A whole download (connect, TLS, headers, body) must be over within this many seconds.
+FETCH_DEADLINE_S = 3.0
+#: A URL whose chain could not be had is refused without retrying for this long...
+FAILED_URL_TTL_S = 60.0
+#: ...and at most this many such URLs are remembered (the oldest are forgotten first).
+MAX_FAILED_URLS = 256
+#: Normalised spellings remembered, so a repeated header costs a dict lookup.
+MAX_REMEMBERED_URLS = 64
 
 _CERT_HOST = "s3.amazonaws.com"
 _CERT_PATH_PREFIX = "/echo.api/"
@@ -68,6 +80,7 @@ _SAFE_PATH = re.compile(r"[A-Za-z0-9._~!$&'()*+,;=:@/-]+")
 _PEM_BLOCK = re.compile(
     rb"-----BEGIN CERTIFICATE-----\r?\n.+?\r?\n-----END CERTIFICATE-----", re.DOTALL
 )
+_READ_CHUNK = 16 * 1024
 
 
 class VerificationError(Exception):
@@ -75,7 +88,7 @@ class VerificationError(Exception):
 
     Reasons: missing_header, bad_cert_url, cert_fetch_failed, bad_cert_chain, cert_expired,
     cert_san_mismatch, untrusted_chain, bad_signature, malformed_body, stale_timestamp,
-    wrong_application_id.
+    wrong_application_id, skill_id_not_configured.
     """
 
     def __init__(self, reason: str, message: str) -> None:
@@ -85,8 +98,19 @@ class VerificationError(Exception):
 
 @dataclass(frozen=True)
 class _Chain:
+    """A parsed chain, with the leaf's key loaded once instead of on every request."""
+
     leaf: x509.Certificate
     intermediates: list[x509.Certificate]
+    key: rsa.RSAPublicKey | None
+
+
+@dataclass
+class _UrlLock:
+    """One lock per chain URL being loaded, so a slow URL never holds up the others."""
+
+    lock: threading.Lock = field(default_factory=threading.Lock)
+    users: int = 0
 
 
 def normalise_cert_url(url: str) -> str:
@@ -137,7 +161,12 @@ def load_trusted_roots(ca_file: str | os.PathLike[str] | None = None) -> list[x5
 
 
 class AlexaRequestVerifier:
-    """Verifies Alexa requests; thread-safe, caching chains in memory and on disk."""
+    """Verifies Alexa requests; thread-safe, caching chains in memory and on disk.
+
+    The trust store and the policy builder are made once; each request still builds its
+    verifier at its own time and validates the whole path, so a cached chain that has since
+    expired is refused.
+    """
 
     def __init__(
         self,
@@ -151,43 +180,102 @@ class AlexaRequestVerifier:
         if not skill_id:
             raise ValueError("a skill id is required: it is what stops other skills' traffic")
         self._skill_id = skill_id
-        self._store = x509_verification.Store(load_trusted_roots(ca_file))
+        self._policy = x509_verification.PolicyBuilder().store(
+            x509_verification.Store(load_trusted_roots(ca_file))
+        )
+        self._subject = x509.DNSName(ALEXA_CERT_DOMAIN)
         self._cache_dir = Path(cert_cache_dir) if cert_cache_dir is not None else None
         self._clock = clock
         self._fetch = fetch or download_chain
         self._chains: dict[str, _Chain] = {}
-        self._lock = threading.Lock()
+        self._normalised: dict[str, str] = {}
+        self._failed: OrderedDict[str, tuple[float, VerificationError]] = OrderedDict()
+        self._url_locks: dict[str, _UrlLock] = {}
+        self._lock = threading.Lock()  # guards the dicts above, never held during I/O
 
     def verify(self, headers: Mapping[str, str], raw_body: bytes) -> dict[str, Any]:
         """Return the parsed body only if every one of Amazon's checks passes."""
         lowered = {key.lower(): value for key, value in headers.items()}
         cert_url = _required_header(lowered, CERT_URL_HEADER)
-        signature_b64 = _required_header(lowered, SIGNATURE_HEADER)
-        now = self._clock()
-        chain = self._chain_for(normalise_cert_url(cert_url))
-        self._validate_chain(chain, datetime.fromtimestamp(now, tz=UTC))
-        _check_signature(chain.leaf, signature_b64, raw_body)
+        signature = _decode_signature(_required_header(lowered, SIGNATURE_HEADER))
+        url = self._normalise(cert_url)
         body = _parse_body(raw_body)
+        now = self._clock()
         _check_timestamp(body, now)
         _check_application_id(body, self._skill_id)
+        chain = self._chain_for(url)
+        self._validate_chain(chain, datetime.fromtimestamp(now, tz=UTC))
+        _check_signature(chain, signature, raw_body)
         return body
+
+    def _normalise(self, cert_url: str) -> str:
+        url = self._normalised.get(cert_url)
+        if url is None:
+            url = normalise_cert_url(cert_url)
+            with self._lock:
+                if len(self._normalised) >= MAX_REMEMBERED_URLS:
+                    self._normalised.clear()
+                self._normalised[cert_url] = url
+        return url
 
     def _chain_for(self, url: str) -> _Chain:
         chain = self._chains.get(url)
         if chain is not None:
             return chain
-        with self._lock:
-            chain = self._chains.get(url)
-            if chain is None:
-                chain = _parse_chain(self._load_chain_pem(url), url)
+        self._raise_if_recently_failed(url)
+        url_lock = self._acquire_url_lock(url)
+        try:
+            with url_lock.lock:
+                chain = self._chains.get(url)
+                if chain is not None:
+                    return chain
+                # Whoever held the lock before us may have just failed on this URL.
+                self._raise_if_recently_failed(url)
+                try:
+                    chain = _parse_chain(self._load_chain_pem(url), url)
+                except VerificationError as err:
+                    self._remember_failure(url, err)
+                    raise
                 self._chains[url] = chain
-        return chain
+                return chain
+        finally:
+            self._release_url_lock(url, url_lock)
+
+    def _acquire_url_lock(self, url: str) -> _UrlLock:
+        with self._lock:
+            url_lock = self._url_locks.setdefault(url, _UrlLock())
+            url_lock.users += 1
+        return url_lock
+
+    def _release_url_lock(self, url: str, url_lock: _UrlLock) -> None:
+        with self._lock:
+            url_lock.users -= 1
+            if url_lock.users == 0:
+                del self._url_locks[url]
+
+    def _raise_if_recently_failed(self, url: str) -> None:
+        with self._lock:
+            failed = self._failed.get(url)
+            if failed is None:
+                return
+            at, err = failed
+            if self._clock() - at >= FAILED_URL_TTL_S:
+                del self._failed[url]
+                return
+        raise VerificationError(err.reason, f"{err} (failed recently; not retried yet)")
+
+    def _remember_failure(self, url: str, err: VerificationError) -> None:
+        with self._lock:
+            self._failed.pop(url, None)
+            self._failed[url] = (self._clock(), err)
+            while len(self._failed) > MAX_FAILED_URLS:
+                self._failed.popitem(last=False)
 
     def _load_chain_pem(self, url: str) -> bytes:
         cached = self._cache_dir / cache_file_name(url) if self._cache_dir else None
         if cached is not None and cached.is_file():
             logger.debug("using cached chain %s for %s", cached, url)
-            return cached.read_bytes()
+            return _read_capped(cached, url)
         logger.info("downloading Alexa cert chain %s", url)
         try:
             pem = self._fetch(url)
@@ -203,16 +291,31 @@ class AlexaRequestVerifier:
         return pem
 
     def _validate_chain(self, chain: _Chain, now: datetime) -> None:
-        verifier = (
-            x509_verification.PolicyBuilder()
-            .store(self._store)
-            .time(now)
-            .build_server_verifier(x509.DNSName(ALEXA_CERT_DOMAIN))
-        )
+        verifier = self._policy.time(now).build_server_verifier(self._subject)
         try:
             verifier.verify(chain.leaf, chain.intermediates)
         except x509_verification.VerificationError as err:
             raise _explain_chain_failure(chain.leaf, now, err) from err
+
+
+class RefuseAllVerifier:
+    """Stands in when no skill id is configured: the app runs, every Alexa request is refused.
+
+    Without a skill id there is nothing to tell our traffic from another skill's, so
+    accepting anything would be wrong; refusing keeps the watch API and health checks up.
+    """
+
+    def __init__(self) -> None:
+        logger.warning(
+            "SCIATICA_SKILL_ID is not set: every Alexa request will be refused "
+            "(skill_id_not_configured)"
+        )
+
+    def verify(self, headers: Mapping[str, str], raw_body: bytes) -> dict[str, Any]:
+        """Always refuses; the adapter verifier logs the reason on every request."""
+        raise VerificationError(
+            "skill_id_not_configured", "SCIATICA_SKILL_ID is not set, so no request can be ours"
+        )
 
 
 class SkillAdapterVerifier(AbstractVerifier):
@@ -222,7 +325,7 @@ class SkillAdapterVerifier(AbstractVerifier):
     again yields the exact bytes Amazon signed.
     """
 
-    def __init__(self, verifier: AlexaRequestVerifier) -> None:
+    def __init__(self, verifier: AlexaRequestVerifier | RefuseAllVerifier) -> None:
         self._verifier = verifier
 
     def verify(
@@ -246,19 +349,94 @@ class SkillAdapterVerifier(AbstractVerifier):
             raise exc from err
 
 
-def download_chain(url: str) -> bytes:
-    """Fetch with a size cap, a timeout and no redirects: a chain is small and lives right here."""
-    opener = urllib.request.build_opener(_NoRedirect)
-    with opener.open(url, timeout=FETCH_TIMEOUT_S) as response:
-        data = response.read(MAX_CHAIN_BYTES + 1)
-    if len(data) > MAX_CHAIN_BYTES:
-        raise ValueError(f"response is over {MAX_CHAIN_BYTES} bytes")
+def download_chain(
+    url: str, *, deadline_s: float = FETCH_DEADLINE_S, max_bytes: int = MAX_CHAIN_BYTES
+) -> bytes:
+    """GET one small file: a size cap, no redirects, and one deadline for the whole exchange.
+
+    A socket timeout alone bounds each read, not the download: a server trickling a byte at
+    a time could hold a request thread for ever. A watchdog shuts the socket at the deadline,
+    whatever phase (connect, TLS, headers, body) the download is in.
+    """
+    parts = urlsplit(url)
+    if parts.scheme == "https":
+        conn: http.client.HTTPConnection = http.client.HTTPSConnection(
+            parts.hostname or "",
+            parts.port,
+            timeout=deadline_s,
+            context=ssl.create_default_context(),
+        )
+    elif parts.scheme == "http":
+        conn = http.client.HTTPConnection(parts.hostname or "", parts.port, timeout=deadline_s)
+    else:
+        raise ValueError(f"cannot download {url!r}")
+    deadline = time.monotonic() + deadline_s
+    watchdog = threading.Timer(deadline_s, _shut, args=(conn,))
+    watchdog.daemon = True
+    watchdog.start()
+    try:
+        data = _get(conn, parts.path or "/", deadline, max_bytes)
+    except (OSError, http.client.HTTPException) as err:
+        if time.monotonic() >= deadline:
+            raise TimeoutError(f"download of {url} took over {deadline_s:g} s") from err
+        raise
+    finally:
+        watchdog.cancel()
+        conn.close()
+    if time.monotonic() >= deadline:
+        raise TimeoutError(f"download of {url} took over {deadline_s:g} s")
     return data
 
 
-class _NoRedirect(urllib.request.HTTPRedirectHandler):
-    def redirect_request(self, req, fp, code, msg, headers, newurl):  # type: ignore[no-untyped-def]
-        raise urllib.error.HTTPError(req.full_url, code, "redirects are refused", headers, fp)
+def _get(conn: http.client.HTTPConnection, path: str, deadline: float, max_bytes: int) -> bytes:
+    conn.request("GET", path, headers={"Accept": "*/*", "Connection": "close"})
+    response = conn.getresponse()
+    if response.status != 200:
+        # http.client never follows a redirect; a 3xx is refused like any other non-200.
+        raise ValueError(f"HTTP {response.status} {response.reason}: only a 200 is accepted")
+    declared = response.getheader("Content-Length")
+    if declared is not None and declared.isdigit() and int(declared) > max_bytes:
+        raise ValueError(f"response declares {declared} bytes, over {max_bytes}")
+    chunks: list[bytes] = []
+    size = 0
+    while True:
+        remaining = deadline - time.monotonic()
+        if remaining <= 0:
+            raise TimeoutError("deadline passed while reading the body")
+        if conn.sock is not None:
+            conn.sock.settimeout(remaining)
+        chunk = response.read1(min(_READ_CHUNK, max_bytes + 1 - size))
+        if not chunk:
+            return b"".join(chunks)
+        chunks.append(chunk)
+        size += len(chunk)
+        if size > max_bytes:
+            raise ValueError(f"response is over {max_bytes} bytes")
+
+
+def _shut(conn: http.client.HTTPConnection) -> None:
+    """Wake a read blocked on `conn`'s socket, from the watchdog thread."""
+    sock = conn.sock
+    if sock is None:
+        return
+    with contextlib.suppress(OSError):  # already closed, or never connected
+        sock.shutdown(socket.SHUT_RDWR)
+
+
+def _read_capped(path: Path, url: str) -> bytes:
+    """Read a cache file, refusing one too large to be a chain rather than loading it whole."""
+    try:
+        with path.open("rb") as handle:
+            data = handle.read(MAX_CHAIN_BYTES + 1)
+    except OSError as err:
+        raise VerificationError(
+            "bad_cert_chain", f"cannot read cached chain {path}: {err}"
+        ) from err
+    if len(data) > MAX_CHAIN_BYTES:
+        raise VerificationError(
+            "bad_cert_chain", f"cached chain {path} for {url} is over {MAX_CHAIN_BYTES} bytes"
+        )
+    return data
 
 
 def _required_header(lowered: Mapping[str, str], name: str) -> str:
@@ -268,12 +446,24 @@ def _required_header(lowered: Mapping[str, str], name: str) -> str:
     return value
 
 
+def _decode_signature(signature_b64: str) -> bytes:
+    try:
+        return base64.b64decode(signature_b64, validate=True)
+    except (binascii.Error, ValueError) as err:
+        raise VerificationError("bad_signature", "Signature-256 is not base64") from err
+
+
 def _parse_chain(pem: bytes, url: str) -> _Chain:
     try:
         certs = x509.load_pem_x509_certificates(pem)
     except ValueError as err:
         raise VerificationError("bad_cert_chain", f"{url} is not a PEM chain: {err}") from err
-    return _Chain(leaf=certs[0], intermediates=certs[1:])
+    key = certs[0].public_key()
+    return _Chain(
+        leaf=certs[0],
+        intermediates=certs[1:],
+        key=key if isinstance(key, rsa.RSAPublicKey) else None,
+    )
 
 
 def _write_atomically(target: Path, data: bytes) -> None:
@@ -310,16 +500,11 @@ def _explain_chain_failure(
     return VerificationError("untrusted_chain", f"cert chain did not validate: {err}")
 
 
-def _check_signature(leaf: x509.Certificate, signature_b64: str, raw_body: bytes) -> None:
-    try:
-        signature = base64.b64decode(signature_b64, validate=True)
-    except (binascii.Error, ValueError) as err:
-        raise VerificationError("bad_signature", "Signature-256 is not base64") from err
-    key = leaf.public_key()
-    if not isinstance(key, rsa.RSAPublicKey):
+def _check_signature(chain: _Chain, signature: bytes, raw_body: bytes) -> None:
+    if chain.key is None:
         raise VerificationError("bad_signature", "signing cert does not hold an RSA key")
     try:
-        key.verify(signature, raw_body, padding.PKCS1v15(), hashes.SHA256())
+        chain.key.verify(signature, raw_body, padding.PKCS1v15(), hashes.SHA256())
     except InvalidSignature as err:
         raise VerificationError("bad_signature", "body does not match Signature-256") from err
 
@@ -327,7 +512,8 @@ def _check_signature(leaf: x509.Certificate, signature_b64: str, raw_body: bytes
 def _parse_body(raw_body: bytes) -> dict[str, Any]:
     try:
         body = json.loads(raw_body.decode("utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError) as err:
+    except (UnicodeDecodeError, ValueError, RecursionError) as err:
+        # ValueError covers bad JSON and integers too long to convert; RecursionError, nesting.
         raise VerificationError("malformed_body", f"body is not UTF-8 JSON: {err}") from err
     if not isinstance(body, dict) or not isinstance(body.get("request"), dict):
         raise VerificationError("malformed_body", "body has no request object")
@@ -354,11 +540,22 @@ def _check_timestamp(body: dict[str, Any], now: float) -> None:
 
 
 def _check_application_id(body: dict[str, Any], skill_id: str) -> None:
+    """context.System.application is in every request Alexa sends, skill events included.
+
+    session.application, sent only in sessions, must agree with it when it is there.
+    """
     found = _dig(body, "context", "System", "application", "applicationId")
-    if found is None:
-        found = _dig(body, "session", "application", "applicationId")
     if found != skill_id:
-        raise VerificationError("wrong_application_id", f"request is for skill {found!r}")
+        raise VerificationError(
+            "wrong_application_id", f"context.System.application names skill {found!r}"
+        )
+    session = body.get("session")
+    if isinstance(session, dict) and session.get("application") is not None:
+        in_session = _dig(session, "application", "applicationId")
+        if in_session != skill_id:
+            raise VerificationError(
+                "wrong_application_id", f"session.application names skill {in_session!r}"
+            )
 
 
 def _dig(data: Any, *keys: str) -> Any:

@@ -28,8 +28,10 @@ from .session import (
 from .watch import PairWatchHandler, UnpairWatchHandler
 from .welcome import LaunchHandler, NoHandler, YesHandler
 
-__all__ = ["Services", "handled_intents", "request_handlers"]
+__all__ = ["Services", "request_handlers"]
 
+#: Which handler answers which intent; each handler's can_handle must agree, and
+#: tests/interaction_models checks that by sending every model intent through the skill.
 _INTENT_HANDLERS = {
     Intent.START_ROUTINE: StartRoutineHandler,
     Intent.NEXT: NextHandler,
@@ -50,11 +52,6 @@ _INTENT_HANDLERS = {
     Intent.YES: YesHandler,
     Intent.NO: NoHandler,
 }
-
-
-def handled_intents() -> set[str]:
-    """Every intent name some handler answers; the interaction models must match it."""
-    return {intent.value for intent in _INTENT_HANDLERS}
 
 
 def request_handlers(services: Services) -> list[AbstractRequestHandler]:

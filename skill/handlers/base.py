@@ -37,7 +37,15 @@ def user_id_of(handler_input: HandlerInput) -> str:
     return user_id
 
 
+def in_session(handler_input: HandlerInput) -> bool:
+    """Skill events and some other requests come with no session, hence no attributes."""
+    return handler_input.request_envelope.session is not None
+
+
 def session(handler_input: HandlerInput) -> dict[str, Any]:
+    """The session's attributes; an empty, throwaway dict for a request with no session."""
+    if not in_session(handler_input):
+        return {}
     return handler_input.attributes_manager.session_attributes
 
 
@@ -51,7 +59,8 @@ def reply(
 ) -> Response:
     """Every question carries a reprompt; anything without one ends the session cleanly."""
     builder = handler_input.response_builder.speak(ssml)
-    session(handler_input)[PENDING] = pending
+    if in_session(handler_input):
+        session(handler_input)[PENDING] = pending
     if reprompt and not end:
         builder.ask(speech.wrap(reprompt))
         builder.set_should_end_session(False)

@@ -1,4 +1,9 @@
-"""The one place a failure turns into speech: the user hears an apology, never silence."""
+"""The one place a failure turns into speech: the user hears an apology, never silence.
+
+A request with no session (a skill event such as SkillDisabled) has no one listening, so
+it gets an empty response instead. Nothing here may raise: an error escaping the
+exception handler would surface as a 500.
+"""
 
 from __future__ import annotations
 
@@ -11,7 +16,7 @@ from ask_sdk_model import Response
 from shared.store import VersionConflict
 
 from .. import speech
-from .base import reply
+from .base import in_session, reply
 
 log = logging.getLogger(__name__)
 
@@ -21,12 +26,21 @@ class CatchAllExceptionHandler(AbstractExceptionHandler):
         return True
 
     def handle(self, handler_input: HandlerInput, exception: Exception) -> Response:
+        request_type = getattr(handler_input.request_envelope.request, "object_type", None)
         if isinstance(exception, VersionConflict):
-            log.warning("gave up after repeated run conflicts")
+            log.warning("gave up after repeated run conflicts (%s)", request_type)
             key = "busy"
         else:
-            log.exception("skill handler failed", exc_info=exception)
+            log.error("skill handler failed (%s)", request_type, exc_info=exception)
             key = "error"
-        return reply(
-            handler_input, speech.wrap(speech.say(key)), reprompt=speech.say("help_reprompt")
-        )
+        # Start from a blank response: the failed handler may have half-built one.
+        handler_input.response_builder.response = Response()
+        if not in_session(handler_input):
+            return handler_input.response_builder.response
+        try:
+            return reply(
+                handler_input, speech.wrap(speech.say(key)), reprompt=speech.say("help_reprompt")
+            )
+        except Exception:
+            log.exception("could not even apologise; answering with an empty response")
+            return Response()

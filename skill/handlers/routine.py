@@ -155,7 +155,12 @@ class ResumeHandler(_EventHandler):
 
 
 class PauseHandler(AbstractRequestHandler):
-    """Pause freezes the hold; the session ends so the speaker is free until 'resume'."""
+    """Pause freezes the hold and ends the session, saying how to come back.
+
+    An open session closes by itself after about eight seconds of silence, far sooner than
+    a pause lasts, and a reprompt would only nag someone lying on the floor. So the reply
+    ends the session and tells the user the one-shot phrase that resumes the hold.
+    """
 
     def __init__(self, services: Services) -> None:
         self.services = services
@@ -168,12 +173,7 @@ class PauseHandler(AbstractRequestHandler):
             self.services.coach.apply(user_id_of(handler_input), Event.PAUSE)
         except IllegalEvent as exc:
             return illegal_event_reply(handler_input, exc)
-        return reply(
-            handler_input,
-            speech.wrap(speech.say("paused")),
-            reprompt=speech.say("paused_reprompt"),
-            pending="resume",
-        )
+        return reply(handler_input, speech.wrap(speech.say("paused")), end=True)
 
 
 class TimeLeftHandler(AbstractRequestHandler):
@@ -201,7 +201,16 @@ class TimeLeftHandler(AbstractRequestHandler):
                 reprompt=speech.say("offer_start"),
                 pending="start",
             )
-        return reply(handler_input, speech.wrap(said), reprompt=speech.say("next_reprompt"))
+        return reply(handler_input, speech.wrap(said), reprompt=_reprompt_for(view.phase))
+
+
+def _reprompt_for(phase: Phase) -> str:
+    """What to say next depends on the phase: a paused or stopped run goes on with resume."""
+    if phase is Phase.PAUSED:
+        return speech.say("paused_reprompt")
+    if phase is Phase.STOPPED:
+        return speech.say("stopped_reprompt")
+    return speech.say("next_reprompt")
 
 
 def time_left_words(view: RunView) -> str:

@@ -42,7 +42,10 @@ class HelpHandler(_ServiceHandler):
 
 
 class SafetyHandler(_ServiceHandler):
-    """The safety note on request; mid-run it also pauses, since the user may be in pain."""
+    """The safety note on request; mid-run it also pauses, since the user may be in pain.
+
+    Like a spoken pause, that ends the session with the phrase that resumes the hold.
+    """
 
     def can_handle(self, handler_input: HandlerInput) -> bool:
         return is_intent_name(Intent.SAFETY)(handler_input)
@@ -53,12 +56,7 @@ class SafetyHandler(_ServiceHandler):
         note = coach.routine.safety_note
         if coach.view(user_id).phase in _RUNNING:
             coach.apply(user_id, Event.PAUSE)
-            return reply(
-                handler_input,
-                speech.wrap(note, speech.say("paused")),
-                reprompt=speech.say("paused_reprompt"),
-                pending="resume",
-            )
+            return reply(handler_input, speech.wrap(note, speech.say("paused")), end=True)
         return reply(
             handler_input,
             speech.wrap(note, speech.say("safety_reprompt")),

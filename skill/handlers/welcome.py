@@ -61,7 +61,7 @@ class YesHandler(AbstractRequestHandler):
 
     def handle(self, handler_input: HandlerInput) -> Response:
         pending = session(handler_input).get(PENDING)
-        if pending == "continue" or pending == "resume":
+        if pending == "continue":
             return ResumeHandler(self.services).handle(handler_input)
         if pending == "start":
             return StartRoutineHandler(self.services).handle(handler_input)

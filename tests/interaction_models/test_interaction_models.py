@@ -14,8 +14,31 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from ask_sdk_core.dispatch_components import AbstractRequestHandler
+from flask import Flask
 
+from skill import speech
+from skill.endpoint import ADAPTER
+from skill.handlers.routine import (
+    NextHandler,
+    PauseHandler,
+    PreviousHandler,
+    RepeatHandler,
+    ResumeHandler,
+    StartOverHandler,
+    StartRoutineHandler,
+    TimeLeftHandler,
+)
+from skill.handlers.session import (
+    FallbackHandler,
+    HelpHandler,
+    SafetyHandler,
+    StopHandler,
+)
+from skill.handlers.watch import PairWatchHandler, UnpairWatchHandler
+from skill.handlers.welcome import NoHandler, YesHandler
 from skill.intents import PAIR_CODE_SLOT, Intent
+from skill.simulator import AlexaSimulator
 
 PACKAGE = Path(__file__).resolve().parents[2] / "interaction_models" / "skill-package"
 MODELS = PACKAGE / "interactionModels" / "custom"
@@ -334,10 +357,87 @@ def test_skill_is_told_when_a_user_disables_it() -> None:
 
 # --- the handlers ----------------------------------------------------------------------------
 
+#: Which handler must answer each intent: written out here, not read from the code, so a
+#: handler whose can_handle drifts to another intent (or to none) is caught.
+EXPECTED_HANDLER: dict[str, type[AbstractRequestHandler]] = {
+    "StartRoutineIntent": StartRoutineHandler,
+    "TimeLeftIntent": TimeLeftHandler,
+    "SafetyIntent": SafetyHandler,
+    "PairWatchIntent": PairWatchHandler,
+    "UnpairWatchIntent": UnpairWatchHandler,
+    "AMAZON.NextIntent": NextHandler,
+    "AMAZON.PreviousIntent": PreviousHandler,
+    "AMAZON.RepeatIntent": RepeatHandler,
+    "AMAZON.PauseIntent": PauseHandler,
+    "AMAZON.ResumeIntent": ResumeHandler,
+    "AMAZON.StartOverIntent": StartOverHandler,
+    "AMAZON.HelpIntent": HelpHandler,
+    "AMAZON.StopIntent": StopHandler,
+    "AMAZON.CancelIntent": StopHandler,
+    "AMAZON.NavigateHomeIntent": StopHandler,
+    "AMAZON.FallbackIntent": FallbackHandler,
+    "AMAZON.YesIntent": YesHandler,
+    "AMAZON.NoIntent": NoHandler,
+}
 
-def test_every_intent_has_a_handler() -> None:
-    handlers = pytest.importorskip("skill.handlers")
-    handled = {str(name) for name in handlers.handled_intents()}
 
-    missing = sorted(intent.value for intent in Intent if intent.value not in handled)
-    assert missing == []
+@pytest.fixture
+def answered_by(app: Flask, monkeypatch: pytest.MonkeyPatch) -> list[type]:
+    """The class of each handler the skill's dispatcher picks, in order, as requests arrive."""
+    picked: list[type] = []
+    skill = app.extensions[ADAPTER]._skill
+    for mapper in skill.request_dispatcher.request_mappers:
+        for chain in mapper.request_handler_chains:
+            handler = chain.request_handler
+
+            def recording(handler_input: Any, handler: Any = handler) -> Any:
+                picked.append(type(handler))
+                return type(handler).handle(handler, handler_input)
+
+            monkeypatch.setattr(handler, "handle", recording)
+    return picked
+
+
+def test_every_intent_of_the_models_has_an_expected_handler() -> None:
+    declared = {name for locale in LOCALES for name in intents_by_name(locale)}
+
+    assert declared == set(EXPECTED_HANDLER)
+
+
+@per_locale
+def test_every_intent_in_the_model_reaches_its_own_handler(
+    locale: str, speaker: AlexaSimulator, answered_by: list[type]
+) -> None:
+    for name, intent in intents_by_name(locale).items():
+        envelope = speaker._envelope("intent")
+        envelope["request"]["locale"] = locale
+        envelope["request"]["intent"] = {
+            "name": name,
+            "confirmationStatus": "NONE",
+            "slots": {
+                slot["name"]: {"name": slot["name"], "confirmationStatus": "NONE"}
+                for slot in intent.get("slots", [])
+            },
+        }
+        answered_by.clear()
+
+        turn = speaker.send(envelope)
+
+        assert turn.status == 200, (name, turn.body)
+        assert answered_by[:1] == [EXPECTED_HANDLER[name]], name
+
+
+# --- the words that name the skill -----------------------------------------------------------
+
+
+@per_locale
+def test_the_spoken_resume_phrase_works_in_every_locale(locale: str) -> None:
+    # A paused user is told to say it once the session has ended, so it must be a real
+    # one-shot: launch word, invocation name, connecting word, a ResumeIntent sample.
+    samples = intents_by_name(locale)[Intent.RESUME]["samples"]
+
+    assert language_model(locale)["invocationName"] == speech.INVOCATION_NAME
+    assert speech.RESUME_UTTERANCE in samples
+    assert (
+        f"Alexa, tell {speech.INVOCATION_NAME} to {speech.RESUME_UTTERANCE}"
+    ) == speech.RESUME_PHRASE

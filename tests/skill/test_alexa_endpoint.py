@@ -4,11 +4,15 @@ from __future__ import annotations
 
 import json
 import logging
+import os
+import sqlite3
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import pytest
+from ask_sdk_runtime.exceptions import AskSdkException
 from flask import Flask
 from flask.testing import FlaskClient
 
@@ -16,9 +20,12 @@ from sciatica_coach import create_app
 from sciatica_coach.app import coach_of
 from shared.clock import ManualClock
 from skill.demo_ca import DemoCA
+from skill.endpoint import MAX_JSON_DEPTH, nested_deeper_than
+from skill.handlers.errors import CatchAllExceptionHandler
 from skill.simulator import AlexaSimulator
 
 FIXTURES = Path(__file__).parents[1] / "fixtures" / "alexa"
+SKILL_ID = "amzn1.ask.skill.00000000-0000-4000-8000-5c1a71ca0c0a"  # the fixtures' own
 ENVELOPES = sorted(FIXTURES.glob("*.json")) + sorted(FIXTURES.glob("intents/*.json"))
 
 
@@ -146,4 +153,272 @@ def test_dev_mode_skips_verification_and_says_so_on_every_request(
             assert response.status_code == 200
     warnings = [r for r in caplog.records if "NOT verified" in r.getMessage()]
     assert len(warnings) == 2
+    coach_of(app).store.close()
+
+
+# --- bodies no client may crash us with -------------------------------------------------------
+
+
+class Nested:
+    """Stands for a list `depth` levels deep, [[[...]]], spliced in as text (json.dumps
+    itself would run out of stack long before the parsers we are testing)."""
+
+    def __init__(self, depth: int) -> None:
+        self.text = "[" * depth + "]" * depth
+
+
+def nested(depth: int) -> Nested:
+    return Nested(depth)
+
+
+def launch_with(speaker: AlexaSimulator, **changes: Any) -> bytes:
+    """The recorded launch envelope with top-level or request fields changed (None: removed)."""
+    envelope = speaker._envelope("launch")
+    splices = {}
+    for key, value in changes.items():
+        target = envelope["request"] if key in ("intent", "extra") else envelope
+        if value is None:
+            target.pop(key, None)
+        elif isinstance(value, Nested):
+            target[key] = marker = f"@nested-{key}@"
+            splices[json.dumps(marker)] = value.text
+        else:
+            target[key] = value
+    text = json.dumps(envelope)
+    for marker, replacement in splices.items():
+        text = text.replace(marker, replacement)
+    return text.encode()
+
+
+def intent_with(speaker: AlexaSimulator, intent: Any) -> bytes:
+    envelope = speaker._envelope("intent")
+    envelope["request"]["intent"] = intent
+    return json.dumps(envelope).encode()
+
+
+BAD_BODIES: dict[str, Callable[[AlexaSimulator], bytes]] = {
+    "5000-open-brackets": lambda s: b"[" * 5000,
+    "integer-of-5000-digits": lambda s: b'{"version": "1.0", "n": ' + b"7" * 5000 + b"}",
+    "990-levels-in-a-valid-envelope": lambda s: launch_with(s, extra=nested(990)),
+    "one-level-too-deep": lambda s: launch_with(s, extra=nested(MAX_JSON_DEPTH - 1)),
+    "context-null": lambda s: launch_with(s, context=None),
+    "context-list": lambda s: launch_with(s, context=[]),
+    "system-list": lambda s: launch_with(s, context={"System": []}),
+    "no-application": lambda s: launch_with(s, context={"System": {"user": {"userId": "u"}}}),
+    "user-list": lambda s: launch_with(
+        s, context={"System": {"application": {"applicationId": SKILL_ID}, "user": []}}
+    ),
+    "session-list": lambda s: launch_with(s, session=[]),
+    "session-attributes-list": lambda s: launch_with(
+        s, session={"new": True, "sessionId": "s", "attributes": []}
+    ),
+    "intent-missing": lambda s: intent_with(s, None),
+    "intent-without-name": lambda s: intent_with(s, {"slots": {}}),
+    "slots-list": lambda s: intent_with(s, {"name": "PairWatchIntent", "slots": []}),
+}
+
+
+@pytest.mark.parametrize("signed", [False, True], ids=["unsigned", "signed"])
+@pytest.mark.parametrize("make_body", BAD_BODIES.values(), ids=BAD_BODIES.keys())
+def test_a_body_no_alexa_would_send_is_a_400_signed_or_not(
+    app: Flask,
+    client: FlaskClient,
+    speaker: AlexaSimulator,
+    make_body: Callable[[AlexaSimulator], bytes],
+    signed: bool,
+) -> None:
+    body = make_body(speaker)
+    headers = speaker.ca.sign(body) if signed else {"Content-Type": "application/json"}
+
+    response = client.post("/alexa", data=body, headers=headers)
+
+    assert response.status_code == 400
+    assert response.get_json()["error"] == "malformed_body"
+    assert coach_of(app).store.get_user(speaker.user_id) is None
+
+
+def test_nesting_up_to_the_limit_is_fine(speaker: AlexaSimulator) -> None:
+    # The envelope itself is one level; `extra` sits at two, so this reaches the limit exactly.
+    body = launch_with(speaker, extra=nested(MAX_JSON_DEPTH - 2))
+
+    assert speaker.transport(body, speaker.ca.sign(body))[0] == 200
+
+
+def test_brackets_inside_strings_do_not_count_as_nesting(speaker: AlexaSimulator) -> None:
+    body = launch_with(speaker, extra="[{" * 2000 + '\\"' + "[" * 100)
+
+    assert speaker.transport(body, speaker.ca.sign(body))[0] == 200
+
+
+@pytest.mark.parametrize(
+    ("text", "depth"),
+    [
+        (b"[]", 1),
+        (b'{"a": [{"b": "[[[[["}]}', 3),
+        (b'["\\"[[", [["\\\\"]]]', 3),
+        (b"{}" * 50, 1),
+    ],
+)
+def test_nesting_is_measured_outside_strings(text: bytes, depth: int) -> None:
+    assert not nested_deeper_than(text, depth)
+    assert nested_deeper_than(text, depth - 1)
+
+
+# --- requests Alexa does send without a session -----------------------------------------------
+
+
+def test_a_launch_without_a_session_is_answered(speaker: AlexaSimulator) -> None:
+    body = launch_with(speaker, session=None)
+
+    status, answer = speaker.transport(body, speaker.ca.sign(body))
+
+    assert status == 200
+    assert "Welcome to Sciatica Coach" in answer["response"]["outputSpeech"]["ssml"]
+    assert "sessionAttributes" not in answer
+
+
+def test_a_skill_disabled_event_without_a_user_id_gets_an_empty_answer(
+    speaker: AlexaSimulator,
+) -> None:
+    envelope = speaker._envelope("skill_disabled")
+    del envelope["context"]["System"]["user"]
+
+    turn = speaker.send(envelope)
+
+    assert turn.status == 200
+    assert "outputSpeech" not in turn.body["response"]
+
+
+def test_a_store_outage_during_skill_disabled_gets_an_empty_answer_and_an_error_log(
+    app: Flask,
+    speaker: AlexaSimulator,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    def outage(user_id: str) -> None:
+        raise sqlite3.OperationalError("disk I/O error")
+
+    monkeypatch.setattr(coach_of(app), "forget", outage)
+
+    with caplog.at_level(logging.ERROR):
+        turn = speaker.disables_skill()
+
+    assert turn.status == 200
+    assert "outputSpeech" not in turn.body["response"]
+    assert any(r.exc_info and r.exc_info[0] is sqlite3.OperationalError for r in caplog.records)
+
+
+def test_a_handler_failure_in_a_session_is_an_apology_with_a_way_forward(
+    app: Flask, speaker: AlexaSimulator, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def outage(user_id: str) -> None:
+        raise sqlite3.OperationalError("disk I/O error")
+
+    monkeypatch.setattr(coach_of(app), "view", outage)
+
+    turn = speaker.says("TimeLeftIntent")
+
+    assert turn.status == 200
+    assert "something went wrong" in turn.ssml
+    assert turn.reprompt
+    assert turn.body["sessionAttributes"] == {"pending": None}
+
+
+# --- failures that are ours are 500s, in dev mode too -----------------------------------------
+
+
+def broken_catch_all(monkeypatch: pytest.MonkeyPatch, app: Flask) -> None:
+    """Make every request fail inside the skill, past verification, in a way the SDK reports."""
+
+    def fail(handler_input: Any) -> Any:
+        raise AskSdkException("a bug in the skill")
+
+    def fail_too(self: Any, handler_input: Any, exception: Exception) -> Any:
+        raise AskSdkException("a bug in the exception handler")
+
+    monkeypatch.setattr(coach_of(app), "view", fail)
+    monkeypatch.setattr(CatchAllExceptionHandler, "handle", fail_too)
+
+
+@pytest.mark.parametrize("dev_mode", [False, True], ids=["verified", "dev-mode"])
+def test_a_failure_inside_the_skill_is_a_500_not_blamed_on_the_body(
+    app_config: dict[str, Any],
+    speaker: AlexaSimulator,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+    dev_mode: bool,
+) -> None:
+    app = create_app({**app_config, "TESTING": False, "DEV_SKIP_VERIFY": dev_mode})
+    broken_catch_all(monkeypatch, app)
+    body = json.dumps(speaker._envelope("launch")).encode()
+
+    with caplog.at_level(logging.ERROR):
+        response = app.test_client().post("/alexa", data=body, headers=speaker.ca.sign(body))
+
+    assert response.status_code == 500
+    assert response.is_json
+    assert any(r.levelno >= logging.ERROR and r.exc_info for r in caplog.records)
+    coach_of(app).store.close()
+
+
+def test_dev_mode_still_refuses_a_body_that_is_no_envelope(app_config: dict[str, Any]) -> None:
+    app = create_app({**app_config, "DEV_SKIP_VERIFY": True})
+
+    response = app.test_client().post("/alexa", data=b'{"request": {"type": "LaunchRequest"}}')
+
+    assert response.status_code == 400
+    assert response.get_json()["error"] == "malformed_body"
+    coach_of(app).store.close()
+
+
+# --- logging ----------------------------------------------------------------------------------
+
+
+def test_a_refused_request_logs_one_warning_and_no_sdk_traceback(
+    client: FlaskClient, speaker: AlexaSimulator, caplog: pytest.LogCaptureFixture
+) -> None:
+    speaker.skill_id = "amzn1.ask.skill.someone-else"
+
+    with caplog.at_level(logging.DEBUG):
+        assert speaker.launch().status == 400
+        body = intent_with(speaker, "not-an-object")
+        assert client.post("/alexa", data=body, headers=speaker.ca.sign(body)).status_code == 400
+
+    assert [r for r in caplog.records if r.levelno >= logging.ERROR] == []
+    warnings = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
+    assert any("wrong_application_id" in message for message in warnings)
+
+
+# --- no skill id configured -------------------------------------------------------------------
+
+
+def test_without_a_skill_id_the_app_runs_and_refuses_every_alexa_request(
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+    speaker: AlexaSimulator,
+) -> None:
+    for name in list(os.environ):
+        if name.startswith("SCIATICA_"):
+            monkeypatch.delenv(name)
+    monkeypatch.setenv("SCIATICA_DB", str(tmp_path / "bare.sqlite3"))
+
+    with caplog.at_level(logging.WARNING):
+        app = create_app()
+        client = app.test_client()
+        health = client.get("/healthz")
+        body = json.dumps(speaker._envelope("launch")).encode()
+        refusals = [
+            client.post("/alexa", data=body, headers=speaker.ca.sign(body)) for _ in range(2)
+        ]
+
+    assert health.status_code == 200
+    for response in refusals:
+        assert response.status_code == 400
+        assert response.get_json()["error"] == "skill_id_not_configured"
+    mentions = [r for r in caplog.records if "skill_id_not_configured" in r.getMessage()]
+    at_start = [r for r in mentions if "every Alexa request will be refused" in r.getMessage()]
+    assert len(at_start) == 1
+    assert len(mentions) >= 1 + len(refusals)
+    assert not [r for r in caplog.records if r.levelno >= logging.ERROR]
     coach_of(app).store.close()

@@ -11,6 +11,7 @@ from sciatica_coach.app import coach_of
 from shared.clock import ManualClock
 from shared.coach import Coach
 from shared.engine import Phase
+from skill import speech
 from skill.simulator import AlexaSimulator
 
 BREAK = re.compile(r'<break time="(\d+)ms"/>')
@@ -155,9 +156,7 @@ class TestPauseAndTime:
         self, speaker: AlexaSimulator, coach: Coach, clock: ManualClock
     ) -> None:
         into_first_hold(speaker, coach, clock, into=18)
-        paused = speaker.says("AMAZON.PauseIntent")
-        assert "Paused" in paused.ssml
-        assert paused.reprompt
+        speaker.says("AMAZON.PauseIntent")
         clock.advance(600)
         assert "12 seconds" in speaker.says("TimeLeftIntent").ssml
         turn = speaker.says("AMAZON.ResumeIntent")
@@ -167,6 +166,47 @@ class TestPauseAndTime:
         timing = coach.engine.timing
         lead_in = turn.ssml.split("<break")[0]
         assert view.hold.end == pytest.approx(clock.now() + timing.estimate(lead_in) + 12)
+
+    def test_pause_ends_the_session_and_says_how_to_resume(
+        self, speaker: AlexaSimulator, coach: Coach, clock: ManualClock
+    ) -> None:
+        # An open session would time out in seconds; the user comes back by name instead.
+        into_first_hold(speaker, coach, clock, into=18)
+        paused = speaker.says("AMAZON.PauseIntent")
+        assert paused.ends_session
+        assert paused.reprompt is None
+        assert f"{speech.RESUME_PHRASE}." in paused.ssml
+        assert coach.view(speaker.user_id).phase is Phase.PAUSED
+
+    def test_the_resume_phrase_picks_up_the_hold_in_a_new_session(
+        self, speaker: AlexaSimulator, coach: Coach, clock: ManualClock
+    ) -> None:
+        into_first_hold(speaker, coach, clock, into=18)
+        speaker.says("AMAZON.PauseIntent")
+        clock.advance(3600)
+        # "Alexa, tell sciatica coach to resume the routine": a one-shot, new session.
+        turn = speaker.says("AMAZON.ResumeIntent")
+        assert turn.envelope["session"]["new"] is True
+        assert "12 seconds to go" in turn.ssml
+        assert coach.view(speaker.user_id).phase is Phase.ANNOUNCING
+
+    @pytest.mark.parametrize(
+        ("setup", "reprompt"),
+        [
+            (["StartRoutineIntent", "AMAZON.PauseIntent"], "Say resume to carry on"),
+            (["StartRoutineIntent", "AMAZON.StopIntent"], "Say resume to pick up"),
+            (["StartRoutineIntent"], "say next"),
+        ],
+        ids=["paused", "stopped", "announcing"],
+    )
+    def test_time_left_reprompts_with_what_carries_the_run_on(
+        self, speaker: AlexaSimulator, setup: list[str], reprompt: str
+    ) -> None:
+        for intent in setup:
+            speaker.says(intent)
+        turn = speaker.says("TimeLeftIntent")
+        assert reprompt in turn.reprompt
+        assert not turn.ends_session
 
     def test_resume_when_not_paused_keeps_the_hold_going(
         self, speaker: AlexaSimulator, coach: Coach, clock: ManualClock
@@ -265,6 +305,8 @@ class TestHelpAndSafety:
         turn = speaker.says("SafetyIntent")
         assert "sharp pain" in turn.ssml
         assert "Paused" in turn.ssml
+        assert speech.RESUME_PHRASE in turn.ssml
+        assert turn.ends_session
         assert coach.view(speaker.user_id).phase is Phase.PAUSED
 
     def test_safety_when_idle_offers_to_start(self, speaker: AlexaSimulator) -> None:

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
+import hashlib
 import json
+import threading
 from collections.abc import Callable
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -19,10 +22,13 @@ from flask_ask_sdk.skill_adapter import (
     SkillAdapter,
 )
 
+from skill import verification
 from skill.demo_ca import DemoCA
 from skill.verification import (
+    FAILED_URL_TTL_S,
     MAX_CHAIN_BYTES,
     AlexaRequestVerifier,
+    RefuseAllVerifier,
     SkillAdapterVerifier,
     VerificationError,
     cache_file_name,
@@ -61,10 +67,9 @@ def envelope(
             "locale": "en-GB",
         },
     }
+    body["context"] = {"System": {"application": application}}
     if in_session:
-        body["session"] = {"new": True, "sessionId": "s", "application": application}
-    else:
-        body["context"] = {"System": {"application": application}}
+        body["session"] = {"new": True, "sessionId": "s", "application": dict(application)}
     return json.dumps(body).encode("utf-8")
 
 
@@ -184,11 +189,11 @@ def test_cert_urls_outside_amazons_echo_api_folder_are_refused(
 
 
 def test_cache_file_is_named_by_the_sha256_of_the_normalised_url() -> None:
-    name = cache_file_name(CERT_URL)
+    spelled = "HTTPS://S3.AmazonAWS.com:443/echo.api/x/../echo-api-cert-12.pem"
 
-    assert name.endswith(".pem")
-    assert len(name) == 64 + len(".pem")
-    assert name != cache_file_name(CERT_URL.replace("12", "13"))
+    name = cache_file_name(normalise_cert_url(spelled))
+
+    assert name == hashlib.sha256(CERT_URL.encode("utf-8")).hexdigest() + ".pem"
 
 
 # --- the certificate chain --------------------------------------------------------------------
@@ -342,16 +347,162 @@ def test_a_download_that_is_not_a_chain_is_refused_and_not_cached(
     assert not (cert_dir / cache_file_name(CERT_URL)).exists()
 
 
+class FailingFetch:
+    """A download that never works (a made-up URL, S3 down), remembering who asked."""
+
+    def __init__(self) -> None:
+        self.urls: list[str] = []
+
+    def __call__(self, url: str) -> bytes:
+        self.urls.append(url)
+        raise TimeoutError("timed out")
+
+
+def made_up_url(name: str) -> str:
+    return f"https://s3.amazonaws.com/echo.api/{name}.pem"
+
+
 def test_a_failed_download_is_refused(
     make_verifier: Callable[..., AlexaRequestVerifier], demo_ca: DemoCA, demo_now: datetime
 ) -> None:
-    def unreachable(url: str) -> bytes:
-        raise TimeoutError("timed out")
-
-    verifier = make_verifier(chain_from=None, fetch=unreachable)
+    verifier = make_verifier(chain_from=None, fetch=FailingFetch())
     body = envelope(at=demo_now)
 
     assert reason_for(verifier, demo_ca.sign(body), body) == "cert_fetch_failed"
+
+
+def test_a_cache_file_too_large_to_be_a_chain_is_refused_unread(
+    verifier: AlexaRequestVerifier, demo_ca: DemoCA, demo_now: datetime, cert_dir: Path
+) -> None:
+    padded = demo_ca.chain_pem() + b"\n" * MAX_CHAIN_BYTES
+    (cert_dir / cache_file_name(CERT_URL)).write_bytes(padded)
+    body = envelope(at=demo_now)
+
+    assert reason_for(verifier, demo_ca.sign(body), body) == "bad_cert_chain"
+
+
+def _spoiled(demo_ca: DemoCA, demo_now: datetime, spoil: str) -> tuple[dict[str, str], bytes]:
+    """A request for a made-up chain URL with one cheap-to-spot fault."""
+    at = demo_now - timedelta(seconds=600) if spoil == "stale-timestamp" else demo_now
+    app = "amzn1.ask.skill.someone-else" if spoil == "wrong-application" else SKILL_ID
+    body = b"{not json" if spoil == "not-json" else envelope(at=at, application_id=app)
+    headers = {**demo_ca.sign(body), "SignatureCertChainUrl": made_up_url("made-up-1")}
+    if spoil == "no-signature":
+        del headers["Signature-256"]
+    if spoil == "signature-not-base64":
+        headers["Signature-256"] = "%%%"
+    if spoil == "bad-url":
+        headers["SignatureCertChainUrl"] = "https://s3.amazonaws.com/elsewhere/made-up-1.pem"
+    return headers, body
+
+
+@pytest.mark.parametrize(
+    ("spoil", "reason"),
+    [
+        ("no-signature", "missing_header"),
+        ("signature-not-base64", "bad_signature"),
+        ("bad-url", "bad_cert_url"),
+        ("not-json", "malformed_body"),
+        ("stale-timestamp", "stale_timestamp"),
+        ("wrong-application", "wrong_application_id"),
+    ],
+)
+def test_a_junk_request_is_refused_before_anything_is_downloaded(
+    spoil: str,
+    reason: str,
+    make_verifier: Callable[..., AlexaRequestVerifier],
+    demo_ca: DemoCA,
+    demo_now: datetime,
+) -> None:
+    fetch = FailingFetch()
+    verifier = make_verifier(chain_from=None, fetch=fetch)
+    headers, body = _spoiled(demo_ca, demo_now, spoil)
+
+    assert reason_for(verifier, headers, body) == reason
+    assert fetch.urls == []
+
+
+def test_a_url_that_failed_is_not_fetched_again_until_the_pause_is_over(
+    make_verifier: Callable[..., AlexaRequestVerifier],
+    demo_ca: DemoCA,
+    demo_now: datetime,
+    clock: FakeClock,
+) -> None:
+    fetch = FailingFetch()
+    verifier = make_verifier(chain_from=None, fetch=fetch)
+
+    for _ in range(3):
+        body = envelope(at=datetime.fromtimestamp(clock.now, UTC))
+        assert reason_for(verifier, demo_ca.sign(body), body) == "cert_fetch_failed"
+    assert fetch.urls == [CERT_URL]
+
+    clock.now += FAILED_URL_TTL_S
+    body = envelope(at=datetime.fromtimestamp(clock.now, UTC))
+    assert reason_for(verifier, demo_ca.sign(body), body) == "cert_fetch_failed"
+    assert fetch.urls == [CERT_URL, CERT_URL]
+
+
+def test_only_so_many_failed_urls_are_remembered(
+    monkeypatch: pytest.MonkeyPatch,
+    make_verifier: Callable[..., AlexaRequestVerifier],
+    demo_ca: DemoCA,
+    demo_now: datetime,
+) -> None:
+    monkeypatch.setattr(verification, "MAX_FAILED_URLS", 3)
+    fetch = FailingFetch()
+    verifier = make_verifier(chain_from=None, fetch=fetch)
+    body = envelope(at=demo_now)
+    urls = [made_up_url(f"made-up-{n}") for n in range(4)]
+
+    for url in [*urls, urls[-1], urls[0]]:
+        headers = {**demo_ca.sign(body), "SignatureCertChainUrl": url}
+        assert reason_for(verifier, headers, body) == "cert_fetch_failed"
+
+    # The newest failure is still remembered; the oldest was forgotten and tried again.
+    assert fetch.urls == [*urls, urls[0]]
+
+
+def test_a_slow_download_does_not_hold_up_requests_for_another_chain(
+    make_verifier: Callable[..., AlexaRequestVerifier], demo_ca: DemoCA, demo_now: datetime
+) -> None:
+    started, release, finished = threading.Event(), threading.Event(), threading.Event()
+
+    def fetch(url: str) -> bytes:
+        if url == made_up_url("slow"):
+            started.set()
+            release.wait(5)
+            finished.set()
+            raise TimeoutError("S3 is slow today")
+        return demo_ca.chain_pem()
+
+    verifier = make_verifier(chain_from=None, fetch=fetch)
+    body = envelope(at=demo_now)
+    slow_headers = {**demo_ca.sign(body), "SignatureCertChainUrl": made_up_url("slow")}
+    slow = threading.Thread(target=reason_for_quietly, args=(verifier, slow_headers, body))
+    slow.start()
+    try:
+        assert started.wait(5)
+        verifier.verify(demo_ca.sign(body), body)  # another URL: downloads while "slow" hangs
+        assert not finished.is_set()
+    finally:
+        release.set()
+        slow.join(5)
+
+
+def reason_for_quietly(
+    verifier: AlexaRequestVerifier, headers: dict[str, str], body: bytes
+) -> None:
+    with contextlib.suppress(VerificationError):
+        verifier.verify(headers, body)
+
+
+def test_without_a_skill_id_every_request_is_refused(demo_ca: DemoCA, demo_now: datetime) -> None:
+    body = envelope(at=demo_now)
+
+    with pytest.raises(VerificationError) as refused:
+        RefuseAllVerifier().verify(demo_ca.sign(body), body)
+
+    assert refused.value.reason == "skill_id_not_configured"
 
 
 # --- the signature ----------------------------------------------------------------------------
@@ -406,11 +557,14 @@ def test_a_request_missing_a_signature_header_is_refused(
     assert reason_for(verifier, headers, body) == "missing_header"
 
 
+@pytest.mark.parametrize(
+    "body",
+    [b"{not json", b"[" * 5000, b'{"request": {"n": ' + b"7" * 5000 + b"}}"],
+    ids=["broken", "deeply-nested", "huge-integer"],
+)
 def test_a_signed_body_that_is_not_json_is_refused(
-    verifier: AlexaRequestVerifier, demo_ca: DemoCA
+    body: bytes, verifier: AlexaRequestVerifier, demo_ca: DemoCA
 ) -> None:
-    body = b"{not json"
-
     assert reason_for(verifier, demo_ca.sign(body), body) == "malformed_body"
 
 
@@ -464,12 +618,38 @@ def test_a_request_for_another_skill_is_refused(
     assert reason_for(verifier, demo_ca.sign(body), body) == "wrong_application_id"
 
 
-def test_the_application_id_may_come_from_the_session(
+def test_a_request_in_a_session_names_the_skill_in_context_and_session(
     verifier: AlexaRequestVerifier, demo_ca: DemoCA, demo_now: datetime
 ) -> None:
     body = envelope(at=demo_now, in_session=True)
 
     assert verifier.verify(demo_ca.sign(body), body)["session"]["new"] is True
+
+
+def test_a_session_naming_another_skill_is_refused(
+    verifier: AlexaRequestVerifier, demo_ca: DemoCA, demo_now: datetime
+) -> None:
+    data = json.loads(envelope(at=demo_now, in_session=True))
+    data["session"]["application"]["applicationId"] = "amzn1.ask.skill.someone-else"
+    body = json.dumps(data).encode()
+
+    assert reason_for(verifier, demo_ca.sign(body), body) == "wrong_application_id"
+
+
+@pytest.mark.parametrize(
+    "context",
+    [None, [], {}, {"System": []}, {"System": {}}, {"System": {"application": "x"}}],
+    ids=["null", "list", "empty", "system-list", "no-application", "application-string"],
+)
+def test_the_application_id_must_be_in_context_even_if_the_session_has_it(
+    context: Any, verifier: AlexaRequestVerifier, demo_ca: DemoCA, demo_now: datetime
+) -> None:
+    # Alexa puts context.System.application in every request, skill events included.
+    data = json.loads(envelope(at=demo_now, in_session=True))
+    data["context"] = context
+    body = json.dumps(data).encode()
+
+    assert reason_for(verifier, demo_ca.sign(body), body) == "wrong_application_id"
 
 
 # --- plugging into flask-ask-sdk --------------------------------------------------------------

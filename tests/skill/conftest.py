@@ -1,0 +1,69 @@
+"""Fixtures for the skill's tests."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from pathlib import Path
+from typing import Any
+
+import pytest
+from chain_server import ChainServer
+from flask import Flask
+
+from sciatica_coach import create_app
+from sciatica_coach.app import coach_of
+from shared.clock import ManualClock
+from skill import verification
+from skill.demo_ca import DemoCA
+from skill.simulator import AlexaSimulator
+
+FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
+
+
+@pytest.fixture
+def chain_server() -> Iterator[ChainServer]:
+    """A real HTTP server on loopback, so download_chain is tested over a socket."""
+    with ChainServer(
+        b"-----BEGIN CERTIFICATE-----\nnot really\n-----END CERTIFICATE-----\n"
+    ) as server:
+        yield server
+
+
+@pytest.fixture
+def downloads(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """Every chain download an app built after this fixture attempts; none ever succeeds."""
+    attempted: list[str] = []
+
+    def no_download(url: str, **_: object) -> bytes:
+        attempted.append(url)
+        raise OSError("tests never download a chain")
+
+    monkeypatch.setattr(verification, "download_chain", no_download)
+    return attempted
+
+
+@pytest.fixture
+def guarded_app(app_config: dict[str, Any], downloads: list[str]) -> Iterator[Flask]:
+    """The verified app of tests/conftest.py, built so that it cannot download a chain."""
+    app = create_app(app_config)
+    yield app
+    coach_of(app).store.close()
+
+
+@pytest.fixture
+def guarded_speaker(guarded_app: Flask, demo_ca: DemoCA, clock: ManualClock) -> AlexaSimulator:
+    """A signed speaker talking to guarded_app."""
+    client = guarded_app.test_client()
+
+    def post(body: bytes, headers: Mapping[str, str]) -> tuple[int, Any]:
+        response = client.post("/alexa", data=body, headers=dict(headers))
+        return response.status_code, response.get_json(silent=True)
+
+    return AlexaSimulator.from_fixture_dir(
+        FIXTURES / "alexa",
+        transport=post,
+        ca=demo_ca,
+        skill_id=guarded_app.config["SKILL_ID"],
+        clock=clock.now,
+        user_id="amzn1.ask.account.TEST-USER-GUARDED",
+    )
