@@ -27,6 +27,7 @@ import requests
 from shared.clock import SystemClock
 from shared.pairing import PairingService
 from shared.sqlite_store import SQLiteStore
+from shared.store import PairingStore
 from skill.simulator import Transport
 
 REPO = Path(__file__).resolve().parents[2]
@@ -167,12 +168,17 @@ def pair_watch(db_path: Path, user_id: str) -> str:
     """A watch token for `user_id`, made through the core on the server's SQLite file."""
     store = SQLiteStore(db_path)
     try:
-        pairing = PairingService(store, SystemClock())
-        started = pairing.start()
-        pairing.bind(user_id, started.user_code)
-        return pairing.exchange(started.device_code).access_token
+        return pair_watch_in(store, user_id)
     finally:
         store.close()
+
+
+def pair_watch_in(store: PairingStore, user_id: str) -> str:
+    """A watch token for `user_id`, made through the core on the server's own store."""
+    pairing = PairingService(store, SystemClock())
+    started = pairing.start()
+    pairing.bind(user_id, started.user_code)
+    return pairing.exchange(started.device_code).access_token
 
 
 def requests_transport(server: Server) -> Transport:

@@ -1,8 +1,9 @@
 """A server killed mid-hold comes back where it was: same step, same hold end, for voice and wrist.
 
-The run stores absolute deadlines, not a ticking counter, so nothing is lost when the process
-dies: a fresh process on the same SQLite file derives the same hold, and the time left is
-simply its end minus now.
+The run stores absolute deadlines, not a ticking counter, and every change is in the store
+before it is answered, so nothing is lost when the process dies: a fresh process on the same
+store (the SQLite file, or Redis, which outlives the server) derives the same hold, and the
+time left is simply its end minus now.
 """
 
 from __future__ import annotations
@@ -16,16 +17,19 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from redis_support import redis_server
 from serve_support import (
     LONG_HOLD_ROUTINE,
     SKILL_ID,
     Launcher,
     Server,
-    pair_watch,
+    pair_watch_in,
     requests_transport,
     watch_get,
 )
 
+from shared.redis_store import RedisStore
+from shared.sqlite_store import SQLiteStore
 from skill.demo_ca import DemoCA
 from skill.simulator import AlexaSimulator
 
@@ -40,15 +44,36 @@ def launcher(tmp_path: Path) -> Iterator[Launcher]:
     launcher.kill_all()
 
 
+@pytest.fixture(scope="module")
+def redis_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """CI's Redis, or one of our own (tests/redis_support.py); skipped or failed without."""
+    with redis_server(tmp_path_factory.mktemp("redis")) as url:
+        yield url
+
+
+@pytest.fixture(params=["sqlite", "redis"])
+def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[tuple[dict[str, str], Any]]:
+    """Where the servers keep the runs, as SCIATICA_* settings, and the core's own handle on it."""
+    if request.param == "sqlite":
+        db = SQLiteStore(tmp_path / "coach.sqlite3")
+        yield {"SCIATICA_DB": str(tmp_path / "coach.sqlite3")}, db
+    else:
+        url = request.getfixturevalue("redis_url")
+        db = RedisStore.from_url(url)
+        db.client.flushdb()
+        yield {"SCIATICA_REDIS_URL": url, "SCIATICA_DB": str(tmp_path / "unused.sqlite3")}, db
+    db.close()
+
+
 @pytest.fixture
-def environment(tmp_path: Path) -> tuple[dict[str, str], DemoCA]:
+def environment(tmp_path: Path, store: tuple[dict[str, str], Any]) -> tuple[dict[str, str], DemoCA]:
     """Verification on, against a demo CA minted now; settings through SCIATICA_* only."""
     ca = DemoCA.generate(now=datetime.now(UTC))
     ca.install_chain(tmp_path / "certs")
     routine = tmp_path / "routine.toml"
     routine.write_text(LONG_HOLD_ROUTINE, "utf-8")
     env = {
-        "SCIATICA_DB": str(tmp_path / "coach.sqlite3"),
+        **store[0],
         "SCIATICA_ROUTINE": str(routine),
         "SCIATICA_SKILL_ID": SKILL_ID,
         "SCIATICA_ALEXA_CA_FILE": str(ca.write_root(tmp_path / "root.pem")),
@@ -78,11 +103,13 @@ def wait_for_hold(server: Server, token: str) -> tuple[dict[str, Any], str]:
 
 
 def test_a_server_killed_mid_hold_resumes_the_same_hold_for_voice_and_watch(
-    launcher: Launcher, tmp_path: Path, environment: tuple[dict[str, str], DemoCA]
+    launcher: Launcher,
+    store: tuple[dict[str, str], Any],
+    environment: tuple[dict[str, str], DemoCA],
 ) -> None:
     env, ca = environment
     first = launcher.start(env=env)
-    token = pair_watch(Path(env["SCIATICA_DB"]), USER)
+    token = pair_watch_in(store[1], USER)
     speaker = AlexaSimulator(requests_transport(first), ca, SKILL_ID, time.time, user_id=USER)
     assert speaker.says("StartRoutineIntent").status == 200
     before, etag = wait_for_hold(first, token)
