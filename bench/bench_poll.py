@@ -1,151 +1,347 @@
-"""Cue-poll throughput over loopback: a full 200 answer and a 304, each against a bare endpoint.
+"""Cue-poll throughput on the production server: a 200 and a 304 against a bare Flask endpoint.
 
-Run from the repository root: python -m bench.bench_poll [requests-per-round] [rounds]
+Run from the repository root:
 
-One app on werkzeug's threaded server on 127.0.0.1 serves all three: GET /api/v1/cues with no
-ETag (the whole payload, every cue with its patterns), the same with a matching If-None-Match
-(304, no body), and a bare Flask route added to the same app that returns a small JSON. One
-keep-alive client takes turns, round by round, so the ratios hold on a shared, noisy machine
-even when absolute figures drift. The loops are bounded; nothing leaves the machine.
+    python -m bench.bench_poll [seconds-per-round=5] [rounds=3] [connections=32] [--python]
+
+One `sciatica-coach serve` server (gunicorn, one gevent worker, a temporary SQLite file, its
+JSON request log on) serves all three, and `/bench/bare` is a route added to the product app
+itself, so it pays the same request log and middleware as the poll: the ratios are the cost
+of the poll's own work (bearer token, the run from SQLite, cues and their ETag). The three
+answers:
+
+- `200`: GET /api/v1/cues with the token and no ETag: the whole payload, every cue;
+- `304`: the same with a matching If-None-Match (no wait): what most polls get;
+- `bare`: GET /bench/bare, a constant small JSON.
+
+Load comes from wrk (Debian's `wrk` package) with a generated Lua script that adds the
+Authorization and If-None-Match headers and prints its figures as JSON; if wrk is not on the
+PATH (or with --python) a bounded asyncio generator does the same job, more slowly, and the
+output says which one ran. The three take turns, round by round, so each ratio compares
+figures taken under the same machine load. Everything talks to 127.0.0.1 and stops by itself.
 """
 
 from __future__ import annotations
 
-import logging
+import asyncio
+import json
+import os
+import shutil
+import signal
 import statistics
+import subprocess
 import sys
 import tempfile
-import threading
 import time
-from collections.abc import Callable
+from dataclasses import dataclass
+from importlib import metadata
 from pathlib import Path
 
-import requests
 from flask import Flask, jsonify
 from flask.typing import ResponseReturnValue
-from werkzeug.serving import make_server
 
-from sciatica_coach import create_app
-from shared.coach import Coach
-from shared.engine import Event
-from shared.pairing import PairingService
+from bench.bench_server import free_port, machine, percentile, raw_request, read_response
 
-USER = "amzn1.ask.account.BENCH"
+USER = "amzn1.ask.account.BENCH-POLL"
+SKILL_ID = "amzn1.ask.skill.bench-poll"
+KINDS = ("bare", "200", "304")
+LATENCY_FIELDS = ("p50_ms", "p90_ms", "p99_ms")
+SERVE = (sys.executable, "-m", "bench.bench_poll", "serve")
+#: wrk's threads: one per core on the 2-core machine the notes were taken on.
+WRK_THREADS = 2
+#: Longest one round may run past its planned seconds before it is killed.
+ROUND_SLACK_S = 20.0
+
+_LUA = """\
+wrk.method = "GET"
+{headers}
+done = function(summary, latency, requests)
+  local e = summary.errors
+  io.write(string.format(
+    'WRKJSON {{"requests": %d, "duration_us": %d, "errors": %d, "p50_us": %d, '
+      .. '"p90_us": %d, "p99_us": %d, "max_us": %d}}\\n',
+    summary.requests, summary.duration, e.connect + e.read + e.write + e.status + e.timeout,
+    latency:percentile(50), latency:percentile(90), latency:percentile(99), latency.max))
+end
+"""
 
 
-def add_bare_route(app: Flask) -> None:
-    """The floor: the same server and Flask stack answering a constant small JSON."""
+# -- the server side (runs in the child process) -----------------------------------------------
+
+
+def with_bare_route(app: Flask) -> Flask:
+    """The product app plus the floor: a constant JSON on the same app, log and middleware."""
 
     @app.get("/bench/bare")
     def bare() -> ResponseReturnValue:
         return jsonify(ok=True)
 
-
-def paired_token(app: Flask) -> str:
-    pairing: PairingService = app.extensions["sciatica_pairing"]
-    start = pairing.start()
-    pairing.bind(USER, start.user_code)
-    return pairing.exchange(start.device_code).access_token
+    return app
 
 
-def throughput(call: Callable[[], None], requests_per_round: int) -> float:
-    """Requests per second for one bounded burst of sequential calls."""
-    start = time.perf_counter()
-    for _ in range(requests_per_round):
-        call()
-    return requests_per_round / (time.perf_counter() - start)
+def serve_child(argv: list[str]) -> int:
+    """`python -m bench.bench_poll serve --port P --db D --skill-id S`: serve, plus /bench/bare."""
+    from sciatica_coach import cli, server
+
+    args = cli.build_parser().parse_args(["serve", *argv])
+    options = server.ServeOptions(
+        host="127.0.0.1", port=args.port, db=args.db, skill_id=args.skill_id
+    )
+    return server.serve(options, wrap=with_bare_route)
 
 
-def main(requests_per_round: int = 400, rounds: int = 5) -> None:
-    logging.getLogger("werkzeug").setLevel(logging.WARNING)  # no access line per request
-    with tempfile.TemporaryDirectory() as tmp:
-        app = create_app({"DATABASE": str(Path(tmp) / "bench.sqlite3"), "DEV_SKIP_VERIFY": True})
-        add_bare_route(app)
-        coach: Coach = app.extensions["sciatica_coach"]
-        auth = {"Authorization": f"Bearer {paired_token(app)}"}
-        coach.apply(USER, Event.START, lead_in=600.0)  # a hold far ahead: cues stay pending
+# -- set-up -----------------------------------------------------------------------------------
 
-        server = make_server("127.0.0.1", 0, app, threaded=True)
-        thread = threading.Thread(target=server.serve_forever, daemon=True)
-        thread.start()
-        base = f"http://127.0.0.1:{server.server_port}"
-        session = requests.Session()
+
+def prepare(db: Path) -> str:
+    """A paired watch and a run started with its hold far ahead (every cue pending)."""
+    from shared.clock import SystemClock
+    from shared.coach import Coach
+    from shared.engine import Event, RoutineEngine
+    from shared.pairing import PairingService
+    from shared.routine import load_routine
+    from shared.speech_timing import SpeechTimingModel
+    from shared.sqlite_store import SQLiteStore
+
+    store = SQLiteStore(db)
+    try:
+        pairing = PairingService(store, SystemClock())
+        started = pairing.start()
+        pairing.bind(USER, started.user_code)
+        token = pairing.exchange(started.device_code).access_token
+        coach = Coach(store, RoutineEngine(load_routine(), SpeechTimingModel()), SystemClock())
+        coach.apply(USER, Event.START, lead_in=600.0)
+        return token
+    finally:
+        store.close()
+
+
+def start_server(tmp: Path) -> tuple[subprocess.Popen[bytes], int]:
+    port = free_port()
+    log = (tmp / "server.log").open("wb")
+    process = subprocess.Popen(
+        [*SERVE, "--port", str(port), "--db", str(tmp / "bench.sqlite3"), "--skill-id", SKILL_ID],
+        env={name: value for name, value in os.environ.items() if not name.startswith("SCIATICA_")},
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        stdin=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+    log.close()
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
         try:
-            first = session.get(f"{base}/api/v1/cues", headers=auth, timeout=10)
-            etag = first.headers["ETag"]
-            payload_bytes = len(first.content)
-            conditional = {**auth, "If-None-Match": etag}
+            if _get(port, "/healthz")[0] == 200:
+                return process, port
+        except OSError:
+            time.sleep(0.1)
+    os.killpg(process.pid, signal.SIGKILL)
+    raise RuntimeError("the server did not start:\n" + (tmp / "server.log").read_text())
 
-            def full() -> None:
-                response = session.get(f"{base}/api/v1/cues", headers=auth, timeout=10)
-                assert response.status_code == 200
 
-            def not_modified() -> None:
-                response = session.get(f"{base}/api/v1/cues", headers=conditional, timeout=10)
-                assert response.status_code == 304
-
-            def bare() -> None:
-                assert session.get(f"{base}/bench/bare", timeout=10).status_code == 200
-
-            loopback = measure(
-                {"bare": bare, "200": full, "304": not_modified}, requests_per_round, rounds
-            )
-            in_process = measure(in_process_calls(app, auth, etag), requests_per_round, rounds)
+def _get(port: int, path: str, headers: dict[str, str] | None = None) -> tuple[int, dict, bytes]:
+    async def once() -> tuple[int, dict[str, str], bytes]:
+        reader, writer = await asyncio.open_connection("127.0.0.1", port)
+        try:
+            writer.write(raw_request("GET", path, headers))
+            return await asyncio.wait_for(read_response(reader), 10)
         finally:
-            session.close()
-            server.shutdown()
-            thread.join(timeout=10)
-            server.server_close()
-            coach.store.close()
+            writer.close()
 
-    print(f"GET /api/v1/cues: {rounds} rounds of {requests_per_round} requests per answer")
-    print(f"  200 payload: {payload_bytes} bytes, {len(first.json()['cues'])} cues")
-    report("over loopback (werkzeug threaded server, one keep-alive client)", loopback)
-    report("in process (Flask test client, one thread)", in_process)
+    return asyncio.run(once())
 
 
-def in_process_calls(app: Flask, auth: dict[str, str], etag: str) -> dict[str, Callable[[], None]]:
-    """The same three answers without sockets or a thread per request."""
-    client = app.test_client()
-    conditional = {**auth, "If-None-Match": etag}
-
-    def full() -> None:
-        assert client.get("/api/v1/cues", headers=auth).status_code == 200
-
-    def not_modified() -> None:
-        assert client.get("/api/v1/cues", headers=conditional).status_code == 304
-
-    def bare() -> None:
-        assert client.get("/bench/bare").status_code == 200
-
-    return {"bare": bare, "200": full, "304": not_modified}
+# -- one round --------------------------------------------------------------------------------
 
 
-def measure(
-    calls: dict[str, Callable[[], None]], requests_per_round: int, rounds: int
-) -> dict[str, list[float]]:
-    """Throughput per round for each call, taking turns so all see the same machine load."""
-    for call in calls.values():  # warm-up: connections, imports, SQLite pages
-        throughput(call, 20)
-    figures: dict[str, list[float]] = {name: [] for name in calls}
-    for _ in range(rounds):
-        for name, call in calls.items():
-            figures[name].append(throughput(call, requests_per_round))
-    return figures
+@dataclass(frozen=True, slots=True)
+class Round:
+    """One load generator run against one answer."""
+
+    requests_per_s: float
+    p50_ms: float
+    p90_ms: float
+    p99_ms: float
+    max_ms: float
+    requests: int
+    errors: int
 
 
-def report(title: str, figures: dict[str, list[float]]) -> None:
-    print(f"  {title}:")
-    bare_median = statistics.median(figures["bare"])
-    for name, label in (("bare", "bare Flask JSON"), ("200", "poll, 200"), ("304", "poll, 304")):
-        median = statistics.median(figures[name])
-        print(
-            f"    {label:16} median {median:7.0f} req/s ({1000 / median:.2f} ms each), "
-            f"{median / bare_median:.2f}x bare "
-            f"(rounds {min(figures[name]):.0f} to {max(figures[name]):.0f})"
+def wrk_round(
+    wrk: str, url: str, headers: dict[str, str], seconds: int, connections: int, tmp: Path
+) -> Round:
+    """One wrk run with `headers` on every request; its figures from the Lua done() hook."""
+    lines = [f"wrk.headers[ [==[{name}]==] ] = [==[{value}]==]" for name, value in headers.items()]
+    script = tmp / "bench_poll.lua"
+    script.write_text(_LUA.format(headers="\n".join(lines)))
+    command = [wrk, f"-t{WRK_THREADS}", f"-c{connections}", f"-d{seconds}s", "-s", str(script)]
+    done = subprocess.run(
+        [*command, url], capture_output=True, text=True, timeout=seconds + ROUND_SLACK_S
+    )
+    if done.returncode != 0:
+        raise RuntimeError(f"wrk failed ({done.returncode}): {done.stderr or done.stdout}")
+    [line] = [line for line in done.stdout.splitlines() if line.startswith("WRKJSON ")]
+    figures = json.loads(line.removeprefix("WRKJSON "))
+    return Round(
+        requests_per_s=figures["requests"] / (figures["duration_us"] / 1e6),
+        p50_ms=figures["p50_us"] / 1000,
+        p90_ms=figures["p90_us"] / 1000,
+        p99_ms=figures["p99_us"] / 1000,
+        max_ms=figures["max_us"] / 1000,
+        requests=figures["requests"],
+        errors=figures["errors"],
+    )
+
+
+def python_round(
+    port: int, path: str, headers: dict[str, str], expect: int, seconds: int, connections: int
+) -> Round:
+    """The fallback: `connections` keep-alive clients on asyncio, each sending back to back."""
+    request = raw_request("GET", path, headers)
+    latencies: list[float] = []
+    errors = 0
+
+    async def client(stop_at: float) -> None:
+        nonlocal errors
+        reader, writer = await asyncio.open_connection("127.0.0.1", port)
+        try:
+            while time.perf_counter() < stop_at:
+                start = time.perf_counter()
+                writer.write(request)
+                status, _, _ = await read_response(reader)
+                latencies.append(time.perf_counter() - start)
+                errors += status != expect
+        finally:
+            writer.close()
+
+    async def run() -> float:
+        start = time.perf_counter()
+        clients = [client(start + seconds) for _ in range(connections)]
+        await asyncio.wait_for(asyncio.gather(*clients), seconds + ROUND_SLACK_S)
+        return time.perf_counter() - start
+
+    took = asyncio.run(run())
+    ms = [latency * 1000 for latency in latencies]
+    return Round(
+        requests_per_s=len(ms) / took,
+        p50_ms=percentile(ms, 0.50),
+        p90_ms=percentile(ms, 0.90),
+        p99_ms=percentile(ms, 0.99),
+        max_ms=max(ms),
+        requests=len(ms),
+        errors=errors,
+    )
+
+
+# -- the run ----------------------------------------------------------------------------------
+
+
+def main(
+    seconds: int = 5, rounds: int = 3, connections: int = 32, use_python: bool = False
+) -> None:
+    wrk = None if use_python else shutil.which("wrk")
+    with tempfile.TemporaryDirectory() as tmp_name:
+        tmp = Path(tmp_name)
+        token = prepare(tmp / "bench.sqlite3")
+        process, port = start_server(tmp)
+        try:
+            auth = {"Authorization": f"Bearer {token}"}
+            status, headers, body = _get(port, "/api/v1/cues", auth)
+            if status != 200:
+                raise RuntimeError(f"the first poll answered {status}")
+            conditional = {**auth, "If-None-Match": headers["etag"]}
+            if _get(port, "/api/v1/cues", conditional)[0] != 304:
+                raise RuntimeError("a poll with the current ETag was not answered 304")
+            cues = len(json.loads(body)["cues"])
+            plan = {
+                "bare": ("/bench/bare", {}, 200),
+                "200": ("/api/v1/cues", auth, 200),
+                "304": ("/api/v1/cues", conditional, 304),
+            }
+            figures: dict[str, list[Round]] = {kind: [] for kind in KINDS}
+            for number in range(rounds + 1):  # round 0 warms up every path and is dropped
+                for kind, (path, sent, expect) in plan.items():
+                    length = 1 if number == 0 else seconds
+                    if wrk:
+                        url = f"http://127.0.0.1:{port}{path}"
+                        result = wrk_round(wrk, url, sent, length, connections, tmp)
+                    else:
+                        result = python_round(port, path, sent, expect, length, connections)
+                    if number:
+                        figures[kind].append(result)
+        finally:
+            os.killpg(process.pid, signal.SIGTERM)
+            try:
+                process.wait(timeout=40)
+            except subprocess.TimeoutExpired:
+                os.killpg(process.pid, signal.SIGKILL)
+                process.wait()
+        logged = sum(1 for _ in (tmp / "server.log").open("rb"))
+    report(wrk, seconds, rounds, connections, len(body), cues, figures, logged)
+
+
+def report(
+    wrk: str | None,
+    seconds: int,
+    rounds: int,
+    connections: int,
+    payload_bytes: int,
+    cues: int,
+    figures: dict[str, list[Round]],
+    logged: int,
+) -> None:
+    versions = ", ".join(
+        f"{name} {metadata.version(name)}" for name in ("gunicorn", "gevent", "flask")
+    )
+    print(f"machine: {machine()}")
+    print(f"server: sciatica-coach serve, one gevent worker, JSON request log on ({versions})")
+    if wrk:
+        version = " ".join(
+            subprocess.run([wrk, "-v"], capture_output=True, text=True).stdout.split()[:2]
         )
+        print(f"load: {version}, {WRK_THREADS} threads, {connections} keep-alive connections")
+    else:
+        print(
+            f"load: wrk not found (apt-get install wrk), so the bounded Python generator: asyncio, "
+            f"{connections} keep-alive connections; it tops out before the server does, so its "
+            "ratios understate the gaps"
+        )
+    print(
+        f"{rounds} rounds of {seconds} s per answer, taking turns; "
+        f"the 200 carries {payload_bytes} B, {cues} cues"
+    )
+    bare = [r.requests_per_s for r in figures["bare"]]
+    header = "  ".join(f"{name:>6}" for name in ("p50 ms", "p90 ms", "p99 ms", "max ms"))
+    print(f"\n  {'answer':6}  {'req/s':>7}  {header}  ratio to bare: median (each round)")
+    medians = {}
+    for kind in KINDS:
+        taken = figures[kind]
+        medians[kind] = statistics.median(r.requests_per_s for r in taken)
+        ratios = [r.requests_per_s / b for r, b in zip(taken, bare, strict=True)]
+        latencies = [statistics.median(getattr(r, f) for r in taken) for f in LATENCY_FIELDS]
+        print(
+            f"  {kind:6}  {medians[kind]:7.0f}  "
+            + "  ".join(f"{ms:6.2f}" for ms in latencies)
+            + f"  {max(r.max_ms for r in taken):6.1f}"
+            + f"  {statistics.median(ratios):.2f}x ({', '.join(f'{x:.2f}' for x in ratios)})"
+        )
+    print(
+        f"\n  ratio 200/bare {medians['200'] / medians['bare']:.2f}x, "
+        f"304/bare {medians['304'] / medians['bare']:.2f}x (of the median req/s)"
+    )
+    errors = sum(r.errors for taken in figures.values() for r in taken)
+    total = sum(r.requests for taken in figures.values() for r in taken)
+    print(f"  {total} requests measured, {errors} failed or unexpected; {logged} server log lines")
+
+
+def _args() -> tuple[list[int], bool]:
+    flags = [arg for arg in sys.argv[1:] if arg.startswith("--")]
+    numbers = [int(arg) for arg in sys.argv[1:] if not arg.startswith("--")]
+    return numbers[:3], "--python" in flags
 
 
 if __name__ == "__main__":
-    args = [int(arg) for arg in sys.argv[1:3]]
-    main(*args)
+    if len(sys.argv) > 1 and sys.argv[1] == "serve":
+        sys.exit(serve_child(sys.argv[2:]))
+    numbers, use_python = _args()
+    main(*numbers, use_python=use_python)

@@ -1,6 +1,6 @@
 """The real server under load on loopback: Alexa latency against a bare echo, and waiting watches.
 
-Run from the repository root: python -m bench.bench_server [runs] [max_waiters]
+Run from the repository root: python -m bench.bench_server [runs=1000] [max_waiters=10000]
 
 One run starts `sciatica-coach serve`'s gunicorn+gevent server (one worker, a temporary
 SQLite file, verification on against a demo CA) with a bench-only echo app mounted beside
@@ -10,9 +10,12 @@ the product app, then measures, printing every figure:
     on the same server), alternating on one keep-alive connection, so the ratio holds on a
     shared machine even when absolute numbers drift;
 (b) long-poll capacity: watches, one user each, ramped up to `max_waiters` waiting polls on
-    an asyncio client; at each step the worker's RSS (from /proc) and how fast /healthz and
-    one voice change still get through;
-(c) SIGTERM with every watch waiting: how many polls are answered and how long the exit takes.
+    an asyncio client (whose open-file limit is raised to its hard limit first); at each
+    step the worker's RSS (from /proc), how fast /healthz gets through, and how long a voice
+    change takes to reach its waiting watch. The ramp stops early, saying why, at the first
+    step where /healthz is not answered within HEALTHZ_TIMEOUT_S;
+(c) SIGTERM with every watch waiting: how many polls are answered, when, how many asked
+    again on the same connection before it closed, and when the worker and the server exit.
 
 Everything is bounded in count and time and talks only to 127.0.0.1.
 """
@@ -23,6 +26,7 @@ import asyncio
 import json
 import os
 import platform
+import resource
 import signal
 import socket
 import statistics
@@ -33,6 +37,7 @@ import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from importlib import metadata
 from pathlib import Path
 from typing import Any
 
@@ -40,16 +45,27 @@ from flask import Flask, jsonify, request
 from flask.typing import ResponseReturnValue
 from werkzeug.middleware.dispatcher import DispatcherMiddleware
 
+from sciatica_coach.server import WORKER_CONNECTIONS
+
 SKILL_ID = "amzn1.ask.skill.bench-server"
-LEVELS = (250, 500, 1000, 2000)
-#: Longest the whole bench may take; past it, everything is killed.
-BENCH_DEADLINE_S = 300.0
+PACKAGES = ("gunicorn", "gevent", "greenlet", "flask", "werkzeug", "ask-sdk-core", "cryptography")
+LEVELS = (250, 500, 1000, 2000, 4000, 6000, 8000, 10_000)
+#: Longest the whole bench may take once the watches are paired; past it, everything stops.
+BENCH_DEADLINE_S = 420.0
+#: A /healthz slower than this means the worker takes no new connection: the ramp stops.
+#: It is long because /healthz queues behind every watch just added (on a loaded 2-core
+#: machine one worker took 15 s to answer the first polls of 2,000 new watches).
+HEALTHZ_TIMEOUT_S = 60.0
+#: Longest one ramp step may take for all its watches to be waiting.
+STEP_TIMEOUT_S = 120.0
 #: The wait every watch asks for: the longest the API allows.
 POLL_WAIT_S = 30
 #: Connections opened at once while ramping, so the listen backlog never overflows.
 CONNECT_CONCURRENCY = 100
-#: Voice changes timed at the top level, each to a different waiting watch.
+#: Voice changes timed at every level, each to a different waiting watch.
 WAKE_SAMPLES = 20
+#: Open files the bench client needs beyond one per watch (the log, the voice, /healthz).
+SPARE_FILES = 100
 
 
 # -- the server side (runs in the child process) -----------------------------------------------
@@ -83,6 +99,11 @@ def serve_child(argv: list[str]) -> int:
 
 
 # -- plumbing ---------------------------------------------------------------------------------
+
+
+def progress(message: str) -> None:
+    """A line on stderr while a long run goes on; the figures go to stdout."""
+    print(f"  ... {message}", file=sys.stderr, flush=True)
 
 
 def free_port() -> int:
@@ -208,6 +229,8 @@ class Watch:
     waiting: asyncio.Event = field(default_factory=asyncio.Event)
     changed: asyncio.Event = field(default_factory=asyncio.Event)
     answers: int = 0
+    #: perf_counter() of every answer, for when the polls are answered on SIGTERM.
+    answered_at: list[float] = field(default_factory=list)
 
     async def run(self, port: int, gate: asyncio.Semaphore) -> None:
         auth = {"Authorization": f"Bearer {self.token}"}
@@ -226,6 +249,7 @@ class Watch:
                 self.waiting.set()
                 status, headers, _ = await read_response(reader)
                 self.answers += 1
+                self.answered_at.append(time.perf_counter())
                 if status == 200:
                     etag = headers["etag"]
                     self.changed.set()
@@ -256,8 +280,20 @@ def pair_watches(db: Path, count: int) -> list[Watch]:
 class Level:
     waiters: int
     rss: int
-    healthz_ms: float
+    healthz_ms: float | None
     wake_ms: list[float] = field(default_factory=list)
+
+
+async def timed_healthz(port: int) -> float | None:
+    """A /healthz round trip on a fresh connection, in ms; None if it takes too long."""
+    start = time.perf_counter()
+    try:
+        status, _, _ = await exchange(port, raw_request("GET", "/healthz"), HEALTHZ_TIMEOUT_S)
+    except (TimeoutError, OSError):
+        return None
+    if status != 200:
+        raise RuntimeError(f"/healthz answered {status}")
+    return (time.perf_counter() - start) * 1000
 
 
 async def ramp(
@@ -268,48 +304,102 @@ async def ramp(
     await exchange(port, raw_request("GET", "/healthz"))
     baseline = rss_bytes(worker)
     results = []
+    woken = 0
     for level in levels:
         for watch in watches[len(tasks) : level]:
             tasks.append(asyncio.create_task(watch.run(port, gate)))
         await asyncio.wait_for(
-            asyncio.gather(*(watch.waiting.wait() for watch in watches[:level])), 60
+            asyncio.gather(*(watch.waiting.wait() for watch in watches[:level])), STEP_TIMEOUT_S
         )
         failed = [task for task in tasks if task.done()]
         if failed:
             raise RuntimeError(f"a watch stopped: {failed[0].exception()!r}")
         # The worker takes connections in order and runs each request until it waits, so
         # once this /healthz is answered every poll sent before it is waiting.
-        start = time.perf_counter()
-        status, _, _ = await exchange(port, raw_request("GET", "/healthz"))
-        healthz_ms = (time.perf_counter() - start) * 1000
-        if status != 200:
-            raise RuntimeError(f"/healthz answered {status} with {level} waiting")
+        healthz_ms = await timed_healthz(port)
         results.append(Level(level, rss_bytes(worker), healthz_ms))
-    for watch in watches[: min(WAKE_SAMPLES, len(tasks))]:
-        body, headers = signed(ca, watch.user_id, "StartRoutineIntent")
-        start = time.perf_counter()
-        await exchange(port, raw_request("POST", "/alexa", headers, body))
-        await asyncio.wait_for(watch.changed.wait(), 10)
-        results[-1].wake_ms.append((time.perf_counter() - start) * 1000)
+        progress(f"{level} waiting, /healthz {healthz_ms} ms")
+        if healthz_ms is None:
+            break  # no new connection gets in: nothing more to measure at this level
+        for watch in watches[woken : woken + min(WAKE_SAMPLES, level - woken)]:
+            body, headers = signed(ca, watch.user_id, "StartRoutineIntent")
+            start = time.perf_counter()
+            await exchange(port, raw_request("POST", "/alexa", headers, body))
+            await asyncio.wait_for(watch.changed.wait(), 10)
+            results[-1].wake_ms.append((time.perf_counter() - start) * 1000)
+            woken += 1
     return baseline, results, tasks
 
 
+@dataclass
+class Stop:
+    """What SIGTERM did with every watch waiting."""
+
+    took_s: float
+    answered: int
+    asked_again: int
+    first_answer_s: float | None
+    median_answer_s: float | None
+    last_answer_s: float | None
+    worker_exit_s: float | None
+    code: int | None
+
+
 async def stop_with_waiters(
-    process: subprocess.Popen[bytes], watches: list[Watch], tasks: list[asyncio.Task[None]]
-) -> tuple[float, int, int | None]:
-    """SIGTERM with every watch waiting: seconds to exit, watches answered, exit code."""
+    process: subprocess.Popen[bytes],
+    worker: int,
+    watches: list[Watch],
+    tasks: list[asyncio.Task[None]],
+) -> Stop:
+    """SIGTERM with every watch waiting: who is answered when, and when the processes exit."""
     before = [watch.answers for watch in watches]
     start = time.perf_counter()
     process.send_signal(signal.SIGTERM)
     deadline = start + 45
+    worker_exit = None
     while process.poll() is None and time.perf_counter() < deadline:
-        await asyncio.sleep(0.05)
+        if worker_exit is None and not _running(worker):
+            worker_exit = time.perf_counter() - start
+        await asyncio.sleep(0.02)
     took = time.perf_counter() - start
-    answered = sum(watch.answers > seen for watch, seen in zip(watches, before, strict=True))
+    if worker_exit is None and not _running(worker):
+        worker_exit = took
+    after = [
+        [at - start for at in watch.answered_at[seen:]]
+        for watch, seen in zip(watches, before, strict=True)
+    ]
+    firsts = sorted(times[0] for times in after if times)
     for task in tasks:
         task.cancel()
     await asyncio.gather(*tasks, return_exceptions=True)
-    return took, answered, process.poll()
+    return Stop(
+        took_s=took,
+        answered=len(firsts),
+        asked_again=sum(len(times) > 1 for times in after),
+        first_answer_s=firsts[0] if firsts else None,
+        median_answer_s=statistics.median(firsts) if firsts else None,
+        last_answer_s=firsts[-1] if firsts else None,
+        worker_exit_s=worker_exit,
+        code=process.poll(),
+    )
+
+
+def _running(pid: int) -> bool:
+    """Whether `pid` still runs (a zombie waiting for its parent to reap it does not)."""
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except (FileNotFoundError, IndexError):
+        return False
+    return state != "Z"
+
+
+def raise_own_open_file_limit(needed: int) -> int:
+    """Lift this process's soft limit on open files towards `needed`; the limit it got."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft != resource.RLIM_INFINITY and soft < needed:
+        wanted = needed if hard == resource.RLIM_INFINITY else min(needed, hard)
+        resource.setrlimit(resource.RLIMIT_NOFILE, (wanted, hard))
+    return resource.getrlimit(resource.RLIMIT_NOFILE)[0]
 
 
 # -- the run ------------------------------------------------------------------------------------
@@ -352,9 +442,12 @@ def report(
     echo_ms: list[float],
     baseline: int,
     levels: list[Level],
-    stop: tuple[float, int, int | None],
+    stop: Stop,
+    files: int,
 ) -> None:
     print(f"machine: {machine()}")
+    versions = ", ".join(f"{name} {metadata.version(name)}" for name in PACKAGES)
+    print(f"packages: {versions}")
     print(f"\n(a) POST /alexa (signed TimeLeftIntent, verification on) vs echo, {runs} runs each")
     for name, samples in (("alexa", skill_ms), ("echo", echo_ms)):
         print(
@@ -364,50 +457,69 @@ def report(
     median_ratio = statistics.median(skill_ms) / statistics.median(echo_ms)
     p99_ratio = percentile(skill_ms, 0.99) / percentile(echo_ms, 0.99)
     print(f"  ratio alexa/echo: median {median_ratio:.1f}x, p99 {p99_ratio:.1f}x")
-    print("\n(b) waiting long polls held by one gevent worker")
+    print(f"\n(b) waiting long polls held by one gevent worker (bench client: {files} open files)")
     print(f"  worker RSS with none waiting: {baseline / 2**20:.1f} MiB")
-    print(f"  {'waiting':>7}  {'RSS MiB':>8}  {'bytes/waiter':>12}  {'/healthz ms':>11}")
+    header = f"{'waiting':>7}  {'RSS MiB':>8}  {'bytes/waiter':>12}  {'/healthz ms':>11}"
+    print(f"  {header}  voice change -> its watch, ms: median (max)")
     for level in levels:
         per_waiter = (level.rss - baseline) / level.waiters
+        healthz = f"{level.healthz_ms:11.2f}" if level.healthz_ms is not None else "  no answer"
+        wake = (
+            f"{statistics.median(level.wake_ms):7.1f} ({max(level.wake_ms):.1f})"
+            if level.wake_ms
+            else "      -"
+        )
         print(
             f"  {level.waiters:>7}  {level.rss / 2**20:>8.1f}  {per_waiter:>12,.0f}"
-            f"  {level.healthz_ms:>11.2f}"
+            f"  {healthz}  {wake}"
         )
     top = levels[-1]
-    if top.wake_ms:
+    if top.healthz_ms is None:
         print(
-            f"  a voice change reaches its waiting watch with {top.waiters} waiting: "
-            f"median {statistics.median(top.wake_ms):.1f} ms, max {max(top.wake_ms):.1f} ms "
-            f"({len(top.wake_ms)} samples)"
+            f"  stopped at {top.waiters} waiting: /healthz got no answer in "
+            f"{HEALTHZ_TIMEOUT_S:g} s. One worker holds at most worker_connections "
+            f"({WORKER_CONNECTIONS:,}) connections at once; beyond that it accepts no new "
+            "one until a held one closes."
         )
-    took, answered, code = stop
-    print(f"\n(c) SIGTERM with {top.waiters} waiting: {answered} of them answered,")
-    print(f"  server exited {code} after {took:.1f} s")
+    print(f"\n(c) SIGTERM with {top.waiters} waiting: {stop.answered} of them answered")
+    if stop.first_answer_s is not None:
+        print(
+            f"  first answer after {stop.first_answer_s:.2f} s, half by "
+            f"{stop.median_answer_s:.2f} s, the last after {stop.last_answer_s:.2f} s; "
+            f"{stop.asked_again} asked again on the same connection before it closed"
+        )
+    worker = f"{stop.worker_exit_s:.1f} s" if stop.worker_exit_s is not None else "not seen"
+    print(f"  worker exited after {worker}; server exited {stop.code} after {stop.took_s:.1f} s")
 
 
-def main(runs: int = 1000, max_waiters: int = 2000) -> None:
+def main(runs: int = 1000, max_waiters: int = 10_000) -> None:
     from skill.demo_ca import DemoCA
 
+    files = raise_own_open_file_limit(max_waiters + SPARE_FILES)
+    if files < max_waiters + SPARE_FILES:
+        print(f"(the open-file limit is {files}: ramping to {files - SPARE_FILES} watches only)")
+        max_waiters = files - SPARE_FILES
     levels = (*(level for level in LEVELS if level < max_waiters), max_waiters)
     ca = DemoCA.generate(now=datetime.now(UTC))
     with tempfile.TemporaryDirectory() as tmp_name:
         tmp = Path(tmp_name)
         watches = pair_watches(tmp / "bench.sqlite3", max_waiters)
+        progress(f"{len(watches)} watches paired")
         process, port = start_server(tmp, ca)
         try:
             worker = worker_pid(process)
             skill_ms, echo_ms = measure_latency(port, ca, runs)
 
-            async def load() -> tuple[int, list[Level], tuple[float, int, int | None]]:
+            async def load() -> tuple[int, list[Level], Stop]:
                 baseline, results, tasks = await ramp(port, worker, watches, ca, levels)
-                return baseline, results, await stop_with_waiters(process, watches, tasks)
+                return baseline, results, await stop_with_waiters(process, worker, watches, tasks)
 
             baseline, results, stop = asyncio.run(asyncio.wait_for(load(), BENCH_DEADLINE_S))
         finally:
             if process.poll() is None:
                 os.killpg(process.pid, signal.SIGKILL)
             process.wait(timeout=10)
-        report(runs, skill_ms, echo_ms, baseline, results, stop)
+        report(runs, skill_ms, echo_ms, baseline, results, stop, files)
         errors = [
             line
             for line in (tmp / "server.log").read_text().splitlines()
@@ -425,4 +537,4 @@ def _int_arg(position: int, default: int) -> int:
 if __name__ == "__main__":
     if len(sys.argv) > 1 and sys.argv[1] == "serve":
         sys.exit(serve_child(sys.argv[2:]))
-    main(_int_arg(1, 1000), _int_arg(2, 2000))
+    main(_int_arg(1, 1000), _int_arg(2, 10_000))
