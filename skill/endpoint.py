@@ -61,15 +61,28 @@ class _RecordingVerifier(SkillAdapterVerifier):
 
 
 class _SkippedVerification(AbstractVerifier):
-    """Dev mode: checks nothing, but marks where verification would have passed.
+    """Dev mode: no signature, chain or timestamp checks, but marks where verification passed.
 
     Everything after this point then behaves as in verified mode: a failure in the skill
-    is reported as ours, not blamed on the body.
+    is reported as ours, not blamed on the body. The application id is still compared when
+    one is configured, because the SDK compares it too and would answer a mismatch with a 500.
     """
+
+    def __init__(self, skill_id: str | None) -> None:
+        self._skill_id = skill_id
 
     def verify(
         self, headers: Any, serialized_request_env: Any, deserialized_request_env: Any
     ) -> None:
+        if self._skill_id:
+            system = getattr(getattr(deserialized_request_env, "context", None), "system", None)
+            found = getattr(getattr(system, "application", None), "application_id", None)
+            if found != self._skill_id:
+                g.alexa_rejection = "wrong_application_id"
+                log.warning("refused Alexa request: wrong_application_id (%r)", found)
+                exc = VerificationException(f"wrong_application_id: request is for {found!r}")
+                exc.reason = "wrong_application_id"  # type: ignore[attr-defined]
+                raise exc
         g.alexa_verified = True
 
 
@@ -97,7 +110,7 @@ def init_skill(app: Flask, skill: Any) -> None:
     verifiers: list[AbstractVerifier]
     if app.config["DEV_SKIP_VERIFY"]:
         log.warning("SCIATICA_DEV_SKIP_VERIFY is on: Alexa requests will NOT be verified")
-        verifiers = [_SkippedVerification()]
+        verifiers = [_SkippedVerification(app.config["SKILL_ID"] or None)]
     elif not app.config["SKILL_ID"]:
         verifiers = [_RecordingVerifier(RefuseAllVerifier())]
     else:

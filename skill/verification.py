@@ -81,6 +81,9 @@ _PEM_BLOCK = re.compile(
     rb"-----BEGIN CERTIFICATE-----\r?\n.+?\r?\n-----END CERTIFICATE-----", re.DOTALL
 )
 _READ_CHUNK = 16 * 1024
+# Immutable, so made once rather than for every signature check.
+_PKCS1V15 = padding.PKCS1v15()
+_SHA256 = hashes.SHA256()
 
 
 class VerificationError(Exception):
@@ -504,7 +507,7 @@ def _check_signature(chain: _Chain, signature: bytes, raw_body: bytes) -> None:
     if chain.key is None:
         raise VerificationError("bad_signature", "signing cert does not hold an RSA key")
     try:
-        chain.key.verify(signature, raw_body, padding.PKCS1v15(), hashes.SHA256())
+        chain.key.verify(signature, raw_body, _PKCS1V15, _SHA256)
     except InvalidSignature as err:
         raise VerificationError("bad_signature", "body does not match Signature-256") from err
 

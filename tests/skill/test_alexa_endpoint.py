@@ -361,6 +361,21 @@ def test_a_failure_inside_the_skill_is_a_500_not_blamed_on_the_body(
     coach_of(app).store.close()
 
 
+def test_dev_mode_still_refuses_another_skills_request(
+    app_config: dict[str, Any], speaker: AlexaSimulator
+) -> None:
+    app = create_app({**app_config, "TESTING": False, "DEV_SKIP_VERIFY": True})
+    envelope = speaker._envelope("launch")
+    envelope["context"]["System"]["application"]["applicationId"] = "amzn1.ask.skill.other"
+    body = json.dumps(envelope).encode()
+
+    response = app.test_client().post("/alexa", data=body, content_type="application/json")
+
+    assert response.status_code == 400
+    assert response.get_json()["error"] == "wrong_application_id"
+    coach_of(app).store.close()
+
+
 def test_dev_mode_still_refuses_a_body_that_is_no_envelope(app_config: dict[str, Any]) -> None:
     app = create_app({**app_config, "DEV_SKIP_VERIFY": True})
 

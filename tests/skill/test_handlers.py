@@ -190,6 +190,16 @@ class TestPauseAndTime:
         assert "12 seconds to go" in turn.ssml
         assert coach.view(speaker.user_id).phase is Phase.ANNOUNCING
 
+    def test_opening_the_skill_after_a_pause_offers_to_carry_on_the_hold(
+        self, speaker: AlexaSimulator, coach: Coach, clock: ManualClock
+    ) -> None:
+        into_first_hold(speaker, coach, clock, into=18)
+        speaker.says("AMAZON.PauseIntent")
+        clock.advance(600)
+        assert "carry on" in speaker.launch().ssml
+        turn = speaker.says("AMAZON.YesIntent")
+        assert "12 seconds to go" in turn.ssml
+
     @pytest.mark.parametrize(
         ("setup", "reprompt"),
         [
