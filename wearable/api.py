@@ -12,10 +12,11 @@ import json
 import logging
 import re
 from typing import Any
+from urllib.parse import parse_qsl
 
 from flask import Blueprint, Flask, Response, current_app, jsonify, request
 from flask.typing import ResponseReturnValue
-from werkzeug.exceptions import HTTPException
+from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 
 from shared.coach import Coach
 from shared.engine import IllegalEvent, RunView
@@ -46,7 +47,9 @@ PAIR_PROMPT = "Say: Alexa, ask sciatica coach to pair code {spoken}"
 
 _CACHE_HEADERS = {"Cache-Control": "private, no-cache", "Vary": "Authorization"}
 _NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
-_UINT = re.compile(r"^[0-9]{1,15}$")
+_UINT = re.compile(r"[0-9]{1,15}")
+#: The views that read a body; every other one drains it unread, within the same limit.
+_READS_BODY = {"watch_api.token", "watch_api.act"}
 
 api = Blueprint("watch_api", __name__, url_prefix=PREFIX)
 
@@ -81,7 +84,16 @@ def _routing_problems() -> ResponseReturnValue | None:
 
 @api.before_request
 def _limit_body() -> None:
+    """Refuse a body over WATCH_MAX_BODY on every route, and drain one a view would not read.
+
+    A declared length over the limit is a 413 at once; a chunked body is cut off at the limit
+    as it is read. Draining the small ones keeps a kept-alive connection in step.
+    """
     request.max_content_length = WATCH_MAX_BODY
+    if (request.content_length or 0) > WATCH_MAX_BODY:
+        raise RequestEntityTooLarge(f"The watch API reads at most {WATCH_MAX_BODY} bytes.")
+    if request.endpoint not in _READS_BODY:
+        request.get_data(cache=False)
 
 
 @api.errorhandler(Problem)
@@ -114,11 +126,12 @@ def _unexpected(exc: Exception) -> ResponseReturnValue:
 def start_pairing() -> ResponseReturnValue:
     """RFC 8628 3.1-3.2: the watch asks to pair and gets the code to show."""
     try:
-        started = _pairing().start()
+        # Each address has its own share of starts; behind a proxy, ProxyFix sets remote_addr.
+        started = _pairing().start(request.remote_addr or "unknown")
     except PairingBusy as exc:
         raise Problem(
             429,
-            "Too many watches started pairing just now.",
+            "Too many pairings were started just now, from here or in all; try again shortly.",
             ProblemType.BUSY,
             headers={"Retry-After": str(exc.retry_after)},
         ) from None
@@ -151,16 +164,41 @@ def _device_code_from_form() -> str:
         raise TokenError(
             TokenErrorCode.INVALID_REQUEST, "send application/x-www-form-urlencoded parameters"
         )
-    form = request.form
+    form = _utf8_form()
     for name in ("grant_type", "device_code"):
-        values = form.getlist(name)
+        values = form.get(name, [])
         if len(values) != 1 or not values[0]:
             raise TokenError(TokenErrorCode.INVALID_REQUEST, f"give {name} exactly once")
-    if form["grant_type"] != DEVICE_CODE_GRANT:
+    if form["grant_type"][0] != DEVICE_CODE_GRANT:
         raise TokenError(
             TokenErrorCode.UNSUPPORTED_GRANT_TYPE, f"grant_type must be {DEVICE_CODE_GRANT}"
         )
-    return form["device_code"]
+    return form["device_code"][0]
+
+
+def _utf8_form() -> dict[str, list[str]]:
+    """The form's fields, decoded strictly as UTF-8 (RFC 6749 appendix B), or invalid_request.
+
+    Werkzeug's form parser would turn bad bytes into U+FFFD and answer as if the watch had
+    sent a wrong code; a client with an encoding bug deserves to be told what is wrong.
+    """
+    charset = request.mimetype_params.get("charset", "utf-8").lower()
+    if charset not in {"utf-8", "utf8"}:
+        raise TokenError(
+            TokenErrorCode.INVALID_REQUEST, f"the form must be UTF-8, not {charset[:20]!r}"
+        )
+    try:
+        text = request.get_data(cache=True).decode("utf-8")
+        pairs = parse_qsl(text, keep_blank_values=True, errors="strict")
+    except UnicodeDecodeError:
+        raise TokenError(
+            TokenErrorCode.INVALID_REQUEST,
+            "the form is not valid UTF-8 (raw or percent-encoded bytes)",
+        ) from None
+    form: dict[str, list[str]] = {}
+    for name, value in pairs:
+        form.setdefault(name, []).append(value)
+    return form
 
 
 @api.delete("/devices/me")
@@ -187,7 +225,7 @@ def cues() -> ResponseReturnValue:
         view = wait_for_change(coach, user_id, view, wait_s)
         if _pairing().authenticate(token_value) != user_id:
             raise invalid_token()  # unpaired while it waited
-    return _cue_response(coach, user_id, view, client_send_ms, received)
+    return _cue_response(coach, user_id, view, client_send_ms, received, conditional=True)
 
 
 def _holds_current(etag: str) -> bool:
@@ -197,8 +235,19 @@ def _holds_current(etag: str) -> bool:
 
 
 def _cue_response(
-    coach: Coach, user_id: str, view: RunView, client_send_ms: int | None, received: float
+    coach: Coach,
+    user_id: str,
+    view: RunView,
+    client_send_ms: int | None,
+    received: float,
+    *,
+    conditional: bool,
 ) -> Response:
+    """The cue payload with its ETag; a 304 only for a `conditional` read (GET or HEAD).
+
+    RFC 9110 13.1.2 allows 304 only for GET and HEAD: an action has changed the run, so its
+    answer is always the new snapshot, whatever If-None-Match said.
+    """
     etag = etag_for(user_id, view)
     sent = coach.clock.now()
     clock = clock_block(client_send_ms, received, sent)
@@ -207,7 +256,7 @@ def _cue_response(
         "Server-Receive-Ms": str(clock["server_receive_ms"]),
         "Server-Send-Ms": str(clock["server_send_ms"]),
     }
-    if request.if_none_match.contains_weak(etag):
+    if conditional and request.if_none_match.contains_weak(etag):
         response = Response(status=304, headers=headers)
     else:
         body = {
@@ -225,7 +274,7 @@ def _uint_param(name: str, maximum: int | None = None) -> int | None:
     raw = request.args.get(name)
     if raw is None:
         return None
-    if not _UINT.match(raw) or (maximum is not None and int(raw) > maximum):
+    if not _UINT.fullmatch(raw) or (maximum is not None and int(raw) > maximum):
         limit = f" from 0 to {maximum}" if maximum is not None else ""
         raise Problem(
             400,
@@ -252,7 +301,7 @@ def act() -> ResponseReturnValue:
         detail = f"Cannot {action.value} now: {exc}."
         raise Problem(409, detail, ProblemType.ILLEGAL_ACTION) from None
     log.info("watch action %s applied (changed=%s)", action.value, outcome.transition.changed)
-    return _cue_response(coach, user_id, outcome.view, None, received)
+    return _cue_response(coach, user_id, outcome.view, None, received, conditional=False)
 
 
 def _action_from_body() -> WatchAction:

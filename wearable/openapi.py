@@ -40,11 +40,14 @@ def _obj(properties: dict[str, Any], *, closed: bool = False) -> dict[str, Any]:
     return schema
 
 
-def _problem(description: str) -> dict[str, Any]:
-    return {
+def _problem(description: str, headers: dict[str, Any] | None = None) -> dict[str, Any]:
+    response: dict[str, Any] = {
         "description": description,
         "content": {"application/problem+json": {"schema": _ref("Problem")}},
     }
+    if headers:
+        response["headers"] = headers
+    return response
 
 
 def _json(description: str, schema_name: str, headers: dict[str, Any] | None = None) -> dict:
@@ -68,8 +71,26 @@ _CUE_HEADERS = {
     "Server-Receive-Ms": _header("When the request arrived (epoch ms, server clock).", _MS),
     "Server-Send-Ms": _header("When the answer left (epoch ms, server clock).", _MS),
 }
-_AUTH_ERRORS = {"401": _problem("No token, or one that is unknown or revoked.")}
-_TOO_LARGE = {"413": _problem("The body is larger than the watch API reads.")}
+_RETRY_AFTER = {"Retry-After": _header("Seconds to wait before trying again.", {"type": "string"})}
+_AUTH_ERRORS = {
+    "401": _problem(
+        "No token, or one that is unknown or revoked.",
+        {"WWW-Authenticate": _header('Bearer realm="sciatica-watch", maybe with an error.')},
+    )
+}
+_TOO_LARGE = {"413": _problem("The body is larger than the watch API reads (4 KiB).")}
+_BUSY = {"503": _problem("The run kept changing under this request; retry.", _RETRY_AFTER)}
+
+
+def _responses() -> dict[str, Any]:
+    """Answers any path or method gives that the document does not list: 404 and 405."""
+    return {
+        "NotFound": _problem("No such path under /api/v1."),
+        "MethodNotAllowed": _problem(
+            "The path exists but not with this method.",
+            {"Allow": _header("The methods the path does accept.")},
+        ),
+    }
 
 
 def _schemas() -> dict[str, Any]:
@@ -222,7 +243,10 @@ def _paths() -> dict[str, Any]:
                 "operationId": "startPairing",
                 "responses": {
                     "200": _json("The codes (RFC 8628 3.2).", "PairingStart"),
-                    "429": _problem("Too many pairings started lately; see Retry-After."),
+                    "429": _problem(
+                        "Too many pairings started lately, from this address or in all.",
+                        _RETRY_AFTER,
+                    ),
                     **_TOO_LARGE,
                 },
             }
@@ -282,6 +306,8 @@ def _paths() -> dict[str, Any]:
                     },
                     "400": _problem("A bad query parameter."),
                     **_AUTH_ERRORS,
+                    **_TOO_LARGE,
+                    **_BUSY,
                 },
             }
         },
@@ -301,6 +327,7 @@ def _paths() -> dict[str, Any]:
                     "409": _problem("The action makes no sense now (e.g. next before start)."),
                     **_TOO_LARGE,
                     "415": _problem("The body is not JSON."),
+                    **_BUSY,
                 },
             }
         },
@@ -309,7 +336,11 @@ def _paths() -> dict[str, Any]:
                 "summary": "Unpair this watch: its token stops working",
                 "operationId": "unpair",
                 "security": bearer,
-                "responses": {"204": {"description": "Unpaired."}, **_AUTH_ERRORS},
+                "responses": {
+                    "204": {"description": "Unpaired."},
+                    **_AUTH_ERRORS,
+                    **_TOO_LARGE,
+                },
             }
         },
         "/api/v1/openapi.json": {
@@ -320,7 +351,8 @@ def _paths() -> dict[str, Any]:
                     "200": {
                         "description": "OpenAPI 3.1",
                         "content": {"application/json": {"schema": {"type": "object"}}},
-                    }
+                    },
+                    **_TOO_LARGE,
                 },
             }
         },
@@ -336,11 +368,15 @@ def _spec() -> dict[str, Any]:
             "version": "1.0.0",
             "description": "Pair a watch by voice (RFC 8628 style), long-poll the routine's "
             "cues with their haptic patterns, and control the run from the wrist. "
+            "Every error is an RFC 9457 problem, except the token endpoint's OAuth 400s; a path "
+            "not listed here answers components.responses.NotFound (404), and a listed path "
+            "with a method not listed answers MethodNotAllowed (405, with Allow). "
             "See docs/WATCH_API.md.",
         },
         "paths": _paths(),
         "components": {
             "schemas": _schemas(),
+            "responses": _responses(),
             "securitySchemes": {
                 "bearerAuth": {
                     "type": "http",

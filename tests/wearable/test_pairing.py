@@ -516,7 +516,7 @@ ATTEMPTS = st.lists(
 )
 
 
-@settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=50, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(capacity=st.one_of(st.just(WRONG_CODE_CAPACITY), st.integers(1, 8)), attempts=ATTEMPTS)
 # Three codes 100 s apart, one wrong code while all three live, more as they expire.
 @example(

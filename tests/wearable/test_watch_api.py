@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import io
 import threading
 import time
 from typing import Any
+from urllib.parse import quote
 
 import pytest
 from flask import Flask
@@ -15,7 +17,7 @@ from shared.clock import ManualClock
 from shared.coach import Coach
 from shared.cues import CueKind
 from shared.engine import Event
-from shared.pairing import DEVICE_CODE_GRANT, PairingService
+from shared.pairing import CLIENT_START_LIMIT, DEVICE_CODE_GRANT, PairingService
 from wearable.haptics import all_platforms, pattern_for
 
 PROBLEM = "application/problem+json"
@@ -47,6 +49,42 @@ def test_a_pairing_tells_the_watch_what_to_show(client: FlaskClient) -> None:
     assert body["prompt"] == f"Say: Alexa, ask sciatica coach to pair code {spaced}"
     assert (body["expires_in"], body["interval"]) == (600, 5)
     assert len(body["device_code"]) >= 43
+
+
+def test_one_address_cannot_use_up_pairing_for_everyone(client: FlaskClient) -> None:
+    def start(address: str) -> Any:
+        return client.post("/api/v1/pairings", environ_base={"REMOTE_ADDR": address})
+
+    for _ in range(CLIENT_START_LIMIT.limit):
+        assert start("203.0.113.7").status_code == 200
+    refused = start("203.0.113.7")
+    body = assert_problem(refused, 429)
+    assert body["type"].endswith("busy")
+    assert int(refused.headers["Retry-After"]) > 0
+    assert start("203.0.113.8").status_code == 200
+
+
+def test_a_pairing_request_with_a_small_body_ignores_it(client: FlaskClient) -> None:
+    response = client.post("/api/v1/pairings", data=b'{"hello": "watch"}')
+    assert response.status_code == 200
+    assert "device_code" in response.get_json()
+
+
+def test_a_pairing_request_with_a_large_body_is_a_413_problem(client: FlaskClient) -> None:
+    assert_problem(client.post("/api/v1/pairings", data=b"x" * 10_000), 413)
+
+
+def test_a_chunked_body_past_the_limit_is_a_413_problem_though_nobody_reads_it(
+    client: FlaskClient,
+) -> None:
+    # No Content-Length: the server only learns the size while reading (wsgi.input_terminated).
+    response = client.post(
+        "/api/v1/pairings",
+        input_stream=io.BytesIO(b"x" * 10_000),
+        headers={"Transfer-Encoding": "chunked"},
+        environ_overrides={"wsgi.input_terminated": True},
+    )
+    assert_problem(response, 413)
 
 
 def token_answer(client: FlaskClient, **form: str) -> tuple[int, dict[str, Any]]:
@@ -108,6 +146,49 @@ def test_a_token_request_as_json_is_an_invalid_request(client: FlaskClient) -> N
     )
     assert response.status_code == 400
     assert response.get_json()["error"] == "invalid_request"
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        f"grant_type={DEVICE_CODE_GRANT}&device_code=abc\xff".encode("latin-1"),
+        f"grant_type={DEVICE_CODE_GRANT}&device_code=abc%FF".encode(),
+        f"grant_type={DEVICE_CODE_GRANT}&device_code=%C3".encode(),
+    ],
+    ids=["raw byte", "percent-encoded byte", "cut-off sequence"],
+)
+def test_a_form_that_is_not_utf_8_is_an_invalid_request_that_says_so(
+    client: FlaskClient, raw: bytes
+) -> None:
+    response = client.post(
+        "/api/v1/token", data=raw, content_type="application/x-www-form-urlencoded"
+    )
+    assert response.status_code == 400
+    body = response.get_json()
+    assert body["error"] == "invalid_request"
+    assert "UTF-8" in body["error_description"]
+
+
+def test_a_form_in_another_charset_is_an_invalid_request(client: FlaskClient) -> None:
+    response = client.post(
+        "/api/v1/token",
+        data=f"grant_type={DEVICE_CODE_GRANT}&device_code=x",
+        content_type="application/x-www-form-urlencoded; charset=iso-8859-1",
+    )
+    assert response.get_json() == {
+        "error": "invalid_request",
+        "error_description": "the form must be UTF-8, not 'iso-8859-1'",
+    }
+
+
+def test_a_percent_encoded_utf_8_form_is_read(client: FlaskClient, pairing: PairingService) -> None:
+    start = client.post("/api/v1/pairings").get_json()
+    pairing.bind(WATCH_USER, start["user_code"])
+    raw = f"grant_type={quote(DEVICE_CODE_GRANT, safe='')}&device_code={start['device_code']}"
+    response = client.post(
+        "/api/v1/token", data=raw, content_type="application/x-www-form-urlencoded"
+    )
+    assert response.status_code == 200
 
 
 def test_a_parameter_given_twice_is_an_invalid_request(client: FlaskClient) -> None:
@@ -234,13 +315,15 @@ def test_a_304_still_carries_the_clock_headers(watch: WatchActions) -> None:
     assert "Server-Send-Ms" in response.headers
 
 
-@pytest.mark.parametrize("wait", ["abc", "-1", "31", "1.5", "", "1e1", "99999999999999999"])
+@pytest.mark.parametrize(
+    "wait", ["abc", "-1", "31", "1.5", "", "1e1", "99999999999999999", "5\n", "5 ", " 5", "\uff15"]
+)
 def test_a_bad_wait_is_a_400_problem(watch: WatchActions, wait: str) -> None:
     body = assert_problem(watch.poll(wait=wait), 400)
     assert "wait" in body["detail"]
 
 
-@pytest.mark.parametrize("value", ["soon", "-5", "1.5"])
+@pytest.mark.parametrize("value", ["soon", "-5", "1.5", "1234\n", "1234\r\n"])
 def test_a_bad_client_time_is_a_400_problem(watch: WatchActions, value: str) -> None:
     assert_problem(watch.poll(client_send_ms=value), 400)
 
@@ -359,6 +442,35 @@ def test_previous_and_repeat_are_the_voices_events(watch: WatchActions, coach: C
     assert watch.act("repeat").get_json()["step"]["index"] == 0
 
 
+@pytest.mark.parametrize("condition", ["*", "current", "after"])
+def test_an_action_is_applied_and_answered_200_whatever_if_none_match_says(
+    watch: WatchActions, coach: Coach, condition: str
+) -> None:
+    """Only GET and HEAD may answer 304 (RFC 9110 13.1.2); an action always shows its result."""
+    coach.apply(WATCH_USER, Event.START)
+    current = watch.poll().headers["ETag"]
+    # The ETag the run will have once paused: one version on, same user and run.
+    after = current.replace(
+        f".{coach.view(WATCH_USER).version}.", f".{coach.view(WATCH_USER).version + 1}."
+    )
+    tag = {"*": "*", "current": current, "after": after}[condition]
+    response = watch.client.post(
+        "/api/v1/actions",
+        json={"action": "pause"},
+        headers={**watch.auth, "If-None-Match": tag},
+    )
+    assert response.status_code == 200
+    assert response.get_json()["state"] == "paused"
+    assert response.headers["ETag"] == after
+    assert coach.view(WATCH_USER).phase.value == "paused"
+
+
+def test_a_head_poll_may_still_answer_304(watch: WatchActions) -> None:
+    etag = watch.poll().headers["ETag"]
+    response = watch.client.head("/api/v1/cues", headers={**watch.auth, "If-None-Match": etag})
+    assert response.status_code == 304
+
+
 def test_an_action_that_makes_no_sense_now_is_a_409_problem(watch: WatchActions) -> None:
     body = assert_problem(watch.act("next"), 409)  # nothing started yet
     assert body["type"].endswith("illegal-action")
@@ -409,6 +521,25 @@ def test_an_oversized_body_is_a_413_problem(watch: WatchActions) -> None:
 
 def test_an_oversized_token_request_is_a_413_problem(client: FlaskClient) -> None:
     response = client.post("/api/v1/token", data={"device_code": "x" * 10_000})
+    assert_problem(response, 413)
+
+
+def test_unpairing_with_a_large_body_is_a_413_and_leaves_the_watch_paired(
+    watch: WatchActions,
+) -> None:
+    response = watch.client.delete("/api/v1/devices/me", data=b"x" * 10_000, headers=watch.auth)
+    assert_problem(response, 413)
+    assert watch.poll().status_code == 200
+
+
+def test_unpairing_with_a_small_body_ignores_it(watch: WatchActions) -> None:
+    response = watch.client.delete("/api/v1/devices/me", data=b"bye", headers=watch.auth)
+    assert response.status_code == 204
+    assert watch.poll().status_code == 401
+
+
+def test_a_poll_with_a_large_body_is_a_413_problem(watch: WatchActions) -> None:
+    response = watch.client.get("/api/v1/cues", data=b"x" * 10_000, headers=watch.auth)
     assert_problem(response, 413)
 
 

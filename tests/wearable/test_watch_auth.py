@@ -159,3 +159,20 @@ def test_tokens_reach_the_database_only_as_hashes(
     dump = "\n".join(sqlite3.connect(coach.store.path).iterdump())  # type: ignore[attr-defined]
     assert running.token not in dump
     assert other_watch.token not in dump
+
+
+@pytest.mark.parametrize("started", [False, True], ids=["idle", "running"])
+def test_two_users_at_the_same_version_never_share_an_etag(
+    watch: WatchActions, other_watch: WatchActions, coach: Coach, started: bool
+) -> None:
+    if started:
+        coach.apply(WATCH_USER, Event.START)
+        coach.apply(OTHER_USER, Event.START)
+    mine, theirs = watch.poll(), other_watch.poll()
+    assert mine.get_json()["version"] == theirs.get_json()["version"]
+    assert mine.headers["ETag"] != theirs.headers["ETag"]
+    # Neither watch is told "nothing changed" by naming the other's ETag ...
+    assert other_watch.poll(etag=mine.headers["ETag"]).status_code == 200
+    assert watch.poll(etag=theirs.headers["ETag"]).status_code == 200
+    # ... nor held in a long poll by it: another user's ETag is never current for you.
+    assert other_watch.poll(etag=mine.headers["ETag"], wait=30).status_code == 200
