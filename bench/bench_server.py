@@ -64,6 +64,8 @@ POLL_WAIT_S = 30
 CONNECT_CONCURRENCY = 100
 #: Voice changes timed at every level, each to a different waiting watch.
 WAKE_SAMPLES = 20
+#: A voice change slower than this to reach its watch stops the ramp.
+WAKE_TIMEOUT_S = 10.0
 #: Open files the bench client needs beyond one per watch (the log, the voice, /healthz).
 SPARE_FILES = 100
 
@@ -298,19 +300,33 @@ async def timed_healthz(port: int) -> float | None:
 
 async def ramp(
     port: int, worker: int, watches: list[Watch], ca: Any, levels: tuple[int, ...]
-) -> tuple[int, list[Level], list[asyncio.Task[None]]]:
+) -> tuple[int, list[Level], list[asyncio.Task[None]], str | None]:
+    """Add watches level by level; at each, measure; stop early (saying why) if it stalls."""
     gate = asyncio.Semaphore(CONNECT_CONCURRENCY)
     tasks: list[asyncio.Task[None]] = []
     await exchange(port, raw_request("GET", "/healthz"))
     baseline = rss_bytes(worker)
-    results = []
+    results: list[Level] = []
     woken = 0
     for level in levels:
         for watch in watches[len(tasks) : level]:
             tasks.append(asyncio.create_task(watch.run(port, gate)))
-        await asyncio.wait_for(
-            asyncio.gather(*(watch.waiting.wait() for watch in watches[:level])), STEP_TIMEOUT_S
-        )
+        try:
+            await asyncio.wait_for(
+                asyncio.gather(*(watch.waiting.wait() for watch in watches[:level])),
+                STEP_TIMEOUT_S,
+            )
+        except TimeoutError:
+            waiting = sum(watch.waiting.is_set() for watch in watches[:level])
+            return (
+                baseline,
+                results,
+                tasks,
+                (
+                    f"going from {results[-1].waiters if results else 0} to {level}: after "
+                    f"{STEP_TIMEOUT_S:g} s only {waiting} watches had sent their long poll"
+                ),
+            )
         failed = [task for task in tasks if task.done()]
         if failed:
             raise RuntimeError(f"a watch stopped: {failed[0].exception()!r}")
@@ -320,21 +336,39 @@ async def ramp(
         results.append(Level(level, rss_bytes(worker), healthz_ms))
         progress(f"{level} waiting, /healthz {healthz_ms} ms")
         if healthz_ms is None:
-            break  # no new connection gets in: nothing more to measure at this level
+            return (
+                baseline,
+                results,
+                tasks,
+                (f"at {level} waiting /healthz got no answer in {HEALTHZ_TIMEOUT_S:g} s"),
+            )
         for watch in watches[woken : woken + min(WAKE_SAMPLES, level - woken)]:
             body, headers = signed(ca, watch.user_id, "StartRoutineIntent")
             start = time.perf_counter()
-            await exchange(port, raw_request("POST", "/alexa", headers, body))
-            await asyncio.wait_for(watch.changed.wait(), 10)
+            try:
+                async with asyncio.timeout(WAKE_TIMEOUT_S):
+                    await exchange(port, raw_request("POST", "/alexa", headers, body))
+                    await watch.changed.wait()
+            except TimeoutError:
+                return (
+                    baseline,
+                    results,
+                    tasks,
+                    (
+                        f"at {level} waiting a voice change did not reach its watch in "
+                        f"{WAKE_TIMEOUT_S:g} s"
+                    ),
+                )
             results[-1].wake_ms.append((time.perf_counter() - start) * 1000)
             woken += 1
-    return baseline, results, tasks
+    return baseline, results, tasks, None
 
 
 @dataclass
 class Stop:
     """What SIGTERM did with every watch waiting."""
 
+    held: int
     took_s: float
     answered: int
     asked_again: int
@@ -373,6 +407,7 @@ async def stop_with_waiters(
         task.cancel()
     await asyncio.gather(*tasks, return_exceptions=True)
     return Stop(
+        held=len(watches),
         took_s=took,
         answered=len(firsts),
         asked_again=sum(len(times) > 1 for times in after),
@@ -442,6 +477,7 @@ def report(
     echo_ms: list[float],
     baseline: int,
     levels: list[Level],
+    stalled: str | None,
     stop: Stop,
     files: int,
 ) -> None:
@@ -474,14 +510,14 @@ def report(
             f"  {healthz}  {wake}"
         )
     top = levels[-1]
-    if top.healthz_ms is None:
-        print(
-            f"  stopped at {top.waiters} waiting: /healthz got no answer in "
-            f"{HEALTHZ_TIMEOUT_S:g} s. One worker holds at most worker_connections "
-            f"({WORKER_CONNECTIONS:,}) connections at once; beyond that it accepts no new "
-            "one until a held one closes."
-        )
-    print(f"\n(c) SIGTERM with {top.waiters} waiting: {stop.answered} of them answered")
+    if stalled:
+        print(f"  the ramp stopped {stalled}")
+        if top.healthz_ms is None:
+            print(
+                f"  One worker holds at most worker_connections ({WORKER_CONNECTIONS:,}) "
+                "connections at once; beyond that it accepts no new one until a held one closes."
+            )
+    print(f"\n(c) SIGTERM with {stop.held} watches connected: {stop.answered} of them answered")
     if stop.first_answer_s is not None:
         print(
             f"  first answer after {stop.first_answer_s:.2f} s, half by "
@@ -510,16 +546,20 @@ def main(runs: int = 1000, max_waiters: int = 10_000) -> None:
             worker = worker_pid(process)
             skill_ms, echo_ms = measure_latency(port, ca, runs)
 
-            async def load() -> tuple[int, list[Level], Stop]:
-                baseline, results, tasks = await ramp(port, worker, watches, ca, levels)
-                return baseline, results, await stop_with_waiters(process, worker, watches, tasks)
+            async def load() -> tuple[int, list[Level], str | None, Stop]:
+                baseline, results, tasks, stalled = await ramp(port, worker, watches, ca, levels)
+                held = watches[: len(tasks)]
+                stop = await stop_with_waiters(process, worker, held, tasks)
+                return baseline, results, stalled, stop
 
-            baseline, results, stop = asyncio.run(asyncio.wait_for(load(), BENCH_DEADLINE_S))
+            baseline, results, stalled, stop = asyncio.run(
+                asyncio.wait_for(load(), BENCH_DEADLINE_S)
+            )
         finally:
             if process.poll() is None:
                 os.killpg(process.pid, signal.SIGKILL)
             process.wait(timeout=10)
-        report(runs, skill_ms, echo_ms, baseline, results, stop, files)
+        report(runs, skill_ms, echo_ms, baseline, results, stalled, stop, files)
         errors = [
             line
             for line in (tmp / "server.log").read_text().splitlines()
