@@ -21,6 +21,7 @@ from schemathesis.config import SchemathesisConfig
 from schemathesis.generation import GenerationMode
 from watch_support import WATCH_USER, WatchActions
 
+from shared.clock import ManualClock
 from shared.coach import Coach
 from shared.engine import Event
 from wearable.api import PREFIX
@@ -116,3 +117,99 @@ def test_each_call_gets_a_fresh_copy_of_the_document() -> None:
     spec = build_spec()
     spec["paths"].clear()
     assert build_spec()["paths"]
+
+
+# -- answers no generated request reaches ----------------------------------------------------------
+
+METHODS = {"GET", "POST", "PUT", "PATCH", "DELETE"}
+
+
+def assert_documented(app: Flask, path: str, method: str, response: Any) -> None:
+    """The answer's status is listed for the operation, with its headers, and matches it."""
+    listed = build_spec()["paths"][path][method.lower()]["responses"]
+    status = str(response.status_code)
+    assert status in listed, f"{method} {path} does not document {status}"
+    for header in listed[status].get("headers", {}):
+        assert header in response.headers, header
+    schemathesis.openapi.from_wsgi(SPEC_PATH, app)[path][method].validate_response(response)
+
+
+@pytest.mark.parametrize("path", build_spec()["paths"])
+def test_a_method_a_path_does_not_list_is_the_documented_405(
+    client: FlaskClient, path: str
+) -> None:
+    spec = build_spec()
+    listed = {method.upper() for method in spec["paths"][path]}
+    documented = spec["components"]["responses"]["MethodNotAllowed"]
+    for method in sorted(METHODS - listed):
+        response = client.open(path, method=method)
+        assert response.status_code == 405, method
+        assert response.mimetype in documented["content"]
+        allowed = {m.strip() for m in response.headers["Allow"].split(",")}
+        assert allowed - {"HEAD", "OPTIONS"} == listed
+        body = response.get_json(force=True)
+        assert set(spec["components"]["schemas"]["Problem"]["required"]) <= set(body)
+        assert body["status"] == 405
+
+
+def test_a_path_the_document_does_not_list_is_the_documented_404(client: FlaskClient) -> None:
+    spec = build_spec()
+    documented = spec["components"]["responses"]["NotFound"]
+    for path in ("/api/v1/cue", "/api/v1/cues/", "/api/v1", "/api/v1/devices/someone-else"):
+        response = client.get(path)
+        assert response.status_code == 404, path
+        assert response.mimetype in documented["content"]
+        assert set(spec["components"]["schemas"]["Problem"]["required"]) <= set(
+            response.get_json(force=True)
+        )
+
+
+def lose_every_race(coach: Coach, monkeypatch: pytest.MonkeyPatch) -> None:
+    """From now on every save of a run loses its compare-and-set, as if another always won."""
+    save = coach.store.save_run
+
+    def save_too_late(user_id: str, state: Any, expected_version: int | None, **more: Any) -> None:
+        # A version nobody has: the store itself raises VersionConflict.
+        save(user_id, state, (expected_version or 0) + 1_000, **more)
+
+    monkeypatch.setattr(coach.store, "save_run", save_too_late)
+
+
+def test_an_action_that_keeps_losing_races_is_the_documented_503(
+    app: Flask, watch: WatchActions, coach: Coach, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    coach.apply(WATCH_USER, Event.START)
+    lose_every_race(coach, monkeypatch)
+    response = watch.act("next")
+    assert response.status_code == 503
+    assert response.headers["Retry-After"] == "1"
+    assert_documented(app, f"{PREFIX}/actions", "POST", response)
+
+
+def test_a_poll_that_keeps_losing_races_is_the_documented_503(
+    app: Flask,
+    watch: WatchActions,
+    coach: Coach,
+    clock: ManualClock,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    coach.apply(WATCH_USER, Event.START)
+    for _ in range(len(coach.routine) - 1):
+        coach.apply(WATCH_USER, Event.NEXT)
+    clock.advance(3600)  # the read must now record the run as completed: a save
+    lose_every_race(coach, monkeypatch)
+    response = watch.poll()
+    assert response.status_code == 503
+    assert_documented(app, f"{PREFIX}/cues", "GET", response)
+
+
+@pytest.mark.parametrize(
+    ("path", "method"),
+    [(f"{PREFIX}/devices/me", "DELETE"), (f"{PREFIX}/cues", "GET"), (f"{PREFIX}/pairings", "POST")],
+)
+def test_a_body_over_the_limit_is_the_documented_413_everywhere(
+    app: Flask, watch: WatchActions, path: str, method: str
+) -> None:
+    response = watch.client.open(path, method=method, data=b"x" * 10_000, headers=watch.auth)
+    assert response.status_code == 413
+    assert_documented(app, path, method, response)
