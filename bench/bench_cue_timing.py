@@ -339,6 +339,7 @@ def main(per_group: int = 12, holds: int = 4, seed: int = 5) -> None:
             time.sleep(1.0)  # the last buzzes, fired half a second before the last "next"
             for t in trials:
                 t.estimate_error_ms = abs(t.watch.sync.offset_s + t.offset_s) * 1000
+            round_trips = proxied_round_trips(f"http://127.0.0.1:{proxy.port}")
         finally:
             stop.set()
             for t in trials:
@@ -353,19 +354,39 @@ def main(per_group: int = 12, holds: int = 4, seed: int = 5) -> None:
                 process.wait()
             proxy.stop()
         took = time.monotonic() - started
-    report(trials, holds, seed, took, len(threads))
+    report(trials, holds, seed, took, len(threads), round_trips)
 
 
-def report(trials: list[Trial], holds: int, seed: int, took: float, watches: int) -> None:
+def proxied_round_trips(url: str, count: int = 20) -> list[float]:
+    """What the proxy adds, seen from outside: /healthz round trips through it, in ms."""
+    taken = []
+    with requests.Session() as session:
+        for _ in range(count):
+            start = time.perf_counter()
+            session.get(f"{url}/healthz", timeout=10).raise_for_status()
+            taken.append((time.perf_counter() - start) * 1000)
+    return taken
+
+
+def report(
+    trials: list[Trial],
+    holds: int,
+    seed: int,
+    took: float,
+    watches: int,
+    round_trips: list[float],
+) -> None:
     print(f"machine: {machine()}")
     print(
-        f"{watches} reference watches, one user each, {holds} holds of {HOLD_S} s with 3 cues "
-        f"each; clock offsets {-OFFSET_LIMIT_S:+g} s to {OFFSET_LIMIT_S:+g} s; seed {seed}; "
-        f"{took:.0f} s"
+        f"{watches} reference watches, one user each; {holds} holds of {HOLD_S} s, 3 cues each, "
+        f"then the routine's end; clock offsets {-OFFSET_LIMIT_S:+g} s to "
+        f"{OFFSET_LIMIT_S:+g} s; seed {seed}; {took:.0f} s"
     )
     print(
         f"jitter: +{DELAY_S[0] * 1000:.0f}-{DELAY_S[1] * 1000:.0f} ms each way per message, "
-        f"so +{2 * DELAY_S[0] * 1000:.0f}-{2 * DELAY_S[1] * 1000:.0f} ms a round trip"
+        f"so +{2 * DELAY_S[0] * 1000:.0f}-{2 * DELAY_S[1] * 1000:.0f} ms a round trip; "
+        f"{len(round_trips)} /healthz through the proxy took {min(round_trips):.0f}-"
+        f"{max(round_trips):.0f} ms (median {statistics.median(round_trips):.0f})"
     )
     print("\n|buzz on the server clock - cue time|, ms")
     print(f"  {'group':6}  {'buzzes':>6}  {'median':>6}  {'p95':>6}  {'max':>6}  {'missed':>6}")
@@ -387,13 +408,6 @@ def report(trials: list[Trial], holds: int, seed: int, took: float, watches: int
         estimates = [t.estimate_error_ms for t in trials if t.group == group]
         known = [e for e in estimates if e is not None]
         print(f"  {group:6}  median {statistics.median(known):6.1f}  max {max(known):6.1f}")
-    far = [e for t in trials if t.group == "jitter" and abs(t.offset_s) >= 5 for e in t.errors_ms]
-    near = [e for t in trials if t.group == "jitter" and abs(t.offset_s) < 5 for e in t.errors_ms]
-    if far and near:
-        print(
-            f"\njitter group by offset: |offset| < 5 s median {statistics.median(near):.1f} ms, "
-            f">= 5 s median {statistics.median(far):.1f} ms"
-        )
 
 
 def _int_arg(position: int, default: int) -> int:

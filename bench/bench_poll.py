@@ -18,7 +18,10 @@ Load comes from wrk (Debian's `wrk` package) with a generated Lua script that ad
 Authorization and If-None-Match headers and prints its figures as JSON; if wrk is not on the
 PATH (or with --python) a bounded asyncio generator does the same job, more slowly, and the
 output says which one ran. The three take turns, round by round, so each ratio compares
-figures taken under the same machine load. Everything talks to 127.0.0.1 and stops by itself.
+figures taken under the same machine load. Besides requests/s and latency percentiles it
+prints the worker's own CPU time per request (from /proc): on a machine other work shares,
+throughput and latency follow the CPU the worker is given, but CPU per request stays what
+an answer costs. Everything talks to 127.0.0.1 and stops by itself.
 """
 
 from __future__ import annotations
@@ -33,14 +36,21 @@ import subprocess
 import sys
 import tempfile
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from importlib import metadata
 from pathlib import Path
 
 from flask import Flask, jsonify
 from flask.typing import ResponseReturnValue
 
-from bench.bench_server import free_port, machine, percentile, raw_request, read_response
+from bench.bench_server import (
+    free_port,
+    machine,
+    percentile,
+    raw_request,
+    read_response,
+    worker_pid,
+)
 
 USER = "amzn1.ask.account.BENCH-POLL"
 SKILL_ID = "amzn1.ask.skill.bench-poll"
@@ -151,6 +161,12 @@ def _get(port: int, path: str, headers: dict[str, str] | None = None) -> tuple[i
     return asyncio.run(once())
 
 
+def cpu_seconds(pid: int) -> float:
+    """User plus system CPU time `pid` has used so far, from /proc/<pid>/stat."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 # -- one round --------------------------------------------------------------------------------
 
 
@@ -165,6 +181,9 @@ class Round:
     max_ms: float
     requests: int
     errors: int
+    #: The worker's own CPU time per request (user + system), which a busy machine slows
+    #: far less than it slows throughput: the load-proof measure of what an answer costs.
+    cpu_us: float = 0.0
 
 
 def wrk_round(
@@ -258,17 +277,20 @@ def main(
                 "200": ("/api/v1/cues", auth, 200),
                 "304": ("/api/v1/cues", conditional, 304),
             }
+            worker = worker_pid(process)
             figures: dict[str, list[Round]] = {kind: [] for kind in KINDS}
             for number in range(rounds + 1):  # round 0 warms up every path and is dropped
                 for kind, (path, sent, expect) in plan.items():
                     length = 1 if number == 0 else seconds
+                    cpu_before = cpu_seconds(worker)
                     if wrk:
                         url = f"http://127.0.0.1:{port}{path}"
                         result = wrk_round(wrk, url, sent, length, connections, tmp)
                     else:
                         result = python_round(port, path, sent, expect, length, connections)
+                    cpu = cpu_seconds(worker) - cpu_before
                     if number:
-                        figures[kind].append(result)
+                        figures[kind].append(replace(result, cpu_us=cpu / result.requests * 1e6))
         finally:
             os.killpg(process.pid, signal.SIGTERM)
             try:
@@ -312,22 +334,31 @@ def report(
     )
     bare = [r.requests_per_s for r in figures["bare"]]
     header = "  ".join(f"{name:>6}" for name in ("p50 ms", "p90 ms", "p99 ms", "max ms"))
-    print(f"\n  {'answer':6}  {'req/s':>7}  {header}  ratio to bare: median (each round)")
+    print(
+        f"\n  {'answer':6}  {'req/s':>7}  {header}  {'CPU us':>6}  "
+        "req/s ratio to bare: median (each round)"
+    )
     medians = {}
+    cpu = {}
     for kind in KINDS:
         taken = figures[kind]
         medians[kind] = statistics.median(r.requests_per_s for r in taken)
+        cpu[kind] = statistics.median(r.cpu_us for r in taken)
         ratios = [r.requests_per_s / b for r, b in zip(taken, bare, strict=True)]
         latencies = [statistics.median(getattr(r, f) for r in taken) for f in LATENCY_FIELDS]
         print(
             f"  {kind:6}  {medians[kind]:7.0f}  "
             + "  ".join(f"{ms:6.2f}" for ms in latencies)
-            + f"  {max(r.max_ms for r in taken):6.1f}"
+            + f"  {max(r.max_ms for r in taken):6.1f}  {cpu[kind]:6.0f}"
             + f"  {statistics.median(ratios):.2f}x ({', '.join(f'{x:.2f}' for x in ratios)})"
         )
     print(
         f"\n  ratio 200/bare {medians['200'] / medians['bare']:.2f}x, "
         f"304/bare {medians['304'] / medians['bare']:.2f}x (of the median req/s)"
+    )
+    print(
+        f"  worker CPU per request: 200 {cpu['200'] / cpu['bare']:.2f}x bare, "
+        f"304 {cpu['304'] / cpu['bare']:.2f}x bare (medians; the load-proof figure)"
     )
     errors = sum(r.errors for taken in figures.values() for r in taken)
     total = sum(r.requests for taken in figures.values() for r in taken)
