@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import TextIO
 
 import platformdirs
+import requests
 
 from .actions import WatchAction
 from .buzz_scheduler import Buzz
@@ -29,6 +30,8 @@ from .watch_client import (
     Unpaired,
     Watch,
     WatchCue,
+    WatchError,
+    describe_failure,
 )
 
 _FEEL = {
@@ -139,6 +142,12 @@ def main(argv: Sequence[str] | None = None, out: TextIO = sys.stdout) -> int:
                 _save_token(token_file, None)
     except PairingFailed as exc:
         print(f"Pairing failed: {exc.error}", file=sys.stderr)
+        return 1
+    except WatchError as exc:  # the server stayed unreachable, or refused for good
+        print(f"sciatica-watch: {exc}", file=sys.stderr)
+        return 1
+    except (requests.RequestException, ValueError, KeyError, TypeError) as exc:  # not retried
+        print(f"sciatica-watch: {args.server}: {describe_failure(exc)}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         return 0

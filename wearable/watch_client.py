@@ -29,11 +29,20 @@ log = logging.getLogger(__name__)
 LONG_POLL_S = 25
 #: Extra seconds a request may take beyond its long-poll wait before it is given up on.
 REQUEST_SLACK_S = 10.0
+#: The first wait after a failed request; each failure in a row doubles it, up to MAX_RETRY_S.
 RETRY_S = 2.0
+MAX_RETRY_S = 30.0
+#: How often pairing tries to reach the server before it gives up with a clear message
+#: (with the waits above, about two minutes).
+PAIR_START_ATTEMPTS = 8
 
 
 class WatchError(Exception):
     """The server answered in a way the watch cannot carry on from."""
+
+
+class ServerUnreachable(WatchError):
+    """The server could not be reached, or answered as no watch API does, however often asked."""
 
 
 class Unpaired(WatchError):
@@ -98,6 +107,56 @@ def _ignore(*_: object) -> None:
     return None
 
 
+def backoff_s(failures: int, first_s: float = RETRY_S, cap_s: float = MAX_RETRY_S) -> float:
+    """The wait after `failures` failed requests in a row: doubling, never past the cap."""
+    return min(cap_s, first_s * 2 ** max(0, failures - 1))
+
+
+def describe_failure(exc: Exception) -> str:
+    """A short reason for a failed request, without requests' nested repr."""
+    if isinstance(exc, ValueError | KeyError | TypeError):  # requests' JSONDecodeError too
+        return "the answer was not the watch API's JSON"
+    if isinstance(exc, requests.Timeout):
+        return "the request timed out"
+    if isinstance(exc, requests.ConnectionError):
+        return "could not connect (is the server running, and is the URL right?)"
+    return f"the request failed ({type(exc).__name__})"
+
+
+def _json_object(response: requests.Response) -> dict[str, Any]:
+    body = response.json()  # ValueError (requests' JSONDecodeError) if it is not JSON
+    if not isinstance(body, dict):
+        raise ValueError("not a JSON object")
+    return body
+
+
+def _pairing_start(body: dict[str, Any]) -> dict[str, Any]:
+    """The answer of POST /pairings if it has every field the watch uses, else ValueError."""
+    for name in ("device_code", "user_code", "user_code_spoken", "prompt"):
+        if not isinstance(body.get(name), str):
+            raise ValueError(f"no {name} in the answer")
+    for name in ("interval", "expires_in"):
+        value = body.get(name)
+        if not isinstance(value, int) or isinstance(value, bool) or value <= 0:
+            raise ValueError(f"no {name} in the answer")
+    return body
+
+
+def _detail(response: requests.Response) -> str:
+    """The problem's `detail`, if the answer is a problem document at all."""
+    try:
+        body = response.json()
+    except ValueError:
+        return ""
+    detail = body.get("detail") if isinstance(body, dict) else None
+    return detail if isinstance(detail, str) else ""
+
+
+def _retry_after_s(response: requests.Response) -> float | None:
+    value = response.headers.get("Retry-After", "")
+    return float(value) if value.isdigit() else None
+
+
 class Watch:
     """A paired (or pairing) watch against one server; thread-safe for one poll loop."""
 
@@ -112,6 +171,9 @@ class Watch:
         long_poll_s: int = LONG_POLL_S,
         session: requests.Session | None = None,
         time_scale: float = 1.0,
+        retry_s: float = RETRY_S,
+        max_retry_s: float = MAX_RETRY_S,
+        pair_attempts: int = PAIR_START_ATTEMPTS,
     ) -> None:
         self.base_url = base_url.rstrip("/") + "/"
         self.token = token
@@ -119,6 +181,9 @@ class Watch:
         self.on_buzz = on_buzz
         self.on_snapshot = on_snapshot
         self.long_poll_s = long_poll_s
+        self.retry_s = retry_s
+        self.max_retry_s = max_retry_s
+        self.pair_attempts = pair_attempts
         self.sync = ClockSync()
         self.etag: str | None = None
         self.snapshot: Snapshot | None = None
@@ -147,12 +212,14 @@ class Watch:
         on_prompt: Callable[[PairingPrompt], None],
         stop: threading.Event | None = None,
     ) -> str:
-        """Get a code, show it through `on_prompt`, and poll until Alexa has bound it."""
+        """Get a code, show it through `on_prompt`, and poll until Alexa has bound it.
+
+        A server that is down, overloaded or answering garbage is retried with a doubling
+        wait, as the poll loop does; after `pair_attempts` tries at the start, or when the
+        code expires while the server stays unreachable, ServerUnreachable says why.
+        """
         stop = stop or threading.Event()
-        response = self._session.post(self._url("pairings"), timeout=REQUEST_SLACK_S)
-        if response.status_code != 200:
-            raise WatchError(f"could not start pairing: HTTP {response.status_code}")
-        start = response.json()
+        start = self._start_pairing(stop)
         on_prompt(
             PairingPrompt(
                 start["user_code"], start["user_code_spoken"], start["prompt"], start["expires_in"]
@@ -160,25 +227,81 @@ class Watch:
         )
         interval = float(start["interval"])
         deadline = time.monotonic() + float(start["expires_in"]) / self.time_scale
+        failures = 0
+        problem: str | None = None
         while time.monotonic() < deadline:
-            if stop.wait(interval / self.time_scale):
+            wait = interval / self.time_scale
+            if failures:
+                wait = max(wait, self._backoff(failures))
+            if stop.wait(wait):
                 raise PairingFailed("stopped")
-            answer = self._session.post(
-                self._url("token"),
-                data={"grant_type": DEVICE_CODE_GRANT, "device_code": start["device_code"]},
-                timeout=REQUEST_SLACK_S,
-            )
-            body = answer.json()
-            if answer.status_code == 200:
-                self.token = str(body["access_token"])
-                self.etag = None
-                return self.token
-            error = body.get("error", f"HTTP {answer.status_code}")
+            try:
+                answer = self._session.post(
+                    self._url("token"),
+                    data={"grant_type": DEVICE_CODE_GRANT, "device_code": start["device_code"]},
+                    timeout=REQUEST_SLACK_S,
+                )
+                body = _json_object(answer)
+                if answer.status_code == 200:
+                    token = body["access_token"]
+                    if not isinstance(token, str) or not token:
+                        raise ValueError("no access_token in the answer")
+                    self.token = token
+                    self.etag = None
+                    return self.token
+            except (requests.RequestException, ValueError, KeyError) as exc:
+                failures += 1
+                problem = describe_failure(exc)
+                log.warning("token poll failed (%s); trying again", problem)
+                continue
+            error = body.get("error")
+            if error is None:  # a problem document from a proxy or an overloaded server
+                failures += 1
+                problem = f"HTTP {answer.status_code}"
+                continue
+            failures, problem = 0, None
             if error == "slow_down":
                 interval += SLOW_DOWN_STEP_S  # RFC 8628 3.5
             elif error != "authorization_pending":
-                raise PairingFailed(error)
+                raise PairingFailed(str(error))
+        if problem is not None:
+            raise ServerUnreachable(
+                f"the pairing code expired while {self.base_url} could not be reached: {problem}"
+            )
         raise PairingFailed("expired_token")
+
+    def _start_pairing(self, stop: threading.Event) -> dict[str, Any]:
+        """POST /pairings until it answers, waiting longer after each failure."""
+        problem = "no attempt was made"
+        for attempt in range(1, self.pair_attempts + 1):
+            delay: float | None = None
+            try:
+                response = self._session.post(self._url("pairings"), timeout=REQUEST_SLACK_S)
+                if response.status_code == 200:
+                    return _pairing_start(_json_object(response))
+                if response.status_code != 429 and response.status_code < 500:
+                    # A 404 or 405 will not go away: most likely the URL is not a coach.
+                    raise WatchError(
+                        f"could not start pairing at {self.base_url}: HTTP "
+                        f"{response.status_code} (is this the coach's address?)"
+                    )
+                problem = f"HTTP {response.status_code}"
+                delay = _retry_after_s(response)
+            except (requests.RequestException, ValueError, KeyError, TypeError) as exc:
+                problem = describe_failure(exc)
+            if attempt == self.pair_attempts:
+                break
+            wait = min(self.max_retry_s, delay) if delay is not None else self._backoff(attempt)
+            log.warning("could not start pairing (%s); trying again in %.1f s", problem, wait)
+            if stop.wait(wait):
+                raise PairingFailed("stopped")
+        raise ServerUnreachable(
+            f"could not start pairing at {self.base_url} after {self.pair_attempts} tries: "
+            f"{problem}"
+        )
+
+    def _backoff(self, failures: int) -> float:
+        return backoff_s(failures, self.retry_s, self.max_retry_s)
 
     # -- polling ------------------------------------------------------------------------
 
@@ -211,18 +334,27 @@ class Watch:
         return self._take(Snapshot.from_json(response.json()))
 
     def run(self, stop: threading.Event) -> None:
-        """Poll until `stop` is set; returns early (raising Unpaired) if the token is revoked."""
+        """Poll until `stop` is set; returns early (raising Unpaired) if the token is revoked.
+
+        A failed poll (server down, a proxy's error page, an answer of the wrong shape) is
+        retried after a wait that doubles with each failure in a row; buzzes already
+        scheduled keep firing meanwhile.
+        """
         self._scheduler_start()
         wait = 0
+        failures = 0
         while not stop.is_set():
             try:
                 self.poll(wait)
                 wait = self.long_poll_s
+                failures = 0
             except Unpaired:
                 raise
-            except (WatchError, requests.RequestException, ValueError) as exc:
-                log.warning("poll failed (%s); retrying in %.0f s", exc, RETRY_S)
-                stop.wait(RETRY_S)
+            except (WatchError, requests.RequestException, ValueError, KeyError, TypeError) as exc:
+                failures += 1
+                pause = self._backoff(failures)
+                log.warning("poll failed (%s); retrying in %.1f s", exc, pause)
+                stop.wait(pause)
 
     # -- control ------------------------------------------------------------------------
 
@@ -234,15 +366,23 @@ class Watch:
         if response.status_code == 401:
             raise Unpaired("the server no longer knows this watch's token")
         if response.status_code != 200:
-            detail = response.json().get("detail", "") if response.content else ""
-            raise WatchError(f"{action} refused: HTTP {response.status_code} {detail}")
+            detail = _detail(response)
+            raise WatchError(f"{action} refused: HTTP {response.status_code} {detail}".rstrip())
         self.etag = response.headers.get("ETag")
         return self._take(Snapshot.from_json(response.json()))
 
     def unpair(self) -> None:
-        """Revoke this watch's token on the server and forget it here."""
+        """Revoke this watch's token on the server and forget it here.
+
+        If the server cannot be reached or refuses, the token is kept (it still works there)
+        and the error is raised; a 401 means it was already unpaired.
+        """
         if self.token is not None:
-            self._control.delete(self._url("devices/me"), headers=self._auth(), timeout=10)
+            response = self._control.delete(
+                self._url("devices/me"), headers=self._auth(), timeout=10
+            )
+            if response.status_code not in (204, 401):
+                raise WatchError(f"unpair refused: HTTP {response.status_code} {_detail(response)}")
         self.token = None
         self.etag = None
 

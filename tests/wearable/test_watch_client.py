@@ -7,15 +7,20 @@ within 50 ms of the cue's time on the server's clock, with the run driven as the
 from __future__ import annotations
 
 import contextlib
+import functools
 import io
 import queue
 import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
 
 import pytest
-from watch_support import WATCH_USER
+import requests
+from flask import Flask
+from watch_support import WATCH_USER, FailingFirst, LoopbackServer, free_port, garbage_app
 
 from shared.coach import Coach
 from shared.cues import Cue
@@ -23,7 +28,16 @@ from shared.engine import Event
 from shared.pairing import PairingService
 from wearable import cli
 from wearable.buzz_scheduler import Buzz
-from wearable.watch_client import PairingPrompt, Snapshot, Unpaired, Watch, WatchCue
+from wearable.watch_client import (
+    PairingPrompt,
+    ServerUnreachable,
+    Snapshot,
+    Unpaired,
+    Watch,
+    WatchCue,
+    WatchError,
+    backoff_s,
+)
 
 WATCH_FAST_BY_S = 7.0
 BUZZ_TOLERANCE_S = 0.050
@@ -178,3 +192,180 @@ def test_the_cli_prints_a_buzz_with_the_bell_when_asked(live_server: str) -> Non
     line = out.getvalue()
     assert line.startswith("\a[")
     assert "BUZZ hold_end (three pulses: release; step 2, right)" in line
+
+
+# -- a server that is down, or answers garbage ---------------------------------------------------
+
+
+class CountingSession(requests.Session):
+    """A session that tells a test how many requests it has sent to each path."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.sent: dict[str, int] = {}
+        self.changed = threading.Condition()
+
+    def request(self, method: str, url: str, *args: Any, **kwargs: Any) -> requests.Response:  # type: ignore[override]
+        with self.changed:
+            path = urlsplit(url).path
+            self.sent[path] = self.sent.get(path, 0) + 1
+            self.changed.notify_all()
+        return super().request(method, url, *args, **kwargs)
+
+    def wait_for(self, path: str, count: int, timeout: float = 10) -> bool:
+        with self.changed:
+            return self.changed.wait_for(lambda: self.sent.get(path, 0) >= count, timeout)
+
+
+def quick_retrying_watch(url: str, session: requests.Session | None = None, **kwargs: Any) -> Watch:
+    return Watch(url, session=session, retry_s=0.02, max_retry_s=0.1, **kwargs)
+
+
+def pair_in_thread(watch: Watch, pairing: PairingService) -> tuple[threading.Thread, dict]:
+    result: dict[str, Any] = {}
+
+    def say_code(prompt: PairingPrompt) -> None:
+        pairing.bind(WATCH_USER, prompt.user_code)
+
+    def pair() -> None:
+        try:
+            result["token"] = watch.pair(say_code)
+        except Exception as exc:
+            result["error"] = exc
+
+    thread = threading.Thread(target=pair, daemon=True)
+    thread.start()
+    return thread, result
+
+
+def test_pairing_waits_for_a_server_that_is_down_and_pairs_once_it_is_up(
+    live_app: Flask, live_pairing: PairingService
+) -> None:
+    session = CountingSession()
+    server = LoopbackServer(live_app, free_port())
+    watch = quick_retrying_watch(server.url, session, pair_attempts=1_000)
+    thread, result = pair_in_thread(watch, live_pairing)
+    try:
+        assert session.wait_for("/api/v1/pairings", 3), "the watch gave up on a down server"
+        assert "error" not in result
+        server.start()
+        thread.join(15)
+        assert not thread.is_alive()
+        assert live_pairing.authenticate(result["token"]) == WATCH_USER, result
+    finally:
+        server.stop()
+        watch.close()
+
+
+def test_pairing_against_garbage_gives_up_with_a_clear_message(tmp_path: Path) -> None:
+    server = LoopbackServer(garbage_app).start()
+    session = CountingSession()
+    watch = quick_retrying_watch(server.url, session, pair_attempts=3)
+    try:
+        with pytest.raises(ServerUnreachable) as caught:
+            watch.pair(lambda prompt: None)
+    finally:
+        server.stop()
+        watch.close()
+    assert session.sent["/api/v1/pairings"] == 3
+    assert str(caught.value) == (
+        f"could not start pairing at {server.url}/ after 3 tries: "
+        "the answer was not the watch API's JSON"
+    )
+
+
+def test_pairing_against_a_down_server_gives_up_with_a_clear_message() -> None:
+    url = f"http://127.0.0.1:{free_port()}"
+    watch = quick_retrying_watch(url, pair_attempts=2)
+    try:
+        with pytest.raises(ServerUnreachable, match="could not connect"):
+            watch.pair(lambda prompt: None)
+    finally:
+        watch.close()
+
+
+def test_an_address_that_is_not_a_coach_is_refused_at_once(live_server: str) -> None:
+    session = CountingSession()
+    watch = quick_retrying_watch(live_server + "/not-the-coach", session, pair_attempts=5)
+    try:
+        with pytest.raises(WatchError, match="HTTP 404"):
+            watch.pair(lambda prompt: None)
+    finally:
+        watch.close()
+    assert sum(session.sent.values()) == 1
+
+
+def test_a_proxys_error_pages_while_polling_for_the_token_are_waited_out(
+    live_app: Flask, live_pairing: PairingService
+) -> None:
+    flaky = FailingFirst(live_app, "/api/v1/token", count=2)
+    server = LoopbackServer(flaky).start()
+    watch = quick_retrying_watch(server.url)
+    try:
+        thread, result = pair_in_thread(watch, live_pairing)
+        thread.join(20)
+        assert live_pairing.authenticate(result.get("token")) == WATCH_USER, result
+        assert flaky.failed == 2
+    finally:
+        server.stop()
+        watch.close()
+
+
+def test_a_server_lost_while_waiting_for_the_token_is_reported_when_the_code_expires(
+    live_app: Flask,
+) -> None:
+    coach: Coach = live_app.extensions["sciatica_coach"]
+    live_app.extensions["sciatica_pairing"] = PairingService(
+        coach.store, coach.clock, interval_s=1, lifetime_s=2
+    )
+    server = LoopbackServer(live_app).start()
+    watch = quick_retrying_watch(server.url)
+    try:
+        with pytest.raises(ServerUnreachable, match=r"expired while .* could not be reached"):
+            watch.pair(lambda prompt: server.stop())  # nobody says the code; the server goes
+    finally:
+        server.stop()
+        watch.close()
+
+
+def test_the_cli_says_plainly_that_it_cannot_reach_the_server(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setattr(cli, "Watch", functools.partial(Watch, retry_s=0.01, pair_attempts=2))
+    url = f"http://127.0.0.1:{free_port()}"
+    out = io.StringIO()
+    argv = ["--server", url, "--token-file", str(tmp_path / "token")]
+    assert cli.main(argv, out=out) == 1
+    err = capsys.readouterr().err
+    assert err.strip() == (
+        f"sciatica-watch: could not start pairing at {url}/ after 2 tries: "
+        "could not connect (is the server running, and is the URL right?)"
+    )
+    assert "Traceback" not in err
+
+
+def test_the_cli_says_plainly_that_an_action_could_not_be_sent(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    token = tmp_path / "token"
+    token.write_text("a-saved-token", "utf-8")
+    url = f"http://127.0.0.1:{free_port()}"
+    argv = ["--server", url, "--token-file", str(token), "--action", "next"]
+    assert cli.main(argv, out=io.StringIO()) == 1
+    assert capsys.readouterr().err.startswith(f"sciatica-watch: {url}: could not connect")
+    assert token.read_text("utf-8") == "a-saved-token"  # nothing was learned; keep it
+
+
+def test_unpairing_while_the_server_is_down_keeps_the_token(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    token = tmp_path / "token"
+    token.write_text("a-saved-token", "utf-8")
+    argv = ["--server", f"http://127.0.0.1:{free_port()}", "--token-file", str(token), "--unpair"]
+    assert cli.main(argv, out=io.StringIO()) == 1
+    assert "could not connect" in capsys.readouterr().err
+    assert token.exists()
+
+
+def test_the_backoff_doubles_and_stops_at_its_cap() -> None:
+    assert [backoff_s(n, 2.0, 30.0) for n in range(1, 7)] == [2, 4, 8, 16, 30, 30]

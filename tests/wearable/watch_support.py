@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import socket
 import threading
 from typing import Any
 
 from flask.testing import FlaskClient
+from werkzeug.serving import BaseWSGIServer, make_server
 from werkzeug.test import TestResponse
 
 from shared.notify import LocalNotifier
@@ -75,3 +77,67 @@ class WatchActions:
 
     def unpair(self) -> TestResponse:
         return self.client.delete("/api/v1/devices/me", headers=self.auth)
+
+
+class LoopbackServer:
+    """A WSGI app on 127.0.0.1 that a test can start late and stop early, on a fixed port."""
+
+    def __init__(self, app: Any, port: int = 0) -> None:
+        self.app = app
+        self.port = port
+        self._server: BaseWSGIServer | None = None
+        self._thread: threading.Thread | None = None
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def start(self) -> LoopbackServer:
+        self._server = make_server("127.0.0.1", self.port, self.app, threaded=True)
+        self.port = self._server.server_port
+        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        if self._server is not None:
+            self._server.shutdown()
+            self._server.server_close()
+            self._server = None
+        if self._thread is not None:
+            self._thread.join(timeout=10)
+
+
+def free_port() -> int:
+    """A port nothing listens on right now (the OS's pick, released at once)."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def garbage_app(environ: dict[str, Any], start_response: Any) -> list[bytes]:
+    """What a captive portal or a misrouted proxy answers: 200, and HTML for everything."""
+    start_response("200 OK", [("Content-Type", "text/html")])
+    return [b"<html><body>Welcome to the hotel Wi-Fi</body></html>"]
+
+
+class FailingFirst:
+    """Wraps an app so the first `count` requests to `path` get a proxy's 502 error page."""
+
+    def __init__(self, app: Any, path: str, count: int) -> None:
+        self.app = app
+        self.path = path
+        self.left = count
+        self.failed = 0
+        self._lock = threading.Lock()
+
+    def __call__(self, environ: dict[str, Any], start_response: Any) -> Any:
+        with self._lock:
+            fail = environ.get("PATH_INFO") == self.path and self.left > 0
+            if fail:
+                self.left -= 1
+                self.failed += 1
+        if fail:
+            start_response("502 Bad Gateway", [("Content-Type", "text/html")])
+            return [b"<html><body>502 Bad Gateway</body></html>"]
+        return self.app(environ, start_response)
