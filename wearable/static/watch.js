@@ -12,6 +12,7 @@
   const RETRY_MS = 2000;
   const OFFSET_SAMPLES = 8;
   const LATE_TOLERANCE_MS = 500; // a cue this late still buzzes; older ones are skipped
+  const REMEMBERED_CUES = 256; // fired cues kept, so a rescheduled one never buzzes twice
   const RUNNING = new Set(["announcing", "holding", "awaiting"]);
 
   const $ = (id) => document.getElementById(id);
@@ -25,6 +26,9 @@
     samples: [], // {offset, delay} pairs; the lowest-delay one is trusted most
     offsetMs: 0, // server clock minus this clock
     timers: [],
+    fired: new Set(), // keys of cues already buzzed, oldest first
+    enabled: false, // the person tapped "turn on buzzing": vibrate may work from now on
+    wakeLock: null, // the screen wake lock's sentinel while we hold one
   };
 
   // -- clock -------------------------------------------------------------------------------
@@ -47,7 +51,21 @@
 
   // -- buzzing -----------------------------------------------------------------------------
 
+  // A cue is the same cue in every answer it appears in: its kind, its step, and its time.
+  function cueKey(cue) {
+    return `${cue.kind}|${cue.step_index}|${cue.at_ms}`;
+  }
+
+  function remember(cue) {
+    watch.fired.add(cueKey(cue));
+    if (watch.fired.size > REMEMBERED_CUES) {
+      watch.fired.delete(watch.fired.values().next().value);
+    }
+  }
+
   function buzz(cue) {
+    if (watch.fired.has(cueKey(cue))) return;
+    remember(cue);
     face.dataset.lastCue = cue.kind;
     let vibrated = false;
     if (typeof navigator.vibrate === "function") {
@@ -69,15 +87,57 @@
     face.dataset.flashed = kind;
   }
 
+  // Replaces the whole schedule; a cue already fired (say, 200 ms ago, before a sharper clock
+  // estimate moved every time a little) is left out, as the Python watch's scheduler does.
   function schedule(cues) {
     watch.timers.forEach(clearTimeout);
     watch.timers = [];
     for (const cue of cues || []) {
+      if (watch.fired.has(cueKey(cue))) continue;
       const delay = cue.at_ms - serverNow();
       if (delay < -LATE_TOLERANCE_MS) continue;
       watch.timers.push(setTimeout(() => buzz(cue), Math.max(0, delay)));
     }
   }
+
+  // -- turning buzzing on -----------------------------------------------------------------
+  //
+  // Browsers let navigator.vibrate work only after the person has tapped the page, and the
+  // page must stay visible to buzz, so one tap does both: it enables vibration (with a short
+  // test buzz) and asks for a screen wake lock where the browser has one.
+
+  async function requestWakeLock() {
+    if (!("wakeLock" in navigator) || watch.wakeLock) return;
+    try {
+      const sentinel = await navigator.wakeLock.request("screen");
+      watch.wakeLock = sentinel;
+      face.dataset.wakeLock = "held";
+      sentinel.addEventListener("release", () => {
+        watch.wakeLock = null;
+        face.dataset.wakeLock = "released";
+      });
+    } catch (err) {
+      face.dataset.wakeLock = "refused"; // low battery, a hidden page, or no HTTPS
+    }
+  }
+
+  function enable() {
+    watch.enabled = true;
+    face.dataset.enabled = "true";
+    if (typeof navigator.vibrate === "function") {
+      try {
+        navigator.vibrate(60);
+      } catch (err) {
+        // nothing to do: the flash stands in for it
+      }
+    }
+    requestWakeLock();
+  }
+
+  // The browser drops the lock whenever the page is hidden; take it again on coming back.
+  document.addEventListener("visibilitychange", () => {
+    if (document.visibilityState === "visible" && watch.enabled) requestWakeLock();
+  });
 
   // -- drawing -----------------------------------------------------------------------------
 
@@ -295,6 +355,9 @@
     button.addEventListener("click", () => act(button.dataset.action));
   });
   $("unpair").addEventListener("click", unpair);
+  document.querySelectorAll("[data-enable]").forEach((button) => {
+    button.addEventListener("click", enable);
+  });
   setInterval(draw, 100);
   main();
 })();
