@@ -61,6 +61,19 @@ class WatchActions:
         self.token = answer.get_json()["access_token"]
         return self.token
 
+    def pair_by_voice(self, speaker: Any) -> str:
+        """Pair as a person would: read the code off the watch and say it to Alexa."""
+        start = self.client.post("/api/v1/pairings").get_json()
+        turn = speaker.says("PairWatchIntent", code=start["user_code_spoken"])
+        assert "watch is paired" in turn.ssml, turn.ssml
+        answer = self.client.post(
+            "/api/v1/token",
+            data={"grant_type": DEVICE_CODE_GRANT, "device_code": start["device_code"]},
+        )
+        assert answer.status_code == 200, answer.get_json()
+        self.token = answer.get_json()["access_token"]
+        return self.token
+
     @property
     def auth(self) -> dict[str, str]:
         assert self.token is not None
