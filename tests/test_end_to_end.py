@@ -33,6 +33,8 @@ from wearable.watch_client import PairingPrompt, Watch, WatchCue
 
 WATCH_FAST_BY_S = 7.0
 BUZZ_TOLERANCE_S = 0.050
+#: How long the watch keeps running after the last expected buzz: nothing more may come.
+SETTLE_S = 2.0
 #: A fast talker keeps the run short; the clocks still run in real time.
 FAST_SPEECH_WPM = 600
 SHORT_ROUTINE = """
@@ -109,6 +111,13 @@ def test_voice_pairs_the_watch_and_every_buzz_lands_on_the_servers_cue_time(
             turn = speaker.says("AMAZON.NextIntent")
         # Holds this short have no five-second warning: start and end each, then complete.
         fired = [buzzes.get(timeout=10) for _ in range(2 * holds + 1)]
+        # ... and that is all: no cue fires twice, nothing is left to fire, however long it runs.
+        try:
+            extra: Buzz[WatchCue] | None = buzzes.get(timeout=SETTLE_S)
+        except queue.Empty:
+            extra = None
+        assert extra is None, f"an extra buzz after the routine's last: {extra}"
+        assert watch.pending_buzzes() == []
     finally:
         stop.set()
         watch.close()
