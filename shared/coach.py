@@ -7,9 +7,9 @@ from dataclasses import dataclass
 
 from .clock import Clock
 from .engine import Event, LeadIn, RoutineEngine, RunState, RunView, Status, Transition
-from .notify import ChangeNotifier, LocalNotifier
+from .notify import FORGOTTEN, ChangeNotifier, LocalNotifier
 from .routine import Routine
-from .store import CompletedRun, Store, UserRecord, VersionConflict
+from .store import CompletedRun, RetriesExhausted, Store, UserRecord, VersionConflict
 
 log = logging.getLogger(__name__)
 
@@ -52,6 +52,7 @@ class Coach:
 
     def apply(self, user_id: str, event: Event, lead_in: LeadIn = None) -> Outcome:
         """Apply an event with compare-and-set, retrying if another writer got there first."""
+        last: VersionConflict | None = None
         for attempt in range(CAS_ATTEMPTS):
             stored = self.store.load_run(user_id)
             state = stored or self.engine.new_state()
@@ -63,14 +64,16 @@ class Coach:
                     # when this event (start, start over) replaces it straight away.
                     settled = self.engine.settle(state, now)
                     self._save(user_id, stored, transition.state, settled)
-                except VersionConflict:
+                except VersionConflict as conflict:
                     log.info("run conflict on attempt %d; retrying", attempt + 1)
+                    last = conflict
                     continue
             return Outcome(transition, self.engine.view(transition.state, now))
-        raise VersionConflict(user_id, None, None)
+        raise RetriesExhausted(user_id, CAS_ATTEMPTS, last)
 
     def view(self, user_id: str) -> RunView:
         """The run as it is now, recording completion if time has run past the last step."""
+        last: VersionConflict | None = None
         for _ in range(CAS_ATTEMPTS):
             stored = self.store.load_run(user_id)
             state = stored or self.engine.new_state()
@@ -79,15 +82,16 @@ class Coach:
             if settled is not state:
                 try:
                     self._save(user_id, stored, settled)
-                except VersionConflict:
+                except VersionConflict as conflict:
+                    last = conflict
                     continue
             return self.engine.view(settled, now)
-        raise VersionConflict(user_id, None, None)
+        raise RetriesExhausted(user_id, CAS_ATTEMPTS, last)
 
     def forget(self, user_id: str) -> None:
         """Delete everything about a user and wake their watches so they notice."""
         self.store.delete_user(user_id)
-        self.notifier.publish(user_id, -1)
+        self.notifier.publish(user_id, FORGOTTEN)
 
     def history(self, user_id: str, limit: int = 20) -> list[CompletedRun]:
         return self.store.history(user_id, limit)
@@ -99,18 +103,20 @@ class Coach:
         new: RunState,
         settled: RunState | None = None,
     ) -> None:
-        self.store.save_run(user_id, new, None if stored is None else stored.version)
-        for run in (settled, new):
-            if (
-                run is not None
-                and run.status is Status.COMPLETED
-                and run.run_id
-                and run.completed_at is not None
-            ):
-                self.store.record_completion(
-                    user_id,
-                    CompletedRun(
-                        run.run_id, run.routine_id, run.started_at or 0.0, run.completed_at
-                    ),
-                )
+        """Save `new`, with the run it finished (if any) going into history in the same write."""
+        self.store.save_run(
+            user_id,
+            new,
+            None if stored is None else stored.version,
+            completed=_finished(settled) or _finished(new),
+        )
         self.notifier.publish(user_id, new.version)
+
+
+def _finished(run: RunState | None) -> CompletedRun | None:
+    """The history entry of a run that has completed, else None."""
+    if run is None or run.status is not Status.COMPLETED or not run.run_id:
+        return None
+    if run.completed_at is None:
+        return None
+    return CompletedRun(run.run_id, run.routine_id, run.started_at or 0.0, run.completed_at)

@@ -1,16 +1,19 @@
 """Wake-ups across app instances: every change goes out on one Redis channel to every process.
 
-A process wakes its own waiters at once and publishes "<origin> <user tag> <version>"; one
-subscriber thread per process relays the other processes' messages to its local waiters.
-Under gunicorn's gevent workers the thread is a greenlet and the socket is cooperative, so
-nothing here blocks the worker. Pub/sub does not queue: a message sent while the subscriber
-is away is lost, so whenever the subscription drops or comes back, every local waiter is
-woken to re-read the store (a long poll that finds nothing new then polls the store itself
-until it answers, see wearable/long_poll.py). Users appear only as SHA-256 tags.
+A process wakes its own waiters at once and publishes "<origin> <user tag> <version>" on
+`<prefix>changes`, so two deployments on one Redis (two prefixes) never wake each other. One
+subscriber thread per process relays the other processes' messages to its local waiters;
+under gunicorn's gevent workers that thread is a greenlet and the socket is cooperative, so
+nothing here blocks the worker. On Redis Cluster the channel is a sharded one (SPUBLISH and
+SSUBSCRIBE, Redis 7): its messages go to the shard that owns the channel's slot instead of
+every node.
 
-Versions only grow while a run exists, and -1 says the user was forgotten; a message with a
-version no newer than what a waiter saw is a late one (two instances saved in quick
-succession) and wakes nobody, so a reordered pair costs no spurious wake-up. Like the store,
+Pub/sub does not queue: a message sent while the subscriber is away is lost, so whenever the
+subscription drops or comes back, every local waiter is woken to read the store again; the
+long poll sees that the notifier is listening again and goes back to trusting it
+(wearable/long_poll.py). Waits are the same as LocalNotifier's (shared/notify.py): state is
+kept only for users with a wait in progress, and a wait wakes for a change published after
+it began, newer than what its caller saw. Users appear only as SHA-256 tags. Like the store,
 this module imports redis-py only once a client exists.
 """
 
@@ -22,16 +25,18 @@ import os
 import random
 import secrets
 import threading
-from typing import TYPE_CHECKING
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import TYPE_CHECKING, Any
 
-from .redis_store import DEFAULT_PREFIX, connect, user_tag
+from .notify import WaitRoom
+from .redis_store import DEFAULT_PREFIX, check_prefix, connect, is_cluster, user_tag
 
 if TYPE_CHECKING:
     import redis
 
 log = logging.getLogger(__name__)
 
-DEFAULT_CHANNEL = DEFAULT_PREFIX + "changes"
 #: The longest one read on the subscription blocks, so a stop is noticed this soon.
 LISTEN_S = 1.0
 #: Reconnect delays after the subscription fails: doubling, with jitter, up to the maximum.
@@ -39,63 +44,71 @@ RECONNECT_MIN_S = 0.1
 RECONNECT_MAX_S = 5.0
 #: How long a wait lets the subscription come up before giving the caller a re-read instead.
 SUBSCRIBE_GRACE_S = 2.0
-#: The version Coach.forget publishes: the run is gone, whatever a waiter saw.
-FORGOTTEN = -1
 
 
-def _wakes(version: int, seen: int) -> bool:
-    return version > seen or (version == FORGOTTEN and seen != FORGOTTEN)
-
-
-class _Waiter:
-    """One blocked wait: the version its caller saw, and the event that ends the wait."""
-
-    __slots__ = ("event", "seen")
-
-    def __init__(self, seen: int) -> None:
-        self.seen = seen
-        self.event = threading.Event()
+def channel_for(prefix: str) -> str:
+    """The change channel of the deployment whose keys start with `prefix`."""
+    return check_prefix(prefix) + "changes"
 
 
 class RedisNotifier:
     """ChangeNotifier for many instances on one Redis; the same waits as LocalNotifier."""
 
     def __init__(
-        self, client: redis.Redis, *, channel: str = DEFAULT_CHANNEL, owns_client: bool = False
+        self,
+        client: redis.Redis | redis.RedisCluster,
+        *,
+        prefix: str = DEFAULT_PREFIX,
+        owns_client: bool = False,
     ) -> None:
         if not client.get_connection_kwargs().get("decode_responses"):
             raise ValueError("RedisNotifier needs a client made with decode_responses=True")
         from redis.exceptions import RedisError  # deferred: see the module docstring
 
         self.client = client
-        self.channel = channel
+        self.channel = channel_for(prefix)
+        #: The name its connections carry in CLIENT LIST, when it made its own client.
+        self.client_name: str | None = client.get_connection_kwargs().get("client_name")
         self._owns_client = owns_client
+        self._sharded = is_cluster(client)
         self._failures: tuple[type[Exception], ...] = (RedisError, OSError)
+        self._room = WaitRoom()
         self._lock = threading.Lock()
-        self._waiters: dict[str, set[_Waiter]] = {}
-        self._latest: dict[str, int] = {}
         self._subscribed = threading.Event()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._pid = os.getpid()
         self._origin = secrets.token_hex(8)
         self._closed = False
+        self._woken_from_elsewhere = 0
 
     @classmethod
-    def from_url(cls, url: str, *, channel: str = DEFAULT_CHANNEL) -> RedisNotifier:
-        return cls(connect(url), channel=channel, owns_client=True)
+    def from_url(cls, url: str, *, prefix: str = DEFAULT_PREFIX) -> RedisNotifier:
+        """A notifier with its own client on `url`, its connections named for CLIENT LIST."""
+        name = f"{check_prefix(prefix).rstrip(':')}-notifier-{secrets.token_hex(4)}"
+        return cls(connect(url, client_name=name), prefix=prefix, owns_client=True)
 
     # -- ChangeNotifier -------------------------------------------------------------------
 
     def publish(self, user_id: str, version: int) -> None:
         self._ensure_listening()
         tag = user_tag(user_id)
-        self._deliver(tag, version)
+        self._room.deliver(tag, version)
+        message = f"{self._origin} {tag} {version}"
         try:
-            self.client.publish(self.channel, f"{self._origin} {tag} {version}")
+            if self._sharded:
+                self.client.spublish(self.channel, message)
+            else:
+                self.client.publish(self.channel, message)
         except self._failures as exc:
             # The change is saved; other instances' watches see it when their polls end.
             log.warning("could not tell other instances about a change: %s", exc)
+
+    @contextmanager
+    def watching(self, user_id: str, seen_version: int) -> Iterator[None]:
+        self._ensure_listening()
+        with self._room.watch(user_tag(user_id), seen_version):
+            yield
 
     def wait(self, user_id: str, seen_version: int, timeout: float) -> bool:
         if self._closed:
@@ -103,31 +116,15 @@ class RedisNotifier:
         self._ensure_listening()
         if not self._subscribed.wait(max(0.0, min(timeout, SUBSCRIBE_GRACE_S))):
             return True  # deaf to other instances: the caller should read the store instead
-        tag = user_tag(user_id)
-        waiter = _Waiter(seen_version)
-        with self._lock:
-            if self._closed or not self._subscribed.is_set():
-                return True
-            if self._latest.get(tag, FORGOTTEN) > seen_version:
-                return True  # it changed between the caller's read and this wait
-            self._waiters.setdefault(tag, set()).add(waiter)
-        try:
-            return waiter.event.wait(timeout)
-        finally:
-            with self._lock:
-                waiters = self._waiters.get(tag)
-                if waiters is not None:
-                    waiters.discard(waiter)
-                    if not waiters:
-                        del self._waiters[tag]
+        return self._room.wait(user_tag(user_id), seen_version, timeout)
 
     def close(self) -> None:
         """Wake every waiter, stop listening and make later waits return at once."""
         with self._lock:
             self._closed = True
             self._stop.set()
-            self._wake_all()
             listener = self._thread
+        self._room.close()
         # A running subscriber closes the client itself when it stops, never under its read.
         if self._owns_client and (listener is None or not listener.is_alive()):
             self.client.close()
@@ -136,30 +133,32 @@ class RedisNotifier:
     def closed(self) -> bool:
         return self._closed
 
-    def waiting(self) -> int:
-        """How many waits this process holds right now (a gauge, and a handle for tests)."""
-        with self._lock:
-            return sum(len(waiters) for waiters in self._waiters.values())
-
     @property
     def listening(self) -> bool:
         """Whether the subscription is up, so changes from other instances are heard."""
-        return self._subscribed.is_set()
+        return self._subscribed.is_set() and not self._closed
 
-    # -- local delivery -------------------------------------------------------------------
+    # -- for health checks, gauges and tests ----------------------------------------------
 
-    def _deliver(self, tag: str, version: int) -> None:
-        with self._lock:
-            latest = self._latest.get(tag, FORGOTTEN)
-            self._latest[tag] = version if version == FORGOTTEN else max(latest, version)
-            for waiter in self._waiters.get(tag, ()):
-                if _wakes(version, waiter.seen):
-                    waiter.event.set()
+    def ready(self, timeout: float) -> bool:
+        """Start listening if need be, and say whether the subscription is up within `timeout`."""
+        if self._closed:
+            return False
+        self._ensure_listening()
+        return self._subscribed.wait(timeout)
 
-    def _wake_all(self) -> None:
-        for waiters in self._waiters.values():
-            for waiter in waiters:
-                waiter.event.set()
+    def waiting(self) -> int:
+        """How many waits this process holds right now."""
+        return self._room.waiting()
+
+    def users_held(self) -> int:
+        """How many users the notifier keeps state for: only those being waited on."""
+        return self._room.keys_held()
+
+    @property
+    def woken_from_elsewhere(self) -> int:
+        """How many waits here a change made on another instance has woken, in all."""
+        return self._woken_from_elsewhere
 
     # -- the subscriber -------------------------------------------------------------------
 
@@ -175,29 +174,46 @@ class RedisNotifier:
                 # The parent's subscriber thread did not come along, nor did its waiters.
                 self._pid = os.getpid()
                 self._origin = secrets.token_hex(8)
-                self._waiters.clear()
+                self._room.clear()
                 self._subscribed.clear()
             self._thread = threading.Thread(
                 target=self._listen, name="redis-change-subscriber", daemon=True
             )
             self._thread.start()
 
+    def _pubsub(self) -> Any:
+        """A pub/sub link subscribed (or about to be) to the channel."""
+        if self._sharded:
+            # The shard owning the channel's slot; asked again on every reconnect, so a
+            # failover or a slot moved elsewhere is followed.
+            node = self.client.get_node_from_key(self.channel)
+            pubsub = self.client.get_redis_connection(node).pubsub()
+            pubsub.ssubscribe(self.channel)
+        else:
+            pubsub = self.client.pubsub()
+            pubsub.subscribe(self.channel)
+        return pubsub
+
     def _listen(self) -> None:
         backoff = RECONNECT_MIN_S
         while not self._stop.is_set():
-            pubsub = self.client.pubsub()
+            pubsub = None
             try:
-                pubsub.subscribe(self.channel)
+                pubsub = self._pubsub()
                 while not self._stop.is_set():
                     message = pubsub.get_message(timeout=LISTEN_S)
                     if message is None:
                         continue
-                    if message["type"] == "subscribe":
+                    kind = message["type"]
+                    if kind in ("subscribe", "ssubscribe"):
                         # redis-py may also reconnect and resubscribe on its own: same thing.
                         self._on_subscribed()
                         backoff = RECONNECT_MIN_S
-                    elif message["type"] == "message":
+                    elif kind in ("message", "smessage"):
                         self._relay(message["data"])
+                    elif kind == "sunsubscribe":
+                        # The channel's slot moved to another shard: follow it there.
+                        raise ConnectionError("the change channel moved to another shard")
             except self._failures as exc:
                 if not self._stop.is_set():
                     log.warning("change subscription lost (%s); retrying in %.1f s", exc, backoff)
@@ -206,8 +222,9 @@ class RedisNotifier:
                     log.exception("change subscriber failed; retrying in %.1f s", backoff)
             finally:
                 self._on_lost()
-                with contextlib.suppress(*self._failures):
-                    pubsub.close()
+                if pubsub is not None:
+                    with contextlib.suppress(*self._failures):
+                        pubsub.close()
             self._stop.wait(backoff * random.uniform(0.5, 1.0))
             backoff = min(backoff * 2, RECONNECT_MAX_S)
         if self._owns_client:
@@ -215,15 +232,13 @@ class RedisNotifier:
 
     def _on_subscribed(self) -> None:
         # Whatever was published while we were not subscribed is lost: everyone re-reads.
-        with self._lock:
-            self._subscribed.set()
-            self._wake_all()
+        self._subscribed.set()
+        self._room.wake_all()
         log.info("listening for changes on %s", self.channel)
 
     def _on_lost(self) -> None:
-        with self._lock:
-            self._subscribed.clear()
-            self._wake_all()
+        self._subscribed.clear()
+        self._room.wake_all()
 
     def _relay(self, data: str) -> None:
         try:
@@ -233,4 +248,4 @@ class RedisNotifier:
             log.warning("ignoring a malformed change message %r", data[:80])
             return
         if origin != self._origin:  # our own changes were delivered when we published them
-            self._deliver(tag, number)
+            self._woken_from_elsewhere += self._room.deliver(tag, number)

@@ -2,24 +2,28 @@
 
 Every change that reads before it writes is one Lua script, so it is atomic and costs one
 round trip; plain reads are single commands. Numbers are written as the strings Python
-gives (never as numbers Lua computed: Lua would round timestamps), and read back with
-float() and int().
+gives (never as numbers Lua computed: Lua would round timestamps), also inside the JSON of
+a pairing or a device, and read back with float() and int().
 
-Key layout (prefix `sciatica:` by default; T is the first 32 hex digits of SHA-256 of the
-user id, so no key names a person):
+Every script and every command touches keys of one Redis Cluster slot only, and a script
+is given every key it touches in KEYS (tests/shared/test_redis_slots.py watches every
+command on a real server to hold it to that). Key layout (prefix `sciatica:` by default;
+T is the first 32 hex digits of SHA-256 of the user id, so no key names a person):
 
-    {u:T}:user  {u:T}:run  {u:T}:history  {u:T}:history:order
-    {u:T}:devices  {u:T}:device:<token hash>
-                                a user's keys: one hash tag, so one Redis Cluster slot
-    token:<token hash>          -> T; a request carries only its token, so this finds the user
-    {pair}:pairing:<device code hash>  {pair}:code:<user code hash>  {pair}:user:<T>
-    {pair}:expiry  {pair}:unbound      pairings exist before any user: one global slot
+    {u:T}:user  {u:T}:run  {u:T}:history  {u:T}:history:order  {u:T}:devices
+                        one user's keys: one hash tag, so one slot. `devices` maps each of
+                        the user's token hashes to its watch, so no key is named after data.
+    token:<token hash>  -> T; a request carries only its token, so this finds the user's slot
+    {pair}:pairings  {pair}:codes  {pair}:expiry  {pair}:unbound  {pair}:bound
+                        pairings exist before any user: five fixed keys in one slot, each a
+                        hash or sorted set over all pairings, so every script names them all
     {rate}:counter:<key>  {rate}:counters
-                                rate-limit counters (global, per-user and start limits)
+                        rate-limit counters (global, start, and per user) and their index
 
-docs/SCALE_OUT.md says which scripts cross slots and what Redis Cluster would need.
-redis-py is imported only when a client is made, so the core loads no network client unless
-Redis is configured (tests/shared/test_core_is_framework_free.py holds it to that).
+An operation over more than one slot is split into single-slot steps, ordered so that a
+crash between two steps leaves nothing unsafe (docs/SCALE_OUT.md goes through each). redis-py
+is imported only when a client is made, so the core loads no network client unless Redis is
+configured (tests/shared/test_core_is_framework_free.py holds it to that).
 """
 
 from __future__ import annotations
@@ -28,8 +32,10 @@ import hashlib
 import json
 import logging
 import math
+import os
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
+from urllib.parse import parse_qs, unquote, urlsplit
 
 from .engine import RunState
 from .store import (
@@ -39,36 +45,130 @@ from .store import (
     PairingRecord,
     UserRecord,
     VersionConflict,
+    counter_scopes,
 )
 
 if TYPE_CHECKING:
     import redis
+    import redis.cluster
 
 log = logging.getLogger(__name__)
 
 DEFAULT_PREFIX = "sciatica:"
+#: Where from_url finds the prefix when none is given: two deployments can share one Redis.
+PREFIX_ENV = "SCIATICA_REDIS_PREFIX"
 #: Hex digits of SHA-256(user id) in a user's hash tag: 128 bits, so users never share keys.
 USER_TAG_HEX = 32
-#: Pairing keys outlive their expiry by this much; purge_pairings normally removes them first
-#: (an hour after expiry), the TTL only catches them if no watch starts pairing for a day.
+#: Pairing keys outlive the latest pairing's expiry by this much; purge_pairings normally
+#: removes expired pairings first (an hour after expiry), the TTL only catches them if no
+#: watch starts pairing for a day.
 PAIRING_GRACE_S = 24 * 3600
 #: The shortest life of a rate-limit counter; each charge renews it.
 MIN_COUNTER_TTL_S = 60
 #: A store call that waits longer than this on Redis fails instead of holding a request.
 SOCKET_TIMEOUT_S = 5.0
+#: Counters named in one purge script at most, so no script holds Redis for long.
+PURGE_BATCH = 256
+
+SENTINEL_SCHEMES = ("redis+sentinel", "rediss+sentinel")
+CLUSTER_SCHEMES = ("redis+cluster", "rediss+cluster")
 
 
-def connect(url: str) -> redis.Redis:
-    """A client on `url` that decodes replies, gives up on a dead server, and pings idle links."""
+def check_prefix(prefix: str) -> str:
+    """`prefix`, if it cannot break the hash tags that keep a user's keys in one slot."""
+    if "{" in prefix or "}" in prefix:
+        raise ValueError(f"a Redis key prefix may not contain braces: {prefix!r}")
+    return prefix
+
+
+def default_prefix() -> str:
+    """$SCIATICA_REDIS_PREFIX if set, else `sciatica:`."""
+    return check_prefix(os.environ.get(PREFIX_ENV) or DEFAULT_PREFIX)
+
+
+def connect(url: str, *, client_name: str | None = None) -> redis.Redis | redis.RedisCluster:
+    """A client on `url` that decodes replies, gives up on a dead server, and pings idle links.
+
+    `redis://`, `rediss://` (TLS) and `unix://` reach one server. `redis+sentinel://[user:
+    password@]host:port[,host:port...]/<master name>[/<db>]` asks those Sentinels for the
+    current master, and finds the new one after a failover (`?sentinel_password=` if the
+    Sentinels have a password of their own). `redis+cluster://[user:password@]host:port[,
+    ...]` is a Redis Cluster, found from any of its nodes. `rediss+...` adds TLS to either.
+    """
     import redis  # deferred: see the module docstring
 
-    return redis.Redis.from_url(
-        url,
-        decode_responses=True,
-        socket_timeout=SOCKET_TIMEOUT_S,
-        socket_connect_timeout=SOCKET_TIMEOUT_S,
-        health_check_interval=30,  # a PING on a link idle this long finds a dead socket
-    )
+    options: dict[str, Any] = {
+        "decode_responses": True,
+        "socket_timeout": SOCKET_TIMEOUT_S,
+        "socket_connect_timeout": SOCKET_TIMEOUT_S,
+        "health_check_interval": 30,  # a PING on a link idle this long finds a dead socket
+    }
+    if client_name:
+        options["client_name"] = client_name
+    scheme = url.partition("://")[0].lower()
+    if scheme in SENTINEL_SCHEMES:
+        return _sentinel_master(url, options)
+    if scheme in CLUSTER_SCHEMES:
+        return _cluster(url, options)
+    return redis.Redis.from_url(url, **options)
+
+
+def _hosts_and_credentials(url: str) -> tuple[list[tuple[str, int]], dict[str, Any], Any]:
+    """The host:port list, the credentials and TLS flag, and the rest of a multi-host URL."""
+    parts = urlsplit(url)
+    userinfo, _, hostlist = parts.netloc.rpartition("@")
+    hosts = []
+    for item in hostlist.split(","):
+        host, _, port = item.strip().rpartition(":")
+        if not host or not port.isdigit():
+            raise ValueError(f"{parts.scheme} URL needs host:port for every node, not {item!r}")
+        hosts.append((host.strip("[]"), int(port)))
+    credentials: dict[str, Any] = {}
+    if userinfo:
+        username, has_password, password = userinfo.partition(":")
+        if username:
+            credentials["username"] = unquote(username)
+        if has_password:
+            credentials["password"] = unquote(password)
+    if parts.scheme.lower().startswith("rediss"):
+        credentials["ssl"] = True
+    return hosts, credentials, parts
+
+
+def _sentinel_master(url: str, options: dict[str, Any]) -> redis.Redis:
+    from redis.sentinel import Sentinel
+
+    hosts, credentials, parts = _hosts_and_credentials(url)
+    path = [piece for piece in parts.path.split("/") if piece]
+    if not path or len(path) > 2 or (len(path) == 2 and not path[1].isdigit()):
+        raise ValueError("a Sentinel URL ends in /<master name> or /<master name>/<db>")
+    query = parse_qs(parts.query)
+    sentinel_options: dict[str, Any] = {
+        "socket_timeout": SOCKET_TIMEOUT_S,
+        "socket_connect_timeout": SOCKET_TIMEOUT_S,
+    }
+    if "sentinel_password" in query:
+        sentinel_options["password"] = query["sentinel_password"][0]
+    if credentials.get("ssl"):
+        sentinel_options["ssl"] = True
+    sentinel = Sentinel(hosts, sentinel_kwargs=sentinel_options)
+    db = int(path[1]) if len(path) == 2 else 0
+    return sentinel.master_for(path[0], db=db, **credentials, **options)
+
+
+def _cluster(url: str, options: dict[str, Any]) -> redis.RedisCluster:
+    from redis.cluster import ClusterNode, RedisCluster
+
+    hosts, credentials, _ = _hosts_and_credentials(url)
+    nodes = [ClusterNode(host, port) for host, port in hosts]
+    return RedisCluster(startup_nodes=nodes, **credentials, **options)
+
+
+def is_cluster(client: object) -> bool:
+    """Whether `client` talks to a Redis Cluster (then pub/sub is sharded)."""
+    from redis.cluster import RedisCluster
+
+    return isinstance(client, RedisCluster)
 
 
 def user_tag(user_id: str) -> str:
@@ -85,24 +185,7 @@ def _opt_float(value: str | None) -> float | None:
     return None if value is None else float(value)
 
 
-# -- Lua --------------------------------------------------------------------------------------
-# Key names built inside a script follow the same pattern as RedisStore's key methods.
-
-_DROP_PAIRING = """
-local function drop_pairing(prefix, dch)
-  local pkey = prefix .. '{pair}:pairing:' .. dch
-  local f = redis.call('HMGET', pkey, 'user_code_hash', 'user_tag')
-  local existed = redis.call('DEL', pkey)
-  if f[1] then
-    local ckey = prefix .. '{pair}:code:' .. f[1]
-    if redis.call('GET', ckey) == dch then redis.call('DEL', ckey) end
-  end
-  if f[2] then redis.call('SREM', prefix .. '{pair}:user:' .. f[2], dch) end
-  redis.call('ZREM', prefix .. '{pair}:expiry', dch)
-  redis.call('ZREM', prefix .. '{pair}:unbound', dch)
-  return existed
-end
-"""
+# -- Lua: a user's keys -----------------------------------------------------------------------
 
 # KEYS: user. ARGV: user_id, created_at.
 _ENSURE_USER = """
@@ -119,10 +202,15 @@ if redis.call('EXISTS', KEYS[1]) == 1 then
 end
 """
 
-# KEYS: run, user. ARGV: expected version ('' = no run), version, state, user_id, created_at.
+# KEYS: run, user, history, history:order. ARGV: expected version ('' = no run), version,
+# state, user_id, created_at, then the finished run ('' = none), its record, completed_at.
+# History is written before the run: a failure there (it raises) leaves nothing written.
 _SAVE_RUN = """
 local found = redis.call('HGET', KEYS[1], 'version') or ''
 if found ~= ARGV[1] then return {0, found} end
+if ARGV[6] ~= '' and redis.call('HSETNX', KEYS[3], ARGV[6], ARGV[7]) == 1 then
+  redis.call('ZADD', KEYS[4], ARGV[8], ARGV[6])
+end
 if redis.call('EXISTS', KEYS[2]) == 0 then
   redis.call('HSET', KEYS[2], 'user_id', ARGV[4], 'created_at', ARGV[5])
 end
@@ -130,172 +218,188 @@ redis.call('HSET', KEYS[1], 'version', ARGV[2], 'state', ARGV[3])
 return {1, ''}
 """
 
-# KEYS: history, history:order. ARGV: run_id, record JSON, completed_at.
-_RECORD_COMPLETION = """
-if redis.call('HSETNX', KEYS[1], ARGV[1], ARGV[2]) == 1 then
-  redis.call('ZADD', KEYS[2], ARGV[3], ARGV[1])
+# KEYS: user, run, history, history:order, devices. Returns the token hashes of the
+# user's watches, whose pointers the caller then removes (they live in other slots).
+_DELETE_USER_KEYS = """
+local tokens = redis.call('HKEYS', KEYS[5])
+redis.call('DEL', KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5])
+return tokens
+"""
+
+# KEYS: devices. ARGV: token_hash, now.
+_TOUCH_DEVICE = """
+local raw = redis.call('HGET', KEYS[1], ARGV[1])
+if raw then
+  local device = cjson.decode(raw)
+  device.last_seen_at = ARGV[2]
+  redis.call('HSET', KEYS[1], ARGV[1], cjson.encode(device))
 end
 """
 
-# KEYS: user, run, history, history:order, devices, {pair}:user:T. ARGV: prefix, user slot.
-_DELETE_USER = (
-    _DROP_PAIRING
-    + """
-for _, th in ipairs(redis.call('SMEMBERS', KEYS[5])) do
-  redis.call('DEL', ARGV[1] .. 'token:' .. th, ARGV[2] .. 'device:' .. th)
-end
-for _, dch in ipairs(redis.call('SMEMBERS', KEYS[6])) do drop_pairing(ARGV[1], dch) end
-redis.call('DEL', KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6])
+# KEYS: devices. Returns the token hashes it removed.
+_DELETE_DEVICES = """
+local tokens = redis.call('HKEYS', KEYS[1])
+redis.call('DEL', KEYS[1])
+return tokens
 """
-)
 
-# KEYS: pairing, code, expiry, unbound. ARGV: prefix, dch, created_at, expires_at, ttl,
-# user_tag ('' if unbound), then field/value pairs for the pairing hash.
+# KEYS: token. ARGV: the user tag it must still point at.
+_DROP_POINTER = """
+if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
+return 0
+"""
+
+# -- Lua: pairings ----------------------------------------------------------------------------
+# KEYS, always all five: pairings, codes, expiry, unbound, bound. A pairing is a JSON object
+# of strings in `pairings` under its device code hash; `codes` maps a user code hash to it;
+# `expiry` and `unbound` are sorted sets of device code hashes by expiry; `bound` holds
+# "<user tag>:<device code hash>" for every bound pairing, read by a user's tag prefix.
+
+_PAIRINGS = """
+local PAIRINGS, CODES, EXPIRY, UNBOUND, BOUND = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5]
+local function load(dch)
+  local raw = redis.call('HGET', PAIRINGS, dch)
+  if raw then return cjson.decode(raw) end
+  return nil
+end
+local function save(dch, p) redis.call('HSET', PAIRINGS, dch, cjson.encode(p)) end
+local function drop(dch)
+  local p = load(dch)
+  redis.call('ZREM', EXPIRY, dch)
+  redis.call('ZREM', UNBOUND, dch)
+  if not p then return 0 end
+  redis.call('HDEL', PAIRINGS, dch)
+  if redis.call('HGET', CODES, p.user_code_hash) == dch then
+    redis.call('HDEL', CODES, p.user_code_hash)
+  end
+  if p.user_tag then redis.call('ZREM', BOUND, p.user_tag .. ':' .. dch) end
+  return 1
+end
+local function bound_to(tag)
+  return redis.call('ZRANGEBYLEX', BOUND, '[' .. tag .. ':', '(' .. tag .. ';')
+end
+local function extend(ttl)
+  for i = 1, 5 do
+    if redis.call('EXISTS', KEYS[i]) == 1 and redis.call('TTL', KEYS[i]) < ttl then
+      redis.call('EXPIRE', KEYS[i], ttl)
+    end
+  end
+end
+"""
+
+# ARGV: dch, uch, created_at, expires_at, ttl, record JSON, user tag ('' if unbound),
+# '1' if it is live and unbound.
 _ADD_PAIRING = (
-    _DROP_PAIRING
+    _PAIRINGS
     + """
-local holder = redis.call('GET', KEYS[2])
+local holder = redis.call('HGET', CODES, ARGV[2])
 if holder then
-  local held_until = redis.call('HGET', ARGV[1] .. '{pair}:pairing:' .. holder, 'expires_at')
-  if held_until and tonumber(held_until) > tonumber(ARGV[3]) then return 0 end
-  drop_pairing(ARGV[1], holder)  -- expired: it gives up its user code
+  local held = load(holder)
+  if held and tonumber(held.expires_at) > tonumber(ARGV[3]) then return 0 end
+  drop(holder)  -- expired: it gives up its user code
 end
-if redis.call('EXISTS', KEYS[1]) == 1 then return 0 end
-redis.call('HSET', KEYS[1], unpack(ARGV, 7))
-redis.call('EXPIRE', KEYS[1], ARGV[5])
-redis.call('SET', KEYS[2], ARGV[2], 'EX', ARGV[5])
-redis.call('ZADD', KEYS[3], ARGV[4], ARGV[2])
-local fields = redis.call('HMGET', KEYS[1], 'user_id', 'denied')
-if not fields[1] and fields[2] == '0' then redis.call('ZADD', KEYS[4], ARGV[4], ARGV[2]) end
-if ARGV[6] ~= '' then
-  local owned = ARGV[1] .. '{pair}:user:' .. ARGV[6]
-  redis.call('SADD', owned, ARGV[2])
-  redis.call('EXPIRE', owned, ARGV[5])
-end
+if redis.call('HEXISTS', PAIRINGS, ARGV[1]) == 1 then return 0 end
+redis.call('HSET', PAIRINGS, ARGV[1], ARGV[6])
+redis.call('HSET', CODES, ARGV[2], ARGV[1])
+redis.call('ZADD', EXPIRY, ARGV[4], ARGV[1])
+if ARGV[8] == '1' then redis.call('ZADD', UNBOUND, ARGV[4], ARGV[1]) end
+if ARGV[7] ~= '' then redis.call('ZADD', BOUND, 0, ARGV[7] .. ':' .. ARGV[1]) end
+extend(tonumber(ARGV[5]))
 return 1
 """
 )
 
-# KEYS: pairing. ARGV: last_polled_at, interval.
-_RECORD_POLL = """
-if redis.call('EXISTS', KEYS[1]) == 1 then
-  redis.call('HSET', KEYS[1], 'last_polled_at', ARGV[1], 'interval', ARGV[2])
+# ARGV: dch, last_polled_at, interval.
+_RECORD_POLL = (
+    _PAIRINGS
+    + """
+local p = load(ARGV[1])
+if p then
+  p.last_polled_at = ARGV[2]
+  p.interval = ARGV[3]
+  save(ARGV[1], p)
 end
 """
+)
 
-# KEYS: code, unbound, {pair}:user:T. ARGV: prefix, user_id, user_tag, now.
-_BIND_PAIRING = """
-local dch = redis.call('GET', KEYS[1])
+# ARGV: uch, user_id, user tag, now.
+_BIND_PAIRING = (
+    _PAIRINGS
+    + """
+local dch = redis.call('HGET', CODES, ARGV[1])
 if not dch then return 0 end
-local pkey = ARGV[1] .. '{pair}:pairing:' .. dch
-local f = redis.call('HMGET', pkey, 'expires_at', 'user_id', 'denied')
-if not f[1] or tonumber(f[1]) <= tonumber(ARGV[4]) or f[2] or f[3] == '1' then return 0 end
-redis.call('HSET', pkey, 'user_id', ARGV[2], 'user_tag', ARGV[3], 'bound_at', ARGV[4])
-redis.call('ZREM', KEYS[2], dch)
-redis.call('SADD', KEYS[3], dch)
-local ttl = redis.call('TTL', pkey)
-if ttl > redis.call('TTL', KEYS[3]) then redis.call('EXPIRE', KEYS[3], ttl) end
+local p = load(dch)
+if not p or tonumber(p.expires_at) <= tonumber(ARGV[4]) or p.user_id or p.denied == '1' then
+  return 0
+end
+p.user_id, p.user_tag, p.bound_at = ARGV[2], ARGV[3], ARGV[4]
+save(dch, p)
+redis.call('ZREM', UNBOUND, dch)
+redis.call('ZADD', BOUND, 0, ARGV[3] .. ':' .. dch)
+extend(redis.call('TTL', PAIRINGS))
 return 1
 """
+)
 
-# KEYS: {pair}:user:T. ARGV: prefix, user_id, now.
-_DENY_PAIRINGS = """
+# ARGV: user_id, user tag, now.
+_DENY_PAIRINGS = (
+    _PAIRINGS
+    + """
 local denied = 0
-for _, dch in ipairs(redis.call('SMEMBERS', KEYS[1])) do
-  local pkey = ARGV[1] .. '{pair}:pairing:' .. dch
-  local f = redis.call('HMGET', pkey, 'expires_at', 'user_id', 'denied')
-  if not f[1] then
-    redis.call('SREM', KEYS[1], dch)
-  elseif f[2] == ARGV[2] and f[3] ~= '1' and tonumber(f[1]) > tonumber(ARGV[3]) then
-    redis.call('HSET', pkey, 'denied', '1')
+for _, member in ipairs(bound_to(ARGV[2])) do
+  local dch = string.sub(member, #ARGV[2] + 2)
+  local p = load(dch)
+  if not p then
+    redis.call('ZREM', BOUND, member)
+  elseif p.user_id == ARGV[1] and p.denied ~= '1'
+      and tonumber(p.expires_at) > tonumber(ARGV[3]) then
+    p.denied = '1'
+    save(dch, p)
     denied = denied + 1
   end
 end
 return denied
 """
+)
 
-# KEYS: pairing, devices, device, token. ARGV: prefix, dch, user_id, now, user_tag,
-# token_hash, created_at, last_seen_at.
-_REDEEM_PAIRING = (
-    _DROP_PAIRING
+# The pairing half of redeeming: take a live pairing bound to the user away, exactly once.
+# ARGV: dch, user_id, now.
+_CLAIM_PAIRING = (
+    _PAIRINGS
     + """
-local f = redis.call('HMGET', KEYS[1], 'expires_at', 'user_id', 'denied')
-if not f[1] or f[2] ~= ARGV[3] or f[3] == '1' or tonumber(f[1]) <= tonumber(ARGV[4]) then
-  return 0
-end
-drop_pairing(ARGV[1], ARGV[2])
-redis.call('HSET', KEYS[3], 'user_id', ARGV[3], 'created_at', ARGV[7], 'last_seen_at', ARGV[8])
-redis.call('SADD', KEYS[2], ARGV[6])
-redis.call('SET', KEYS[4], ARGV[5])
-return 1
+local p = load(ARGV[1])
+if not p or p.user_id ~= ARGV[2] or p.denied == '1' then return 0 end
+if tonumber(p.expires_at) <= tonumber(ARGV[3]) then return 0 end
+return drop(ARGV[1])
 """
 )
 
-# KEYS: expiry. ARGV: prefix, expired_before.
+# ARGV: expired_before.
 _PURGE_PAIRINGS = (
-    _DROP_PAIRING
+    _PAIRINGS
     + """
 local purged = 0
-for _, dch in ipairs(redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', '(' .. ARGV[2])) do
-  purged = purged + drop_pairing(ARGV[1], dch)
+for _, dch in ipairs(redis.call('ZRANGEBYSCORE', EXPIRY, '-inf', '(' .. ARGV[1])) do
+  purged = purged + drop(dch)
 end
 return purged
 """
 )
 
-# Devices are found from the token's pointer. KEYS: token. ARGV: prefix, token_hash, ...
-_DEVICE_KEY = """
-local function device_key()
-  local tag = redis.call('GET', KEYS[1])
-  if not tag then return nil end
-  return ARGV[1] .. '{u:' .. tag .. '}:device:' .. ARGV[2], tag
-end
-"""
-
-_DEVICE = (
-    _DEVICE_KEY
+# ARGV: user tag. Every pairing bound to the user goes, redeemed or not.
+_DROP_PAIRINGS_OF = (
+    _PAIRINGS
     + """
-local dkey = device_key()
-if not dkey then return nil end
-local f = redis.call('HMGET', dkey, 'user_id', 'created_at', 'last_seen_at')
-if not f[1] then redis.call('DEL', KEYS[1]) return nil end  -- a pointer left behind
-return f
+local dropped = 0
+for _, member in ipairs(bound_to(ARGV[1])) do
+  redis.call('ZREM', BOUND, member)
+  dropped = dropped + drop(string.sub(member, #ARGV[1] + 2))
+end
+return dropped
 """
 )
 
-# ARGV[3]: now.
-_TOUCH_DEVICE = (
-    _DEVICE_KEY
-    + """
-local dkey = device_key()
-if dkey and redis.call('EXISTS', dkey) == 1 then
-  redis.call('HSET', dkey, 'last_seen_at', ARGV[3])
-end
-"""
-)
-
-_DELETE_DEVICE = (
-    _DEVICE_KEY
-    + """
-local dkey, tag = device_key()
-if not dkey then return 0 end
-redis.call('DEL', KEYS[1])
-redis.call('SREM', ARGV[1] .. '{u:' .. tag .. '}:devices', ARGV[2])
-return redis.call('DEL', dkey)
-"""
-)
-
-# KEYS: devices. ARGV: prefix, user_tag.
-_DELETE_DEVICES_OF = """
-local deleted = 0
-for _, th in ipairs(redis.call('SMEMBERS', KEYS[1])) do
-  local token = ARGV[1] .. 'token:' .. th
-  if redis.call('GET', token) == ARGV[2] then redis.call('DEL', token) end
-  deleted = deleted + redis.call('DEL', ARGV[1] .. '{u:' .. ARGV[2] .. '}:device:' .. th)
-end
-redis.call('DEL', KEYS[1])
-return deleted
-"""
+# -- Lua: rate-limit counters -----------------------------------------------------------------
 
 # KEYS: n counters, then the index. ARGV: since, limit, bucket, ttl for each counter.
 _CHARGE_COUNTERS = """
@@ -325,59 +429,66 @@ for i = 1, #KEYS do
 end
 """
 
-# KEYS: the index. ARGV: older_than.
+# KEYS: the index, then counters read from it. ARGV: older_than ('' = every bucket).
 _PURGE_COUNTERS = """
 local purged = 0
-for _, key in ipairs(redis.call('SMEMBERS', KEYS[1])) do
-  for _, bucket in ipairs(redis.call('HKEYS', key)) do
-    if tonumber(bucket) < tonumber(ARGV[1]) then
-      purged = purged + redis.call('HDEL', key, bucket)
+for i = 2, #KEYS do
+  for _, bucket in ipairs(redis.call('HKEYS', KEYS[i])) do
+    if ARGV[1] == '' or tonumber(bucket) < tonumber(ARGV[1]) then
+      purged = purged + redis.call('HDEL', KEYS[i], bucket)
     end
   end
-  if redis.call('EXISTS', key) == 0 then redis.call('SREM', KEYS[1], key) end
+  if redis.call('EXISTS', KEYS[i]) == 0 then redis.call('SREM', KEYS[1], KEYS[i]) end
 end
 return purged
 """
+
+_SCRIPTS = {
+    "ensure_user": _ENSURE_USER,
+    "mark_safety": _MARK_SAFETY,
+    "save_run": _SAVE_RUN,
+    "delete_user_keys": _DELETE_USER_KEYS,
+    "touch_device": _TOUCH_DEVICE,
+    "delete_devices": _DELETE_DEVICES,
+    "drop_pointer": _DROP_POINTER,
+    "add_pairing": _ADD_PAIRING,
+    "record_poll": _RECORD_POLL,
+    "bind_pairing": _BIND_PAIRING,
+    "deny_pairings": _DENY_PAIRINGS,
+    "claim_pairing": _CLAIM_PAIRING,
+    "purge_pairings": _PURGE_PAIRINGS,
+    "drop_pairings_of": _DROP_PAIRINGS_OF,
+    "charge_counters": _CHARGE_COUNTERS,
+    "refund_counters": _REFUND_COUNTERS,
+    "purge_counters": _PURGE_COUNTERS,
+}
 
 
 class RedisStore:
     """Store and PairingStore on Redis, for any number of app instances sharing one server."""
 
     def __init__(
-        self, client: redis.Redis, *, prefix: str = DEFAULT_PREFIX, owns_client: bool = False
+        self,
+        client: redis.Redis | redis.RedisCluster,
+        *,
+        prefix: str = DEFAULT_PREFIX,
+        owns_client: bool = False,
     ) -> None:
         if not client.get_connection_kwargs().get("decode_responses"):
             raise ValueError("RedisStore needs a client made with decode_responses=True")
         self.client = client
-        self.prefix = prefix
+        self.prefix = check_prefix(prefix)
         self._owns_client = owns_client
-        scripts = {
-            "ensure_user": _ENSURE_USER,
-            "mark_safety": _MARK_SAFETY,
-            "save_run": _SAVE_RUN,
-            "record_completion": _RECORD_COMPLETION,
-            "delete_user": _DELETE_USER,
-            "add_pairing": _ADD_PAIRING,
-            "record_poll": _RECORD_POLL,
-            "bind_pairing": _BIND_PAIRING,
-            "deny_pairings": _DENY_PAIRINGS,
-            "redeem_pairing": _REDEEM_PAIRING,
-            "purge_pairings": _PURGE_PAIRINGS,
-            "device": _DEVICE,
-            "touch_device": _TOUCH_DEVICE,
-            "delete_device": _DELETE_DEVICE,
-            "delete_devices_of": _DELETE_DEVICES_OF,
-            "charge_counters": _CHARGE_COUNTERS,
-            "refund_counters": _REFUND_COUNTERS,
-            "purge_counters": _PURGE_COUNTERS,
-        }
-        # register_script runs EVALSHA and reloads the script if Redis lost it (a restart).
-        self._scripts = {name: client.register_script(lua) for name, lua in scripts.items()}
+        # register_script runs EVALSHA and reloads the script if Redis lost it (a restart,
+        # a failover to a replica, a new cluster node).
+        self._scripts = {name: client.register_script(lua) for name, lua in _SCRIPTS.items()}
 
     @classmethod
-    def from_url(cls, url: str, *, prefix: str = DEFAULT_PREFIX) -> RedisStore:
-        """A store with its own connection pool on `url` (redis://, rediss:// or unix://)."""
-        return cls(connect(url), prefix=prefix, owns_client=True)
+    def from_url(cls, url: str, *, prefix: str | None = None) -> RedisStore:
+        """A store with its own client on `url` (see connect); prefix None: default_prefix()."""
+        return cls(
+            connect(url), prefix=default_prefix() if prefix is None else prefix, owns_client=True
+        )
 
     def close(self) -> None:
         if self._owns_client:
@@ -388,56 +499,95 @@ class RedisStore:
 
     # -- key names ------------------------------------------------------------------------
 
-    def _user_slot(self, user_id: str) -> str:
-        return f"{self.prefix}{{u:{user_tag(user_id)}}}:"
+    def user_keys(self, user_id: str) -> dict[str, str]:
+        """The names of one user's keys, all in the slot of their hash tag."""
+        slot = f"{self.prefix}{{u:{user_tag(user_id)}}}:"
+        names = ("user", "run", "history", "history:order", "devices")
+        return {name: slot + name for name in names}
 
-    def _pair(self, name: str) -> str:
-        return f"{self.prefix}{{pair}}:{name}"
+    def pairing_keys(self) -> list[str]:
+        """The five keys every pairing script names, in the order the scripts expect."""
+        names = ("pairings", "codes", "expiry", "unbound", "bound")
+        return [f"{self.prefix}{{pair}}:{name}" for name in names]
 
-    def _token(self, token_hash: str) -> str:
+    def token_key(self, token_hash: str) -> str:
         return f"{self.prefix}token:{token_hash}"
 
-    def _counter(self, key: str) -> str:
+    def counter_key(self, key: str) -> str:
         return f"{self.prefix}{{rate}}:counter:{key}"
+
+    def counter_index(self) -> str:
+        return f"{self.prefix}{{rate}}:counters"
 
     # -- users ----------------------------------------------------------------------------
 
     def ensure_user(self, user_id: str, now: float) -> UserRecord:
-        fields = self._run("ensure_user", [self._user_slot(user_id) + "user"], [user_id, _num(now)])
+        fields = self._run("ensure_user", [self.user_keys(user_id)["user"]], [user_id, _num(now)])
         return _user(fields)
 
     def get_user(self, user_id: str) -> UserRecord | None:
         fields = self.client.hmget(
-            self._user_slot(user_id) + "user", ["user_id", "created_at", "safety_heard_at"]
+            self.user_keys(user_id)["user"], ["user_id", "created_at", "safety_heard_at"]
         )
         return _user(fields) if fields[0] is not None else None
 
     def mark_safety_heard(self, user_id: str, now: float) -> None:
-        self._run("mark_safety", [self._user_slot(user_id) + "user"], [_num(now)])
+        self._run("mark_safety", [self.user_keys(user_id)["user"]], [_num(now)])
 
     def delete_user(self, user_id: str) -> None:
-        slot = self._user_slot(user_id)
-        keys = [slot + name for name in ("user", "run", "history", "history:order", "devices")]
-        keys.append(self._pair(f"user:{user_tag(user_id)}"))
-        self._run("delete_user", keys, [self.prefix, slot])
+        """Forget a user, one slot at a time: pairings, their own keys, pointers, counters.
+
+        Pairings go first, so no pending pairing can turn into a watch once the user's
+        devices are gone; a crash part-way leaves at most token pointers to watches that no
+        longer exist (device() drops those when asked) and counters that expire on their own.
+        """
+        tag = user_tag(user_id)
+        self._run("drop_pairings_of", self.pairing_keys(), [tag])
+        keys = self.user_keys(user_id)
+        tokens = self._run("delete_user_keys", list(keys.values()))
+        self._drop_pointers(tokens, tag)
+        suffixes = tuple(f":{scope}" for scope in counter_scopes(user_id))
+        index = self.counter_index()
+        counters = [key for key in self.client.smembers(index) if key.endswith(suffixes)]
+        for start in range(0, len(counters), PURGE_BATCH):
+            self._run("purge_counters", [index, *counters[start : start + PURGE_BATCH]], [""])
+
+    def _drop_pointers(self, token_hashes: Sequence[str], tag: str) -> None:
+        for token_hash in token_hashes:
+            self._run("drop_pointer", [self.token_key(token_hash)], [tag])
 
     # -- runs -----------------------------------------------------------------------------
 
     def load_run(self, user_id: str) -> RunState | None:
-        state = self.client.hget(self._user_slot(user_id) + "run", "state")
+        state = self.client.hget(self.user_keys(user_id)["run"], "state")
         return RunState.from_dict(json.loads(state)) if state is not None else None
 
-    def save_run(self, user_id: str, state: RunState, expected_version: int | None) -> None:
-        slot = self._user_slot(user_id)
+    def save_run(
+        self,
+        user_id: str,
+        state: RunState,
+        expected_version: int | None,
+        completed: CompletedRun | None = None,
+    ) -> None:
+        keys = self.user_keys(user_id)
+        finished: list[str] = ["", "", ""]
+        if completed is not None:
+            record = {
+                "routine_id": completed.routine_id,
+                "started_at": completed.started_at,
+                "completed_at": completed.completed_at,
+            }
+            finished = [completed.run_id, json.dumps(record), _num(completed.completed_at)]
         saved, found = self._run(
             "save_run",
-            [slot + "run", slot + "user"],
+            [keys["run"], keys["user"], keys["history"], keys["history:order"]],
             [
                 "" if expected_version is None else str(expected_version),
                 str(state.version),
                 json.dumps(state.to_dict(), separators=(",", ":")),
                 user_id,
                 _num(state.started_at or 0.0),
+                *finished,
             ],
         )
         if not saved:
@@ -445,29 +595,17 @@ class RedisStore:
 
     # -- history --------------------------------------------------------------------------
 
-    def record_completion(self, user_id: str, run: CompletedRun) -> None:
-        slot = self._user_slot(user_id)
-        record = {
-            "routine_id": run.routine_id,
-            "started_at": run.started_at,
-            "completed_at": run.completed_at,
-        }
-        self._run(
-            "record_completion",
-            [slot + "history", slot + "history:order"],
-            [run.run_id, json.dumps(record), _num(run.completed_at)],
-        )
-
     def history(self, user_id: str, limit: int = 20) -> list[CompletedRun]:
         if limit == 0:
             return []
-        slot = self._user_slot(user_id)
+        keys = self.user_keys(user_id)
         # A negative limit means no limit, as SQLite's LIMIT -1 does.
-        run_ids = self.client.zrevrange(slot + "history:order", 0, limit - 1 if limit > 0 else -1)
+        run_ids = self.client.zrevrange(keys["history:order"], 0, limit - 1 if limit > 0 else -1)
         if not run_ids:
             return []
         runs = []
-        for run_id, raw in zip(run_ids, self.client.hmget(slot + "history", run_ids), strict=True):
+        raws = self.client.hmget(keys["history"], run_ids)
+        for run_id, raw in zip(run_ids, raws, strict=True):
             if raw is None:
                 continue  # the user was deleted between the two reads
             data = json.loads(raw)
@@ -479,9 +617,8 @@ class RedisStore:
     # -- watch pairing --------------------------------------------------------------------
 
     def add_pairing(self, pairing: PairingRecord) -> bool:
-        dch = pairing.device_code_hash
         lifetime = max(1, math.ceil(pairing.expires_at - pairing.created_at))
-        fields: dict[str, str] = {
+        record: dict[str, str] = {
             "user_code_hash": pairing.user_code_hash,
             "created_at": _num(pairing.created_at),
             "expires_at": _num(pairing.expires_at),
@@ -490,36 +627,34 @@ class RedisStore:
         }
         tag = ""
         if pairing.last_polled_at is not None:
-            fields["last_polled_at"] = _num(pairing.last_polled_at)
+            record["last_polled_at"] = _num(pairing.last_polled_at)
         if pairing.user_id is not None:
             tag = user_tag(pairing.user_id)
-            fields.update(user_id=pairing.user_id, user_tag=tag)
+            record.update(user_id=pairing.user_id, user_tag=tag)
         if pairing.bound_at is not None:
-            fields["bound_at"] = _num(pairing.bound_at)
+            record["bound_at"] = _num(pairing.bound_at)
+        unbound = pairing.user_id is None and not pairing.denied
         added = self._run(
             "add_pairing",
+            self.pairing_keys(),
             [
-                self._pair(f"pairing:{dch}"),
-                self._pair(f"code:{pairing.user_code_hash}"),
-                self._pair("expiry"),
-                self._pair("unbound"),
-            ],
-            [
-                self.prefix,
-                dch,
+                pairing.device_code_hash,
+                pairing.user_code_hash,
                 _num(pairing.created_at),
                 _num(pairing.expires_at),
                 lifetime + PAIRING_GRACE_S,
+                json.dumps(record),
                 tag,
-                *(item for pair in fields.items() for item in pair),
+                "1" if unbound else "0",
             ],
         )
         return bool(added)
 
     def pairing(self, device_code_hash: str) -> PairingRecord | None:
-        fields = self.client.hgetall(self._pair(f"pairing:{device_code_hash}"))
-        if not fields:
+        raw = self.client.hget(self.pairing_keys()[0], device_code_hash)
+        if raw is None:
             return None
+        fields = json.loads(raw)
         return PairingRecord(
             device_code_hash=device_code_hash,
             user_code_hash=fields["user_code_hash"],
@@ -535,89 +670,106 @@ class RedisStore:
     def record_poll(self, device_code_hash: str, polled_at: float, interval: int) -> None:
         self._run(
             "record_poll",
-            [self._pair(f"pairing:{device_code_hash}")],
-            [_num(polled_at), str(interval)],
+            self.pairing_keys(),
+            [device_code_hash, _num(polled_at), str(interval)],
         )
 
     def bind_pairing(self, user_code_hash: str, user_id: str, now: float) -> bool:
-        tag = user_tag(user_id)
-        keys = [
-            self._pair(f"code:{user_code_hash}"),
-            self._pair("unbound"),
-            self._pair(f"user:{tag}"),
-        ]
         bound = self._run(
             "bind_pairing",
-            keys,
-            [self.prefix, user_id, tag, _num(now)],
+            self.pairing_keys(),
+            [user_code_hash, user_id, user_tag(user_id), _num(now)],
         )
         return bool(bound)
 
     def live_pairings(self, now: float) -> int:
-        return int(self.client.zcount(self._pair("unbound"), f"({_num(now)}", "+inf"))
+        return int(self.client.zcount(self.pairing_keys()[3], f"({_num(now)}", "+inf"))
 
     def deny_pairings_of(self, user_id: str, now: float) -> int:
         return int(
             self._run(
                 "deny_pairings",
-                [self._pair(f"user:{user_tag(user_id)}")],
-                [self.prefix, user_id, _num(now)],
+                self.pairing_keys(),
+                [user_id, user_tag(user_id), _num(now)],
             )
         )
 
     def redeem_pairing(self, device_code_hash: str, device: DeviceRecord, now: float) -> bool:
-        slot = self._user_slot(device.user_id)
-        redeemed = self._run(
-            "redeem_pairing",
-            [
-                self._pair(f"pairing:{device_code_hash}"),
-                slot + "devices",
-                slot + f"device:{device.token_hash}",
-                self._token(device.token_hash),
-            ],
-            [
-                self.prefix,
-                device_code_hash,
-                device.user_id,
-                _num(now),
-                user_tag(device.user_id),
-                device.token_hash,
-                _num(device.created_at),
-                _num(device.last_seen_at),
-            ],
+        """Swap the pairing for the device: device first, then the pairing, each in its slot.
+
+        The device and its token pointer are written before the pairing is claimed, and
+        taken back if the claim fails. Its token is handed to nobody until the claim has
+        succeeded, so a device left by a crash in between is one no watch can use, and the
+        pairing stays redeemable by the watch's retry; two redeems racing claim it once.
+        """
+        keys = self.user_keys(device.user_id)
+        tag = user_tag(device.user_id)
+        watch = {
+            "user_id": device.user_id,
+            "created_at": _num(device.created_at),
+            "last_seen_at": _num(device.last_seen_at),
+        }
+        if not self.client.hsetnx(keys["devices"], device.token_hash, json.dumps(watch)):
+            return False  # that token hash is taken: never, for a fresh 256-bit token
+        self.client.set(self.token_key(device.token_hash), tag)
+        claimed = self._run(
+            "claim_pairing",
+            self.pairing_keys(),
+            [device_code_hash, device.user_id, _num(now)],
         )
-        return bool(redeemed)
+        if not claimed:
+            self.client.hdel(keys["devices"], device.token_hash)
+            self._drop_pointers([device.token_hash], tag)
+        return bool(claimed)
 
     def purge_pairings(self, expired_before: float) -> int:
-        return int(
-            self._run("purge_pairings", [self._pair("expiry")], [self.prefix, _num(expired_before)])
-        )
+        return int(self._run("purge_pairings", self.pairing_keys(), [_num(expired_before)]))
 
     # -- devices --------------------------------------------------------------------------
 
-    def device(self, token_hash: str) -> DeviceRecord | None:
-        fields = self._run("device", [self._token(token_hash)], [self.prefix, token_hash])
-        if not fields:
+    def _devices_key(self, token_hash: str) -> tuple[str, str] | None:
+        """The user tag a token points at and that user's devices key, or None."""
+        tag = self.client.get(self.token_key(token_hash))
+        if tag is None:
             return None
-        user_id, created_at, last_seen_at = fields
-        return DeviceRecord(token_hash, user_id, float(created_at), float(last_seen_at))
+        return tag, f"{self.prefix}{{u:{tag}}}:devices"
+
+    def device(self, token_hash: str) -> DeviceRecord | None:
+        found = self._devices_key(token_hash)
+        if found is None:
+            return None
+        tag, devices = found
+        raw = self.client.hget(devices, token_hash)
+        if raw is None:
+            self._drop_pointers([token_hash], tag)  # a pointer left behind by a crash
+            return None
+        watch = json.loads(raw)
+        return DeviceRecord(
+            token_hash,
+            watch["user_id"],
+            float(watch["created_at"]),
+            float(watch["last_seen_at"]),
+        )
 
     def touch_device(self, token_hash: str, now: float) -> None:
-        self._run("touch_device", [self._token(token_hash)], [self.prefix, token_hash, _num(now)])
+        found = self._devices_key(token_hash)
+        if found is not None:
+            self._run("touch_device", [found[1]], [token_hash, _num(now)])
 
     def delete_device(self, token_hash: str) -> bool:
-        return bool(
-            self._run("delete_device", [self._token(token_hash)], [self.prefix, token_hash])
-        )
+        """Remove the watch, then its pointer: the token stops working at the first step."""
+        found = self._devices_key(token_hash)
+        if found is None:
+            return False
+        tag, devices = found
+        deleted = bool(self.client.hdel(devices, token_hash))
+        self._drop_pointers([token_hash], tag)
+        return deleted
 
     def delete_devices_of(self, user_id: str) -> int:
-        return int(
-            self._run(
-                "delete_devices_of",
-                [self._user_slot(user_id) + "devices"],
-                [self.prefix, user_tag(user_id)],
-            )
-        )
+        tokens = self._run("delete_devices", [self.user_keys(user_id)["devices"]])
+        self._drop_pointers(tokens, user_tag(user_id))
+        return len(tokens)
 
     # -- rate-limit counters --------------------------------------------------------------
 
@@ -629,22 +781,26 @@ class RedisStore:
             # A bucket counts until it falls out of the window; twice the window covers it.
             ttl = max(MIN_COUNTER_TTL_S, 2 * (charge.bucket - charge.since))
             args += [charge.since, charge.limit, charge.bucket, ttl]
-        keys = [self._counter(charge.key) for charge in charges]
-        return bool(self._run("charge_counters", [*keys, self._counter_index()], args))
+        keys = [self.counter_key(charge.key) for charge in charges]
+        return bool(self._run("charge_counters", [*keys, self.counter_index()], args))
 
     def refund_counters(self, charges: Sequence[CounterCharge]) -> None:
         if charges:
             self._run(
                 "refund_counters",
-                [self._counter(charge.key) for charge in charges],
+                [self.counter_key(charge.key) for charge in charges],
                 [charge.bucket for charge in charges],
             )
 
     def purge_counters(self, older_than: int) -> int:
-        return int(self._run("purge_counters", [self._counter_index()], [older_than]))
-
-    def _counter_index(self) -> str:
-        return f"{self.prefix}{{rate}}:counters"
+        """Purge the counters the index names now, a batch per script; later ones wait."""
+        index = self.counter_index()
+        counters = sorted(self.client.smembers(index))
+        purged = 0
+        for start in range(0, len(counters), PURGE_BATCH):
+            batch = counters[start : start + PURGE_BATCH]
+            purged += int(self._run("purge_counters", [index, *batch], [older_than]))
+        return purged
 
 
 def _user(fields: Sequence[str | None]) -> UserRecord:

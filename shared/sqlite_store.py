@@ -22,6 +22,7 @@ from .store import (
     PairingRecord,
     UserRecord,
     VersionConflict,
+    counter_scopes,
 )
 
 log = logging.getLogger(__name__)
@@ -139,8 +140,12 @@ class SQLiteStore:
         try:
             yield conn
         finally:
+            # Only a connection outside any transaction may serve the next caller: one left
+            # inside (a COMMIT and its ROLLBACK both failed) would hold the write lock and
+            # show the next caller uncommitted rows. It is closed, which rolls it back.
+            reusable = not conn.in_transaction
             with self._lock:
-                if len(self._idle) < POOL_SIZE and not self._closed:
+                if reusable and len(self._idle) < POOL_SIZE and not self._closed:
                     self._idle.append(conn)
                     conn = None
             if conn is not None:
@@ -161,10 +166,16 @@ class SQLiteStore:
             conn.execute("BEGIN IMMEDIATE")
             try:
                 yield conn
+                # A COMMIT can fail and leave the transaction open (a deferred constraint,
+                # SQLITE_BUSY, a full disk): it is rolled back below like any other failure.
+                conn.execute("COMMIT")
             except BaseException:
-                conn.execute("ROLLBACK")
+                if conn.in_transaction:
+                    try:
+                        conn.execute("ROLLBACK")
+                    except sqlite3.Error:
+                        log.exception("rollback failed; the connection is discarded")
                 raise
-            conn.execute("COMMIT")
 
     def _migrate(self) -> None:
         with self._write() as conn:
@@ -217,6 +228,9 @@ class SQLiteStore:
         with self._write() as conn:
             for table in ("history", "runs", "users", "devices", "pairings"):
                 conn.execute(f"DELETE FROM {table} WHERE user_id = ?", (user_id,))
+            for scope in counter_scopes(user_id):
+                # Keys are "<limit name>:<scope>"; a scope is hex, so no GLOB wildcard.
+                conn.execute("DELETE FROM rate_counters WHERE key GLOB ?", (f"*:{scope}",))
 
     # -- runs ---------------------------------------------------------------------------
 
@@ -224,7 +238,13 @@ class SQLiteStore:
         row = self._fetchone("SELECT state FROM runs WHERE user_id = ?", (user_id,))
         return RunState.from_dict(json.loads(row[0])) if row else None
 
-    def save_run(self, user_id: str, state: RunState, expected_version: int | None) -> None:
+    def save_run(
+        self,
+        user_id: str,
+        state: RunState,
+        expected_version: int | None,
+        completed: CompletedRun | None = None,
+    ) -> None:
         payload = json.dumps(state.to_dict(), separators=(",", ":"))
         with self._write() as conn:
             row = conn.execute("SELECT version FROM runs WHERE user_id = ?", (user_id,)).fetchone()
@@ -241,16 +261,21 @@ class SQLiteStore:
                 "state = excluded.state",
                 (user_id, state.version, payload),
             )
+            if completed is not None:
+                conn.execute(
+                    "INSERT OR IGNORE INTO history "
+                    "(run_id, user_id, routine_id, started_at, completed_at) "
+                    "VALUES (?, ?, ?, ?, ?)",
+                    (
+                        completed.run_id,
+                        user_id,
+                        completed.routine_id,
+                        completed.started_at,
+                        completed.completed_at,
+                    ),
+                )
 
     # -- history ------------------------------------------------------------------------
-
-    def record_completion(self, user_id: str, run: CompletedRun) -> None:
-        with self._write() as conn:
-            conn.execute(
-                "INSERT OR IGNORE INTO history "
-                "(run_id, user_id, routine_id, started_at, completed_at) VALUES (?, ?, ?, ?, ?)",
-                (run.run_id, user_id, run.routine_id, run.started_at, run.completed_at),
-            )
 
     def history(self, user_id: str, limit: int = 20) -> list[CompletedRun]:
         rows = self._fetchall(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Protocol
@@ -9,14 +10,59 @@ from typing import Protocol
 from .engine import RunState
 
 
+def user_ref(user_id: str) -> str:
+    """A short stand-in for a user id in messages and logs, which never carry the id itself."""
+    return hashlib.sha256(user_id.encode()).hexdigest()[:12]
+
+
+def user_counter_scope(user_id: str) -> str:
+    """The scope of a user's own rate-limit counters: their keys are `<limit name>:<scope>`.
+
+    A hash with its own label, so the key names no user and matches no other hash of the
+    id; delete_user finds a forgotten user's counters by it.
+    """
+    return hashlib.sha256(b"sciatica-coach/counter-user:" + user_id.encode()).hexdigest()[:32]
+
+
+def counter_scopes(user_id: str) -> tuple[str, ...]:
+    """Every scope a user's counters may be kept under, for delete_user to remove them all.
+
+    The second is the plain SHA-256 prefix shared/pairing.py has keyed its per-user counter
+    by; counters under it are removed too, until none can be left.
+    """
+    return (user_counter_scope(user_id), hashlib.sha256(user_id.encode()).hexdigest()[:32])
+
+
 class VersionConflict(Exception):
     """Someone else saved this user's run first; reload and try again."""
 
-    def __init__(self, user_id: str, expected: int | None, found: int | None) -> None:
-        super().__init__(f"run changed under us: expected version {expected}, found {found}")
+    def __init__(
+        self, user_id: str, expected: int | None, found: int | None, message: str = ""
+    ) -> None:
+        super().__init__(
+            message
+            or f"the run of user {user_ref(user_id)} changed under us: "
+            f"expected version {expected}, found {found}"
+        )
         self.user_id = user_id
         self.expected = expected
         self.found = found
+
+
+class RetriesExhausted(VersionConflict):
+    """Every compare-and-set attempt lost a race: the run kept changing while we tried."""
+
+    def __init__(self, user_id: str, attempts: int, last: VersionConflict | None) -> None:
+        expected = last.expected if last is not None else None
+        found = last.found if last is not None else None
+        super().__init__(
+            user_id,
+            expected,
+            found,
+            f"gave up on the run of user {user_ref(user_id)} after {attempts} attempts: "
+            "another writer saved it first every time",
+        )
+        self.attempts = attempts
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,18 +95,29 @@ class Store(Protocol):
 
     def load_run(self, user_id: str) -> RunState | None: ...
 
-    def save_run(self, user_id: str, state: RunState, expected_version: int | None) -> None:
-        """Save `state` only if the stored version is still `expected_version` (None: absent)."""
-        ...
+    def save_run(
+        self,
+        user_id: str,
+        state: RunState,
+        expected_version: int | None,
+        completed: CompletedRun | None = None,
+    ) -> None:
+        """Save `state` only if the stored version is still `expected_version` (None: absent).
 
-    def record_completion(self, user_id: str, run: CompletedRun) -> None:
-        """Add a finished run to history; recording the same run twice keeps one row."""
+        `completed`, if given, goes into history in the same atomic write: a run saved as
+        finished is never left out of history, whatever fails. Recording the same run twice
+        keeps one entry (the first).
+        """
         ...
 
     def history(self, user_id: str, limit: int = 20) -> list[CompletedRun]: ...
 
     def delete_user(self, user_id: str) -> None:
-        """Forget everything about a user (the skill was disabled)."""
+        """Forget everything about a user (the skill was disabled).
+
+        Their run, history, watches, pairings bound to them, and their own rate-limit
+        counters (those scoped by counter_scopes(user_id)).
+        """
         ...
 
     def close(self) -> None: ...

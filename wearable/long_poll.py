@@ -1,12 +1,18 @@
 """Holding a cue poll open until the run changes, so the voice's changes reach the wrist at once.
 
 The Coach publishes every save on its notifier; a waiting poll wakes on it and reads the run
-again. Two cases need care. A run on its last step completes by the clock alone (the next
-read settles it), so the wait is cut short at that moment. And a notifier can wake a poll
-while the store shows no change: its last published version may disagree with the store (a
-user was forgotten, or another process saved and only it heard). Waiting on it again would
-spin, so after such a wake the poll re-reads the store every FALLBACK_POLL_S instead. A
-closed notifier means the server is stopping: the poll answers at once with the run as it is.
+again. Each round opens a watch on the user before it reads the run, so a change that lands
+between the read and the wait still ends the wait at once (shared/notify.py).
+
+Three cases need care. A run on its last step completes by the clock alone (the next read
+settles it), so the wait is cut short at that moment. A notifier may wake a poll while the
+store shows no change: after a Redis reconnect it wakes every waiter, since messages sent
+while it was away are lost. If it is listening again, the poll simply waits on it again;
+only while it cannot hear other instances does the poll re-read the store every
+FALLBACK_POLL_S instead, and it goes back to the notifier as soon as it hears again. A
+notifier that keeps waking without a change (more than SPURIOUS_WAKES times in one poll) is
+not spun on: the rest of that poll re-reads on the timer. And a closed notifier means the
+server is stopping: the poll answers at once with the run as it is.
 """
 
 from __future__ import annotations
@@ -21,8 +27,10 @@ from shared.engine import Phase, RunView
 
 log = logging.getLogger(__name__)
 
-#: How often a poll re-reads the store once the notifier has proved unreliable for it.
+#: How often a poll re-reads the store while the notifier cannot be relied on.
 FALLBACK_POLL_S = 0.5
+#: Wake-ups without a change that one poll takes before it stops trusting the notifier.
+SPURIOUS_WAKES = 3
 # A hair past a deadline, so the read after waking sees the run settled.
 _SETTLE_MARGIN_S = 0.01
 
@@ -47,25 +55,30 @@ def wait_for_change(
 ) -> RunView:
     """The run once its version differs from `seen`'s, or as it is when `wait_s` runs out."""
     pause = pause or threading.Event().wait
+    notifier = coach.notifier
     deadline = monotonic() + wait_s
-    view = seen
-    trust_notifier = True
+    woke = deaf = False
+    spurious = 0
     while True:
-        remaining = deadline - monotonic()
-        if remaining <= 0:
-            return view
-        timeout = remaining
-        settles = _settles_in(coach, view)
-        if settles is not None:
-            timeout = min(timeout, settles)
-        if trust_notifier:
-            woke = coach.notifier.wait(user_id, seen.version, timeout)
-        else:
-            pause(min(timeout, FALLBACK_POLL_S))
-            woke = False
-        view = coach.view(user_id)
-        if view.version != seen.version or coach.notifier.closed:
-            return view  # a change, or the server is stopping: answer now either way
-        if woke and trust_notifier:
-            log.debug("notifier woke a poll without a change; re-reading the store instead")
-            trust_notifier = False
+        with notifier.watching(user_id, seen.version):
+            view = coach.view(user_id)  # read after the watch opened: no change slips by
+            if view.version != seen.version or notifier.closed:
+                return view  # a change, or the server is stopping: answer now either way
+            if woke:
+                spurious += 1
+                deaf = not notifier.listening
+                log.debug("notifier woke a poll without a change (listening: %s)", not deaf)
+            elif deaf and notifier.listening:
+                deaf = False  # it hears every instance again: back to waiting on it
+            remaining = deadline - monotonic()
+            if remaining <= 0:
+                return view
+            timeout = remaining
+            settles = _settles_in(coach, view)
+            if settles is not None:
+                timeout = min(timeout, settles)
+            if deaf or spurious > SPURIOUS_WAKES:
+                pause(min(timeout, FALLBACK_POLL_S))
+                woke = False
+            else:
+                woke = notifier.wait(user_id, seen.version, timeout)

@@ -97,10 +97,10 @@ def any_store(store_spec: StoreSpec) -> Iterator[AnyStore]:
 @pytest.fixture
 def instances(redis_url: str, request: pytest.FixtureRequest) -> Iterator[Instances]:
     """Two notifiers on one Redis, as two app instances have: `a` and `b`."""
-    channel = f"test:{request.node.name}"  # no test hears another's changes
+    prefix = f"test:{request.node.name}:"  # no test hears another's changes
     pair = Instances(
-        RedisNotifier.from_url(redis_url, channel=channel),
-        RedisNotifier.from_url(redis_url, channel=channel),
+        RedisNotifier.from_url(redis_url, prefix=prefix),
+        RedisNotifier.from_url(redis_url, prefix=prefix),
     )
     yield pair
     pair.a.close()

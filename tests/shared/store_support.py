@@ -6,6 +6,7 @@ race it (the concurrency test); the `any_store` fixture is built from the same s
 
 from __future__ import annotations
 
+import sqlite3
 from dataclasses import dataclass, replace
 from multiprocessing.queues import Queue
 from multiprocessing.synchronize import Barrier
@@ -21,7 +22,7 @@ AnyStore = SQLiteStore | RedisStore
 
 @dataclass(frozen=True, slots=True)
 class Instances:
-    """Two app instances' notifiers on one Redis channel."""
+    """Two app instances' notifiers on one Redis, with one key prefix (so one channel)."""
 
     a: RedisNotifier
     b: RedisNotifier
@@ -62,3 +63,20 @@ def bump_runs(spec: StoreSpec, user: str, count: int, start: Barrier, lost: Queu
         done += 1
     store.close()
     lost.put(races)
+
+
+def break_history(store: AnyStore, user: str) -> None:
+    """Make every history write for `user` fail, as a full disk or a bad record would."""
+    if isinstance(store, SQLiteStore):
+        conn = sqlite3.connect(store.path)
+        try:
+            conn.execute(
+                "CREATE TRIGGER broken_history BEFORE INSERT ON history "
+                "BEGIN SELECT RAISE(ABORT, 'history is broken'); END"
+            )
+            conn.commit()
+        finally:
+            conn.close()
+    else:
+        # A string where the history hash belongs: every write to it fails with WRONGTYPE.
+        store.client.set(store.user_keys(user)["history"], "not a hash")

@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 import threading
+import time
 from dataclasses import dataclass, field, replace
+from pathlib import Path
 
 import pytest
 
@@ -12,8 +17,9 @@ from shared.coach import CAS_ATTEMPTS, Coach
 from shared.engine import Event, IllegalEvent, Phase, RoutineEngine, RunState
 from shared.notify import LocalNotifier
 from shared.sqlite_store import SQLiteStore
-from shared.store import VersionConflict
+from shared.store import CompletedRun, RetriesExhausted, VersionConflict, user_ref
 
+ROOT = Path(__file__).resolve().parents[2]
 USER = "amzn1.ask.account.COACH-TEST"
 LEAD_IN = 4.0
 
@@ -34,7 +40,13 @@ class RacingStore:
     def __getattr__(self, name: str) -> object:
         return getattr(self.inner, name)
 
-    def save_run(self, user_id: str, state: RunState, expected_version: int | None) -> None:
+    def save_run(
+        self,
+        user_id: str,
+        state: RunState,
+        expected_version: int | None,
+        completed: CompletedRun | None = None,
+    ) -> None:
         self.saves += 1
         if self.races > 0:
             self.races -= 1
@@ -44,18 +56,21 @@ class RacingStore:
                 self.inner.save_run(user_id, rival, None if stored is None else stored.version)
                 expected_version = None if stored is None else stored.version
             raise VersionConflict(user_id, expected_version, None)
-        self.inner.save_run(user_id, state, expected_version)
+        self.inner.save_run(user_id, state, expected_version, completed)
 
 
 @dataclass
-class RecordingNotifier:
+class RecordingNotifier(LocalNotifier):
+    """A LocalNotifier that also keeps every (user, version) published, in order."""
+
     published: list[tuple[str, int]] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        super().__init__()
 
     def publish(self, user_id: str, version: int) -> None:
         self.published.append((user_id, version))
-
-    def wait(self, user_id: str, seen_version: int, timeout: float) -> bool:
-        raise AssertionError("not used here")
+        super().publish(user_id, version)
 
 
 def finish_routine(coach: Coach) -> RunState:
@@ -99,14 +114,31 @@ def test_a_retry_applies_the_event_to_the_winners_run(
     assert store.load_run(USER).version == 3
 
 
-def test_apply_gives_up_after_losing_every_race(
+def test_apply_gives_up_after_losing_every_race_and_says_so(
     store: SQLiteStore, engine: RoutineEngine, clock: ManualClock
 ) -> None:
     racing = RacingStore(store, races=CAS_ATTEMPTS)
-    with pytest.raises(VersionConflict):
+    with pytest.raises(RetriesExhausted) as gave_up:
         Coach(racing, engine, clock).apply(USER, Event.START, LEAD_IN)
     assert racing.saves == CAS_ATTEMPTS
     assert store.load_run(USER) is None
+    assert isinstance(gave_up.value, VersionConflict)  # callers that retry still catch it
+    assert (gave_up.value.user_id, gave_up.value.attempts) == (USER, CAS_ATTEMPTS)
+    message = str(gave_up.value)
+    assert f"after {CAS_ATTEMPTS} attempts" in message
+    assert f"user {user_ref(USER)}" in message
+    assert USER not in message  # messages end up in logs, which never carry the id
+    assert "None, found None" not in message
+
+
+def test_a_view_gives_up_the_same_way(
+    store: SQLiteStore, engine: RoutineEngine, clock: ManualClock
+) -> None:
+    coach = Coach(store, engine, clock)
+    last = finish_routine(coach)
+    clock.set(last.step_end + 1)  # the view must save the completion, and loses every race
+    with pytest.raises(RetriesExhausted, match=f"after {CAS_ATTEMPTS} attempts"):
+        Coach(RacingStore(store, races=CAS_ATTEMPTS), engine, clock).view(USER)
 
 
 def test_an_event_that_changes_nothing_writes_nothing(
@@ -225,22 +257,34 @@ def test_user_is_met_once_and_the_safety_note_remembered(coach: Coach) -> None:
 # -- the local notifier ------------------------------------------------------------------
 
 
+class Waiting:
+    """A wait on its own thread (a watch opened, then wait), so a test can act meanwhile."""
+
+    def __init__(self, notifier: LocalNotifier, user: str, seen: int, timeout: float = 30) -> None:
+        self.answer: bool | None = None
+        held = notifier.waiting()
+        self._thread = threading.Thread(
+            target=self._wait, args=(notifier, user, seen, timeout), daemon=True
+        )
+        self._thread.start()
+        deadline = time.monotonic() + 10
+        while notifier.waiting() == held:
+            assert time.monotonic() < deadline, "the wait never started"
+            time.sleep(0.001)
+
+    def _wait(self, notifier: LocalNotifier, user: str, seen: int, timeout: float) -> None:
+        self.answer = notifier.wait(user, seen, timeout)
+
+    def woke(self) -> bool | None:
+        self._thread.join(31)
+        return self.answer
+
+
 def test_local_notifier_wakes_a_waiter_when_another_thread_publishes() -> None:
     notifier = LocalNotifier()
-    notifier.publish(USER, 3)
-    waiting = threading.Event()
-    woke: list[bool] = []
-
-    def watch() -> None:
-        waiting.set()
-        woke.append(notifier.wait(USER, 3, timeout=30))
-
-    thread = threading.Thread(target=watch)
-    thread.start()
-    waiting.wait()
+    waiting = Waiting(notifier, USER, seen=3)
     notifier.publish(USER, 4)
-    thread.join()
-    assert woke == [True]
+    assert waiting.woke() is True
 
 
 def test_local_notifier_returns_false_when_nothing_new_is_published() -> None:
@@ -250,11 +294,78 @@ def test_local_notifier_returns_false_when_nothing_new_is_published() -> None:
     assert notifier.wait(USER, 3, timeout=0.05) is False
 
 
-def test_local_notifier_returns_at_once_if_a_newer_version_is_already_out() -> None:
+def test_a_change_between_opening_a_watch_and_waiting_answers_the_wait_at_once() -> None:
+    """The long poll's order: watch, read the run, wait; a change after the read is caught."""
     notifier = LocalNotifier()
-    notifier.publish(USER, 5)
-    assert notifier.wait(USER, 4, timeout=30) is True
+    with notifier.watching(USER, 4):
+        notifier.publish(USER, 5)  # lands after the caller's read, before its wait
+        assert notifier.wait(USER, 4, timeout=30) is True
 
 
-def test_local_notifier_with_nothing_published_waits_for_the_first() -> None:
-    assert LocalNotifier().wait(USER, 0, timeout=0.05) is False
+def test_a_change_the_caller_already_read_wakes_nothing() -> None:
+    notifier = LocalNotifier()
+    with notifier.watching(USER, 5):
+        notifier.publish(USER, 5)  # the publish of the very version the caller read
+        notifier.publish(USER, 4)  # and a late one
+        assert notifier.wait(USER, 5, timeout=0.05) is False
+
+
+def test_a_change_from_before_the_watch_is_not_remembered() -> None:
+    """Nothing is kept for users nobody waits on: an old version (or a late one) wakes no one."""
+    notifier = LocalNotifier()
+    notifier.publish(USER, 7)  # e.g. the last change of a run since forgotten
+    assert notifier.wait(USER, 1, timeout=0.05) is False  # a new run's poll is not fooled
+
+
+def test_forgetting_a_user_wakes_their_waits() -> None:
+    notifier = LocalNotifier()
+    waiting = Waiting(notifier, USER, seen=12)
+    notifier.publish(USER, -1)
+    assert waiting.woke() is True
+
+
+def test_one_users_change_wakes_only_that_users_waits() -> None:
+    notifier = LocalNotifier()
+    others = [Waiting(notifier, f"other-{n}", seen=1, timeout=0.5) for n in range(20)]
+    mine = Waiting(notifier, USER, seen=1)
+    notifier.publish(USER, 2)
+    assert mine.woke() is True
+    assert [other.woke() for other in others] == [False] * 20
+
+
+def test_the_notifier_holds_no_state_for_users_nobody_waits_on() -> None:
+    notifier = LocalNotifier()
+    with notifier.watching(USER, 0):
+        for number in range(20_000):
+            notifier.publish(f"user-{number}", number + 1)
+        assert notifier.users_held() == 1
+    assert notifier.users_held() == 0
+    assert notifier.waiting() == 0
+
+
+LOCAL_GEVENT_WAITERS = """
+from gevent import monkey; monkey.patch_all()
+import gevent
+from shared.notify import LocalNotifier
+notifier = LocalNotifier()
+mine = [gevent.spawn(notifier.wait, "alice", 1, 10) for _ in range(200)]
+theirs = [gevent.spawn(notifier.wait, f"bob-{n}", 1, 0.5) for n in range(200)]
+while notifier.waiting() < 400:
+    gevent.sleep(0.001)
+notifier.publish("alice", 2)
+print(sum(wait.get() for wait in mine), sum(wait.get() for wait in theirs))
+"""
+
+
+def test_under_gevent_a_change_wakes_its_users_greenlets_and_no_others() -> None:
+    """gunicorn's gevent workers patch threading: the waits must park greenlets, not block."""
+    done = subprocess.run(
+        [sys.executable, "-c", LOCAL_GEVENT_WAITERS],
+        cwd=ROOT,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    )
+    assert done.stdout.split() == ["200", "0"]

@@ -13,6 +13,7 @@ from pathlib import Path
 import platformdirs
 import pytest
 from core_support import INTO_HOLD, LEAD_IN
+from store_support import break_history
 
 from shared.clock import ManualClock
 from shared.coach import Coach
@@ -210,28 +211,10 @@ def test_updating_a_run_that_does_not_exist_conflicts(store: SQLiteStore) -> Non
 # -- history -----------------------------------------------------------------------------
 
 
-def test_history_keeps_a_run_once_however_often_it_is_recorded(store: SQLiteStore) -> None:
-    store.ensure_user(USER, 0.0)
-    run = CompletedRun("run-a", "r", 10.0, 400.0)
-    for _ in range(3):
-        store.record_completion(USER, run)
-    assert store.history(USER) == [run]
-
-
-def test_history_is_newest_first_and_limited(store: SQLiteStore) -> None:
-    store.ensure_user(USER, 0.0)
-    runs = [CompletedRun(f"run-{n}", "r", n * 1000.0, n * 1000.0 + 300) for n in range(5)]
-    for run in runs:
-        store.record_completion(USER, run)
-    assert store.history(USER) == runs[::-1]
-    assert store.history(USER, limit=2) == [runs[4], runs[3]]
-
-
 def test_delete_user_forgets_the_user_the_run_and_the_history(store: SQLiteStore) -> None:
     for user in (USER, "someone-else"):
         store.ensure_user(user, 0.0)
-        store.save_run(user, run_state(), None)
-        store.record_completion(user, CompletedRun(f"run-of-{user}", "r", 1.0, 2.0))
+        store.save_run(user, run_state(), None, completed=CompletedRun(f"of-{user}", "r", 1.0, 2.0))
     store.delete_user(USER)
     assert store.get_user(USER) is None
     assert store.load_run(USER) is None
@@ -239,6 +222,49 @@ def test_delete_user_forgets_the_user_the_run_and_the_history(store: SQLiteStore
     assert store.get_user("someone-else") is not None
     assert store.load_run("someone-else") is not None
     assert len(store.history("someone-else")) == 1
+
+
+def test_finishing_a_routine_whose_history_cannot_be_written_leaves_it_unfinished(
+    store: SQLiteStore, routine: Routine, clock: ManualClock
+) -> None:
+    """The run is saved as completed only together with its history row, never alone."""
+    coach = Coach(store, RoutineEngine(routine), clock)
+    coach.apply(USER, Event.START, LEAD_IN)
+    for _ in range(routine.last_index):
+        coach.apply(USER, Event.NEXT, LEAD_IN)
+    before = store.load_run(USER)
+    break_history(store, USER)
+    clock.advance(3600)  # past the end: the next read records the completion
+    with pytest.raises(sqlite3.IntegrityError, match="history is broken"):
+        coach.view(USER)
+    assert store.load_run(USER) == before
+    assert store.history(USER) == []
+
+
+# -- transactions ------------------------------------------------------------------------
+
+
+def commit_a_run_without_its_user(store: SQLiteStore) -> None:
+    """A write whose COMMIT fails: a deferred foreign key is checked only at COMMIT."""
+    with store._write() as conn:
+        conn.execute("PRAGMA defer_foreign_keys = ON")
+        conn.execute("INSERT INTO runs (user_id, version, state) VALUES ('ghost', 1, '{}')")
+
+
+def test_a_failed_commit_is_rolled_back_and_its_connection_not_lent_again(
+    store: SQLiteStore,
+) -> None:
+    """A COMMIT that fails leaves its transaction open; nobody may inherit it from the pool."""
+    with pytest.raises(sqlite3.IntegrityError, match="FOREIGN KEY"):
+        commit_a_run_without_its_user(store)
+    assert store.load_run("ghost") is None  # not even to a reader on a pooled connection
+    other = SQLiteStore(store.path)  # another process's writer is not blocked by a lock
+    try:
+        other.save_run(USER, run_state(), None)
+    finally:
+        other.close()
+    store.save_run(USER, run_state(version=1), 0)
+    assert raw(store.path, "SELECT COUNT(*) FROM runs") == 1
 
 
 # -- more than one process ---------------------------------------------------------------

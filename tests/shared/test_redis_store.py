@@ -1,4 +1,4 @@
-"""What only the Redis store has: its key layout, cluster slots, expiry, and script reloads.
+"""What only the Redis store has: its key layout, prefixes, expiry, crash leftovers, reloads.
 
 Its behaviour as a store is the contract, tested on both back ends in test_store_contract.
 """
@@ -9,22 +9,33 @@ import pytest
 from redis.crc import key_slot
 
 from shared.engine import RunState
-from shared.redis_store import PAIRING_GRACE_S, RedisStore, connect, user_tag
-from shared.store import CompletedRun, CounterCharge, DeviceRecord, PairingRecord
+from shared.redis_store import PAIRING_GRACE_S, PREFIX_ENV, RedisStore, connect, user_tag
+from shared.store import (
+    CompletedRun,
+    CounterCharge,
+    DeviceRecord,
+    PairingRecord,
+    user_counter_scope,
+)
 
 NOW = 1_780_000_000.0
 ALICE = "amzn1.ask.account.ALICE"
 
 
 def everything_of(store: RedisStore, user: str) -> None:
-    """A user with a run, history, a paired watch (token "t1") and a pairing pending ("d2")."""
-    store.save_run(user, RunState("sciatica", version=1), None)
-    store.record_completion(user, CompletedRun("run-1", "sciatica", NOW, NOW + 900))
+    """A user with a finished run, a paired watch (token "t1") and a pairing pending ("d2")."""
+    store.save_run(
+        user,
+        RunState("sciatica", version=1),
+        None,
+        completed=CompletedRun("run-1", "sciatica", NOW, NOW + 900),
+    )
     store.add_pairing(PairingRecord("d1", "u1", NOW, NOW + 600, 5))
     store.bind_pairing("u1", user, NOW)
     store.redeem_pairing("d1", DeviceRecord("t1", user, NOW, NOW), NOW)
     store.add_pairing(PairingRecord("d2", "u2", NOW, NOW + 600, 5))
     store.bind_pairing("u2", user, NOW)
+    store.charge_counters([CounterCharge(f"pair-user:{user_counter_scope(user)}", 60, 0, 3)])
 
 
 def test_a_users_own_keys_share_one_cluster_slot_and_never_name_the_user(
@@ -39,7 +50,6 @@ def test_a_users_own_keys_share_one_cluster_slot_and_never_name_the_user(
         "history",
         "history:order",
         "devices",
-        "device:t1",
     }
     assert len({key_slot(key.encode()) for key in own}) == 1
     assert not any(ALICE in key for key in keys)
@@ -52,10 +62,11 @@ def test_global_keys_are_the_documented_ones(redis_store: RedisStore) -> None:
     others = {key for key in redis_store.client.keys("*") if tagged not in key}
     assert others == {
         "sciatica:token:t1",
-        "sciatica:{pair}:pairing:d2",
-        "sciatica:{pair}:code:u2",
-        f"sciatica:{{pair}}:user:{user_tag(ALICE)}",
+        "sciatica:{pair}:pairings",
+        "sciatica:{pair}:codes",
         "sciatica:{pair}:expiry",
+        "sciatica:{pair}:bound",
+        f"sciatica:{{rate}}:counter:pair-user:{user_counter_scope(ALICE)}",
         "sciatica:{rate}:counter:pair-global:all",
         "sciatica:{rate}:counters",
     }
@@ -67,10 +78,34 @@ def test_deleting_a_user_leaves_not_one_key_behind(redis_store: RedisStore) -> N
     assert redis_store.client.keys("*") == []
 
 
-def test_pairing_keys_expire_a_grace_period_after_the_pairing(redis_store: RedisStore) -> None:
+def test_a_token_pointer_left_by_a_crash_is_dropped_when_it_is_used(
+    redis_store: RedisStore,
+) -> None:
+    """delete_device removes the watch, then its pointer; a crash between leaves the pointer."""
+    everything_of(redis_store, ALICE)
+    redis_store.client.hdel(redis_store.user_keys(ALICE)["devices"], "t1")  # the first step
+    assert redis_store.device("t1") is None
+    assert redis_store.client.exists(redis_store.token_key("t1")) == 0
+
+
+def test_a_redeem_that_fails_its_claim_takes_its_device_back(redis_store: RedisStore) -> None:
     redis_store.add_pairing(PairingRecord("d1", "u1", NOW, NOW + 600, 5))
-    for key in ("sciatica:{pair}:pairing:d1", "sciatica:{pair}:code:u1"):
-        assert 600 < redis_store.client.ttl(key) <= 600 + PAIRING_GRACE_S
+    redis_store.bind_pairing("u1", ALICE, NOW)
+    redis_store.deny_pairings_of(ALICE, NOW)
+    assert not redis_store.redeem_pairing("d1", DeviceRecord("t1", ALICE, NOW, NOW), NOW)
+    assert redis_store.client.hlen(redis_store.user_keys(ALICE)["devices"]) == 0
+    assert redis_store.client.exists(redis_store.token_key("t1")) == 0
+
+
+def test_pairing_keys_expire_a_grace_period_after_the_latest_pairing(
+    redis_store: RedisStore,
+) -> None:
+    redis_store.add_pairing(PairingRecord("d1", "u1", NOW, NOW + 600, 5))
+    redis_store.bind_pairing("u1", ALICE, NOW)
+    for key in redis_store.pairing_keys():
+        if redis_store.client.exists(key):
+            assert 600 < redis_store.client.ttl(key) <= 600 + PAIRING_GRACE_S, key
+    assert redis_store.client.exists(redis_store.pairing_keys()[4])  # `bound` has one
 
 
 def test_counters_expire_after_twice_their_window(redis_store: RedisStore) -> None:
@@ -86,6 +121,25 @@ def test_a_prefix_keeps_two_deployments_apart(redis_store: RedisStore, redis_url
         assert all(key.startswith("staging:") for key in redis_store.client.keys("*"))
     finally:
         other.close()
+
+
+def test_the_prefix_can_come_from_the_environment(
+    redis_store: RedisStore, redis_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv(PREFIX_ENV, "from-env:")
+    other = RedisStore.from_url(redis_url)
+    try:
+        assert other.prefix == "from-env:"
+        other.ensure_user(ALICE, NOW)
+        assert all(key.startswith("from-env:") for key in redis_store.client.keys("*"))
+    finally:
+        other.close()
+
+
+@pytest.mark.parametrize("prefix", ["{sciatica}:", "a}b:"])
+def test_a_prefix_that_would_break_the_hash_tags_is_refused(redis_url: str, prefix: str) -> None:
+    with pytest.raises(ValueError, match="braces"):
+        RedisStore.from_url(redis_url, prefix=prefix)
 
 
 def test_scripts_are_reloaded_when_redis_has_lost_them(redis_store: RedisStore) -> None:

@@ -12,7 +12,7 @@ from collections.abc import Callable
 from dataclasses import replace
 
 import pytest
-from store_support import AnyStore, StoreSpec, bump_runs
+from store_support import AnyStore, StoreSpec, break_history, bump_runs
 
 from shared.engine import RunState, Status
 from shared.store import (
@@ -22,6 +22,8 @@ from shared.store import (
     PairingRecord,
     UserRecord,
     VersionConflict,
+    counter_scopes,
+    user_counter_scope,
 )
 
 NOW = 1_780_000_000.0
@@ -198,20 +200,49 @@ def finished(run_id: str, completed_at: float) -> CompletedRun:
     return CompletedRun(run_id, "sciatica", completed_at - 900.5, completed_at)
 
 
+def complete(store: AnyStore, user: str, run: CompletedRun) -> None:
+    """Save `user`'s run as finished, its history entry in the same write."""
+    current = store.load_run(user)
+    version = current.version if current is not None else None
+    done = a_run((version or 0) + 1, status=Status.COMPLETED, run_id=run.run_id)
+    store.save_run(user, done, version, completed=run)
+
+
+def test_a_run_saved_as_finished_is_in_history_at_once(any_store: AnyStore) -> None:
+    complete(any_store, ALICE, finished("run-1", NOW))
+    assert any_store.history(ALICE) == [finished("run-1", NOW)]
+    assert any_store.load_run(ALICE).status is Status.COMPLETED
+
+
 def test_history_keeps_a_run_once_however_often_it_is_recorded(any_store: AnyStore) -> None:
-    any_store.ensure_user(ALICE, NOW)
-    any_store.record_completion(ALICE, finished("run-1", NOW + 0.001))
-    any_store.record_completion(ALICE, finished("run-1", NOW + 0.001))
-    any_store.record_completion(ALICE, replace(finished("run-1", NOW), completed_at=NOW + 99))
+    complete(any_store, ALICE, finished("run-1", NOW + 0.001))
+    complete(any_store, ALICE, finished("run-1", NOW + 0.001))
+    complete(any_store, ALICE, replace(finished("run-1", NOW), completed_at=NOW + 99))
     assert any_store.history(ALICE) == [finished("run-1", NOW + 0.001)]
 
 
+def test_a_save_that_loses_its_race_records_no_history(any_store: AnyStore) -> None:
+    any_store.save_run(ALICE, a_run(version=1), None)
+    with pytest.raises(VersionConflict):
+        any_store.save_run(ALICE, a_run(version=2), 0, completed=finished("run-1", NOW))
+    assert any_store.history(ALICE) == []
+
+
+def test_a_completion_that_cannot_be_recorded_saves_nothing(any_store: AnyStore) -> None:
+    """A run is never left saved as finished but missing from history, whatever fails."""
+    any_store.save_run(ALICE, a_run(version=1), None)
+    break_history(any_store, ALICE)
+    with pytest.raises(Exception, match=r"history is broken|WRONGTYPE"):
+        complete(any_store, ALICE, finished("run-1", NOW))
+    run = any_store.load_run(ALICE)
+    assert run is not None
+    assert (run.version, run.status) == (1, Status.ACTIVE)
+
+
 def test_history_is_newest_first_limited_and_per_user(any_store: AnyStore) -> None:
-    any_store.ensure_user(ALICE, NOW)
-    any_store.ensure_user(BOB, NOW)
     for day in (1, 3, 2):
-        any_store.record_completion(ALICE, finished(f"run-{day}", NOW + day * 86400))
-    any_store.record_completion(BOB, finished("run-bob", NOW))
+        complete(any_store, ALICE, finished(f"run-{day}", NOW + day * 86400))
+    complete(any_store, BOB, finished("run-bob", NOW))
     assert [run.run_id for run in any_store.history(ALICE)] == ["run-3", "run-2", "run-1"]
     assert [run.run_id for run in any_store.history(ALICE, limit=2)] == ["run-3", "run-2"]
     assert any_store.history(ALICE, limit=0) == []
@@ -227,7 +258,7 @@ def test_deleting_a_user_forgets_all_of_theirs_and_nothing_of_anyone_else(
     for user, who in ((ALICE, "a"), (BOB, "b")):
         any_store.ensure_user(user, NOW)
         any_store.save_run(user, a_run(), None)
-        any_store.record_completion(user, finished(f"run-{who}", NOW))
+        complete(any_store, user, finished(f"run-{who}", NOW))
         paired(any_store, user, f"token-{who}", f"device-{who}", f"code-{who}")
         any_store.add_pairing(a_pairing(f"bound-{who}", f"bound-code-{who}"))
         any_store.bind_pairing(f"bound-code-{who}", user, NOW + 1)
@@ -253,6 +284,19 @@ def test_deleting_a_user_forgets_all_of_theirs_and_nothing_of_anyone_else(
     assert any_store.pairing("nobody's") is not None
     # Alice's freed user codes can be handed out again at once.
     assert any_store.add_pairing(a_pairing("again", "bound-code-a"))
+
+
+def test_deleting_a_user_removes_their_own_rate_limit_counters(any_store: AnyStore) -> None:
+    """A forgotten user leaves no counter behind, under any scope it may have been kept by."""
+    mine = [CounterCharge(f"pair-user:{scope}", 60, 0, 1) for scope in counter_scopes(ALICE)]
+    theirs = CounterCharge(f"pair-user:{user_counter_scope(BOB)}", 60, 0, 1)
+    everyone = CounterCharge("pair-global:all", 60, 0, 1)
+    for charge in [*mine, theirs, everyone]:
+        assert any_store.charge_counters([charge])
+    any_store.delete_user(ALICE)
+    assert all(any_store.charge_counters([charge]) for charge in mine)
+    assert not any_store.charge_counters([theirs])
+    assert not any_store.charge_counters([everyone])
 
 
 # -- pairing ----------------------------------------------------------------------------------

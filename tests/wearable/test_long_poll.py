@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -9,9 +11,10 @@ import pytest
 from shared.clock import ManualClock
 from shared.coach import Coach
 from shared.engine import Event, RoutineEngine
+from shared.notify import LocalNotifier
 from shared.routine import parse_routine
 from shared.sqlite_store import SQLiteStore
-from wearable.long_poll import FALLBACK_POLL_S, wait_for_change
+from wearable.long_poll import FALLBACK_POLL_S, SPURIOUS_WAKES, wait_for_change
 
 USER = "amzn1.ask.account.POLLER"
 ONE_STEP = """
@@ -23,7 +26,7 @@ safety_note = "Gently."
 id = "only"
 title = "The only stretch"
 say = "Hold."
-hold = { seconds = 10 }
+hold = { seconds = 10, side = "none" }
 """
 
 
@@ -43,12 +46,20 @@ class FakeTime:
 
 
 class FakeNotifier:
-    """Never really blocks: records each wait; a wake is at once, a timeout lets time pass."""
+    """Never really blocks: records each wait; a wake is at once, a timeout lets time pass.
 
-    def __init__(self, time: FakeTime, woke: bool = False) -> None:
+    `wakes` says what each wait answers, in turn (the last answer repeats); `listening`
+    is what the notifier says about hearing other instances, also in turn.
+    """
+
+    def __init__(
+        self, time: FakeTime, wakes: list[bool] | None = None, listening: list[bool] | None = None
+    ) -> None:
         self.time = time
-        self.woke = woke
+        self.wakes = wakes or [False]
+        self.hearing = listening or [True]
         self.waits: list[float] = []
+        self.watches = 0
         self.closed = False
 
     def publish(self, user_id: str, version: int) -> None:
@@ -57,11 +68,21 @@ class FakeNotifier:
     def close(self) -> None:
         self.closed = True
 
+    @contextmanager
+    def watching(self, user_id: str, seen_version: int) -> Iterator[None]:
+        self.watches += 1
+        yield
+
+    @property
+    def listening(self) -> bool:
+        return self.hearing.pop(0) if len(self.hearing) > 1 else self.hearing[0]
+
     def wait(self, user_id: str, seen_version: int, timeout: float) -> bool:
         self.waits.append(timeout)
-        if not self.woke:
+        woke = self.wakes.pop(0) if len(self.wakes) > 1 else self.wakes[0]
+        if not woke:
             self.time.now += timeout
-        return self.woke
+        return woke
 
 
 @pytest.fixture
@@ -85,16 +106,81 @@ def test_with_no_change_the_poll_ends_when_its_wait_does(
     assert sum(notifier.waits) == pytest.approx(20)
 
 
-def test_a_notifier_that_wakes_without_a_change_is_not_spun_on(
+def test_a_notifier_that_keeps_waking_without_a_change_is_not_spun_on(
     poll_coach: Coach, fake_time: FakeTime
 ) -> None:
-    poll_coach.notifier = notifier = FakeNotifier(fake_time, woke=True)
+    poll_coach.notifier = notifier = FakeNotifier(fake_time, wakes=[True])
     seen = poll_coach.view(USER)
     wait_for_change(
         poll_coach, USER, seen, 10, monotonic=fake_time.monotonic, pause=fake_time.pause
     )
-    assert len(notifier.waits) == 1  # trusted once, then the store is read on a timer
+    assert len(notifier.waits) == SPURIOUS_WAKES + 1  # trusted a few times, then a timer
     assert fake_time.pauses == [FALLBACK_POLL_S] * round(10 / FALLBACK_POLL_S)
+
+
+def test_after_a_reconnect_wakes_everyone_the_poll_trusts_the_notifier_again(
+    poll_coach: Coach, fake_time: FakeTime
+) -> None:
+    """A Redis reconnect wakes every waiter once; listening again, it is waited on again."""
+    poll_coach.notifier = notifier = FakeNotifier(fake_time, wakes=[True, False])
+    seen = poll_coach.view(USER)
+    wait_for_change(
+        poll_coach, USER, seen, 20, monotonic=fake_time.monotonic, pause=fake_time.pause
+    )
+    assert fake_time.pauses == []  # no re-reading the store on a timer
+    assert len(notifier.waits) == 2
+    assert sum(notifier.waits[1:]) == pytest.approx(20)
+
+
+def test_while_the_notifier_is_deaf_the_store_is_read_until_it_hears_again(
+    poll_coach: Coach, fake_time: FakeTime
+) -> None:
+    # Woken as the subscription drops, then deaf for three rounds, then listening again.
+    poll_coach.notifier = notifier = FakeNotifier(
+        fake_time, wakes=[True, False], listening=[False, False, False, True]
+    )
+    seen = poll_coach.view(USER)
+    wait_for_change(
+        poll_coach, USER, seen, 20, monotonic=fake_time.monotonic, pause=fake_time.pause
+    )
+    assert fake_time.pauses == [FALLBACK_POLL_S] * 3
+    assert len(notifier.waits) == 2
+    assert notifier.waits[1] == pytest.approx(20 - 3 * FALLBACK_POLL_S)
+
+
+def test_every_round_opens_its_watch_before_reading_the_run(
+    poll_coach: Coach, fake_time: FakeTime
+) -> None:
+    """A change saved right after the poll's read, before its wait, still wakes it at once."""
+    poll_coach.notifier = notifier = AnsweredNotifier()
+    seen = poll_coach.view(USER)
+    read = poll_coach.store.load_run
+    changed = []
+
+    def read_then_someone_saves(user_id: str) -> object:
+        state = read(user_id)
+        if not changed:  # the voice's change lands just after this read
+            changed.append(True)
+            poll_coach.apply(USER, Event.START)
+        return state
+
+    poll_coach.store.load_run = read_then_someone_saves  # type: ignore[method-assign]
+    view = wait_for_change(poll_coach, USER, seen, 30, monotonic=fake_time.monotonic)
+    assert view.version == seen.version + 1
+    assert notifier.answers == [True]  # the change answered the wait; no timeout did
+
+
+class AnsweredNotifier(LocalNotifier):
+    """A real LocalNotifier that keeps each wait's answer."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.answers: list[bool] = []
+
+    def wait(self, user_id: str, seen_version: int, timeout: float) -> bool:
+        answer = super().wait(user_id, seen_version, timeout)
+        self.answers.append(answer)
+        return answer
 
 
 def test_a_run_on_its_last_step_is_woken_when_it_completes(
@@ -107,6 +193,7 @@ def test_a_run_on_its_last_step_is_woken_when_it_completes(
     def wait_and_let_the_hold_run_out(user_id: str, seen_version: int, timeout: float) -> bool:
         notifier.waits.append(timeout)
         clock.advance(timeout)
+        fake_time.now += timeout
         return False
 
     notifier.wait = wait_and_let_the_hold_run_out  # type: ignore[method-assign]
@@ -127,7 +214,7 @@ def test_a_change_already_published_returns_at_once(poll_coach: Coach, fake_time
 def test_a_stopping_server_answers_a_waiting_poll_at_once(
     poll_coach: Coach, fake_time: FakeTime
 ) -> None:
-    poll_coach.notifier = notifier = FakeNotifier(fake_time, woke=True)
+    poll_coach.notifier = notifier = FakeNotifier(fake_time, wakes=[True])
     notifier.close()  # SIGTERM: the notifier wakes every waiter
     seen = poll_coach.view(USER)
     view = wait_for_change(
