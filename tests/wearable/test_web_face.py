@@ -356,6 +356,21 @@ def test_next_on_the_face_moves_the_run_the_voice_reads(
     wait_for_state(page, "announcing")  # the wrist's lead-in before the hold
 
 
+def test_unpairing_while_the_coach_is_unreachable_keeps_the_face_paired(
+    browser: Any, live_server: str, live_pairing: PairingService
+) -> None:
+    page = open_face(browser, live_server, page_script())
+    pair_face(page, live_pairing, WATCH_USER)
+    page.route("**/api/v1/devices/me", lambda route: route.abort("connectionrefused"))
+    page.locator("#unpair").click()
+    page.wait_for_function(
+        "document.getElementById('status').textContent.startsWith(\"Can't reach the coach\")"
+    )
+    assert page.evaluate("document.getElementById('face').dataset.screen") == "routine"
+    token = page.evaluate("localStorage.getItem('sciatica-coach.watch-token')")
+    assert live_pairing.authenticate(token) == WATCH_USER  # still works, so still kept
+
+
 # -- without a browser --------------------------------------------------------------------------
 
 

@@ -29,6 +29,7 @@
     fired: new Set(), // keys of cues already buzzed, oldest first
     enabled: false, // the person tapped "turn on buzzing": vibrate may work from now on
     wakeLock: null, // the screen wake lock's sentinel while we hold one
+    notice: null, // {text, until}: a message that outranks the status line for a while
   };
 
   // -- clock -------------------------------------------------------------------------------
@@ -141,6 +142,11 @@
 
   // -- drawing -----------------------------------------------------------------------------
 
+  function notify(text) {
+    watch.notice = { text, until: Date.now() + 4000 };
+    draw();
+  }
+
   function show(screen) {
     face.dataset.screen = screen;
   }
@@ -207,6 +213,7 @@
     } else {
       status = phase;
     }
+    if (watch.notice && Date.now() < watch.notice.until) status = watch.notice.text;
     $("countdown").textContent = countdown;
     $("status").textContent = status;
     setRing(ring);
@@ -316,22 +323,37 @@
 
   async function act(action) {
     if (!watch.token) return;
-    const response = await fetch(API + "actions", {
-      method: "POST",
-      cache: "no-store",
-      headers: { ...authHeaders(), "Content-Type": "application/json" },
-      body: JSON.stringify({ action }),
-    });
-    if (response.status === 200) {
-      applySnapshot(await response.json(), response.headers.get("ETag"));
-    } else if (response.status === 401) {
-      forgetToken();
+    let response;
+    try {
+      response = await fetch(API + "actions", {
+        method: "POST",
+        cache: "no-store",
+        headers: { ...authHeaders(), "Content-Type": "application/json" },
+        body: JSON.stringify({ action }),
+      });
+      if (response.status === 200) {
+        applySnapshot(await response.json(), response.headers.get("ETag"));
+      } else if (response.status === 401) {
+        forgetToken();
+      }
+    } catch (err) {
+      notify("Can't reach the coach; try again.");
     }
   }
 
   async function unpair() {
     if (watch.token) {
-      await fetch(API + "devices/me", { method: "DELETE", headers: authHeaders() });
+      try {
+        const response = await fetch(API + "devices/me", {
+          method: "DELETE",
+          headers: authHeaders(),
+        });
+        if (response.status !== 204 && response.status !== 401) throw new Error("refused");
+      } catch (err) {
+        // The token still works on the server: keep it, so unpairing can be tried again.
+        notify("Can't reach the coach to unpair; try again.");
+        return;
+      }
     }
     forgetToken();
   }
