@@ -326,8 +326,9 @@ def report(
         )
         print(f"load: {version}, {WRK_THREADS} threads, {connections} keep-alive connections")
     else:
+        why = "--python given" if shutil.which("wrk") else "wrk not found (apt-get install wrk)"
         print(
-            f"load: wrk not found (apt-get install wrk), so the bounded Python generator: asyncio, "
+            f"load: {why}, so the bounded Python generator: asyncio, "
             f"{connections} keep-alive connections; it tops out before the server does, so its "
             "ratios understate the gaps"
         )
