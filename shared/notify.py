@@ -60,6 +60,14 @@ class ChangeNotifier(Protocol):
         """Whether every change, from every instance, reaches the waits here right now."""
         ...
 
+    def ready(self, timeout: float) -> bool:
+        """Whether it is listening, given up to `timeout` to get there (a health check)."""
+        ...
+
+    def stats(self) -> dict[str, int | bool]:
+        """Gauges for a health check; empty if there is nothing beyond this process to tell."""
+        ...
+
 
 def wakes(version: int, seen: int) -> bool:
     """Whether a published `version` is news to a waiter that saw `seen`."""
@@ -197,6 +205,13 @@ class LocalNotifier:
     def listening(self) -> bool:
         """Every save is made in this process, so every change is heard while it is open."""
         return not self._closed
+
+    def ready(self, timeout: float) -> bool:
+        return not self._closed
+
+    def stats(self) -> dict[str, int | bool]:
+        """Nothing to report: every wait here is woken by a save made here."""
+        return {}
 
     def waiting(self) -> int:
         """How many waits this process holds right now (a gauge, and a handle for tests)."""

@@ -147,6 +147,14 @@ class RedisNotifier:
         self._ensure_listening()
         return self._subscribed.wait(timeout)
 
+    def stats(self) -> dict[str, int | bool]:
+        """Whether it hears other instances, its waits, and how many they have woken."""
+        return {
+            "listening": self.listening,
+            "waiting": self.waiting(),
+            "woken_from_elsewhere": self._woken_from_elsewhere,
+        }
+
     def waiting(self) -> int:
         """How many waits this process holds right now."""
         return self._room.waiting()

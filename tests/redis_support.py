@@ -1,7 +1,9 @@
 """A real redis-server for the tests: CI's (SCIATICA_TEST_REDIS_URL) or one started here.
 
-With neither, the Redis tests are skipped with the reason, except in CI (env CI set), where
-a missing Redis fails them: a green run there must have exercised the Redis store.
+With neither, the Redis tests are skipped with the reason, except in CI (env CI set to
+anything but empty, 0 or false), where a missing Redis fails them: a green run there must
+have exercised the Redis store. A SCIATICA_TEST_REDIS_URL that does not answer fails in CI
+too, rather than falling back to a server of our own.
 """
 
 from __future__ import annotations
@@ -23,9 +25,14 @@ TEST_URL_ENV = "SCIATICA_TEST_REDIS_URL"
 STARTUP_LIMIT_S = 10.0
 
 
+def in_ci() -> bool:
+    """Whether this run is CI's, where every service a test needs must be there."""
+    return os.environ.get("CI", "").strip().lower() not in {"", "0", "false", "no"}
+
+
 def unavailable(reason: str) -> NoReturn:
     """Skip outside CI; in CI, fail, so the Redis tests can never silently not run."""
-    if os.environ.get("CI"):
+    if in_ci():
         pytest.fail(f"Redis is required in CI: {reason}", pytrace=False)
     pytest.skip(f"no Redis to test against: {reason}")
 

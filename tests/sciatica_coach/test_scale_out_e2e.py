@@ -1,10 +1,16 @@
 """Two instances on one Redis: the voice talks to A, the watch long-polls B, and nothing slips.
 
 Both are the real `sciatica-coach serve`, each with its own (unused) SQLite file, so all they
-share is Redis. The watch is the reference client in wearable/: it pairs through B while the
-voice binds its code on A, then long-polls B while the voice drives the routine on A. Every
-voice change must reach the watch's parked poll on B at once (it would otherwise be held for
-25 s), and every buzz must land within 50 ms of the server's cue time.
+share is Redis (under a key prefix of their own, from SCIATICA_REDIS_PREFIX). The watch is
+the reference client in wearable/: it pairs through B while the voice binds its code on A,
+then long-polls B while the voice drives the routine on A. Every voice change must reach
+the watch's parked poll on B at once: well inside the long poll's fallback of re-reading the
+store every 0.5 s, and B's /healthz must count the wake as one from another instance, so a
+B that cannot hear A (and only re-reads) fails. Every buzz must land within 50 ms of the
+server's cue time.
+
+Then /healthz itself: an instance whose store or whose subscription is down answers 503
+with the reason, so a load balancer drains it.
 """
 
 from __future__ import annotations
@@ -16,15 +22,23 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import pytest
-from redis_support import redis_server
+import redis
+import requests
+from flask import Flask
+from flask.testing import FlaskClient
+from redis_support import free_port, redis_server
 from serve_support import SKILL_ID, Launcher, Server, requests_transport
 
+from sciatica_coach.app import coach_of
+from shared.coach import Coach
 from shared.redis_store import RedisStore
 from skill.demo_ca import DemoCA
 from skill.simulator import AlexaSimulator
 from wearable.buzz_scheduler import Buzz
+from wearable.long_poll import FALLBACK_POLL_S
 from wearable.watch_client import PairingPrompt, Snapshot, Watch, WatchCue
 
 USER = "amzn1.ask.account.SCALE-OUT"
@@ -42,8 +56,11 @@ hold = { seconds = 1.5, side = "both" }
 """
 #: How far from the server's cue time a buzz may land.
 BUZZ_TOLERANCE_S = 0.05
-#: How soon a voice change on A must reach the watch parked on B (its poll is held 25 s).
-WAKE_LIMIT_S = 1.0
+#: How soon a voice change on A must reach the watch parked on B (its poll is held 25 s);
+#: half the period at which a poll that cannot trust its notifier re-reads the store.
+WAKE_LIMIT_S = FALLBACK_POLL_S / 2
+#: The instances' key prefix (and so their change channel), set through the environment.
+PREFIX = "scale-out-e2e:"
 #: How long the watch is given to park its next long poll before the voice speaks.
 PARK_S = 0.5
 #: A bound on anything awaited, so a broken setup fails instead of hanging.
@@ -67,7 +84,7 @@ def launcher(tmp_path: Path) -> Iterator[Launcher]:
 @pytest.fixture
 def shared_redis(redis_url: str) -> Iterator[RedisStore]:
     """The Redis both instances use, emptied first; the test reads results through it."""
-    store = RedisStore.from_url(redis_url)
+    store = RedisStore.from_url(redis_url, prefix=PREFIX)
     store.client.flushdb()
     yield store
     store.close()
@@ -84,6 +101,7 @@ def two_instances(
     routine.write_text(QUICK_ROUTINE, "utf-8")
     env = {
         "SCIATICA_REDIS_URL": redis_url,
+        "SCIATICA_REDIS_PREFIX": PREFIX,
         "SCIATICA_ROUTINE": str(routine),
         "SCIATICA_SKILL_ID": SKILL_ID,
         "SCIATICA_ALEXA_CA_FILE": str(ca.write_root(tmp_path / "root.pem")),
@@ -138,15 +156,28 @@ def pair_through_b_by_voice_on_a(watch: Watch, speaker: AlexaSimulator) -> None:
     assert watch.token is not None, "the watch never got its token from B"
 
 
-def voice_change_reaches_the_watch(log: WatchLog, speaker: AlexaSimulator, intent: str) -> Snapshot:
-    """Say `intent` to A once the watch's poll is parked on B; B must answer it at once."""
+def woken_from_elsewhere(server: Server) -> int:
+    """How many waits on `server` a change from another instance has woken (its /healthz)."""
+    health = requests.get(server.url("/healthz"), timeout=LIMIT_S)
+    assert health.status_code == 200, health.text
+    notifier = health.json()["notifier"]
+    assert notifier["listening"] is True
+    return int(notifier["woken_from_elsewhere"])
+
+
+def voice_change_reaches_the_watch(
+    log: WatchLog, speaker: AlexaSimulator, intent: str, b: Server
+) -> Snapshot:
+    """Say `intent` to A once the watch's poll is parked on B; pub/sub must wake it at once."""
     seen = log.latest().version
     time.sleep(PARK_S)  # let the watch's next long poll arrive at B and wait there
+    woken = woken_from_elsewhere(b)
     turn = speaker.says(intent)
     answered = time.time()
     assert turn.status == 200, turn.body
     heard, snapshot = log.first_after(seen)
     assert heard - answered < WAKE_LIMIT_S, f"B's poll woke {heard - answered:.3f} s late"
+    assert woken_from_elsewhere(b) > woken, "B's poll was not woken by A's message"
     return snapshot
 
 
@@ -164,11 +195,11 @@ def test_voice_on_one_instance_drives_a_watch_on_another_with_buzzes_on_time(
         polling.start()
         log.until(lambda: bool(log.snapshots), "its first snapshot")
 
-        started = voice_change_reaches_the_watch(log, speaker, "StartRoutineIntent")
+        started = voice_change_reaches_the_watch(log, speaker, "StartRoutineIntent", b)
         assert started.state in ("announcing", "holding")
         log.until(lambda: any(b.cue.kind == "hold_end" for b in log.buzzes), "the first hold end")
 
-        second = voice_change_reaches_the_watch(log, speaker, "AMAZON.NextIntent")
+        second = voice_change_reaches_the_watch(log, speaker, "AMAZON.NextIntent", b)
         assert second.body["step"]["index"] == 1
         log.until(lambda: log.latest().state == "completed", "the routine complete")
         log.until(
@@ -187,3 +218,74 @@ def test_voice_on_one_instance_drives_a_watch_on_another_with_buzzes_on_time(
         late = watch.server_time(buzz.fired) - buzz.cue.at_ms / 1000
         assert abs(late) <= BUZZ_TOLERANCE_S, f"{buzz.cue.kind} buzzed {late * 1000:+.0f} ms off"
     assert [run.routine_id for run in shared_redis.history(USER)] == ["scale-out-test"]
+
+
+# -- /healthz, which a load balancer asks before sending users -------------------------------
+
+
+@pytest.fixture
+def redis_app(
+    make_app: Callable[..., Flask], app_config: dict[str, Any]
+) -> Iterator[Callable[[str], FlaskClient]]:
+    """`redis_app(url)`: a test client of an app on the Redis at `url`; notifiers closed after."""
+    made: list[Coach] = []
+
+    def make(url: str) -> FlaskClient:
+        app = make_app({**app_config, "REDIS_URL": url})
+        made.append(coach_of(app))
+        return app.test_client()
+
+    yield make
+    for coach in made:
+        coach.notifier.close()
+
+
+def test_an_instance_on_redis_is_healthy_once_it_hears_the_others(
+    redis_app: Callable[[str], FlaskClient], redis_url: str
+) -> None:
+    health = redis_app(redis_url).get("/healthz")
+    assert health.status_code == 200
+    assert health.get_json()["notifier"]["listening"] is True
+
+
+@pytest.fixture
+def deaf_url(redis_url: str) -> Iterator[str]:
+    """A Redis user that may use every key but no channel: its store works, pub/sub cannot."""
+    admin = redis.Redis.from_url(redis_url)
+    name = f"deaf-{free_port()}"
+    admin.acl_setuser(
+        name, enabled=True, passwords=["+deaf"], keys=["*"], commands=["+@all"], reset_channels=True
+    )
+    try:
+        yield redis_url.replace("redis://", f"redis://{name}:deaf@", 1)
+    finally:
+        admin.acl_deluser(name)
+        admin.close()
+
+
+def test_an_instance_that_cannot_hear_the_others_is_unhealthy(
+    redis_app: Callable[[str], FlaskClient], deaf_url: str
+) -> None:
+    """Its watches would miss every change made elsewhere: the load balancer must drain it."""
+    health = redis_app(deaf_url).get("/healthz")
+    assert health.status_code == 503
+    assert health.get_json()["status"] == "unavailable"
+    assert health.get_json()["reason"] == "notifier"
+
+
+def test_an_instance_whose_redis_is_gone_is_unhealthy(
+    redis_app: Callable[[str], FlaskClient],
+) -> None:
+    health = redis_app(f"redis://127.0.0.1:{free_port()}/0").get("/healthz")
+    assert health.status_code == 503
+    assert health.get_json()["reason"] == "store"
+
+
+def test_a_stopping_instance_is_unhealthy(
+    redis_app: Callable[[str], FlaskClient], redis_url: str
+) -> None:
+    client = redis_app(redis_url)
+    coach_of(client.application).notifier.close()  # what SIGTERM does first
+    health = client.get("/healthz")
+    assert health.status_code == 503
+    assert health.get_json()["reason"] == "stopping"
