@@ -198,11 +198,16 @@ class PairingFailure(StrEnum):
 
 
 class PairingError(Exception):
-    """A spoken code that did not bind a watch; `.reason` is a PairingFailure."""
+    """A spoken code that did not bind a watch; `.reason` is a PairingFailure.
 
-    def __init__(self, reason: PairingFailure, detail: str = "") -> None:
+    For RATE_LIMITED, `.everyone` tells the skill whether this user said too many wrong codes
+    (False) or the global budget is spent for all (True), so it can pick the right words.
+    """
+
+    def __init__(self, reason: PairingFailure, detail: str = "", *, everyone: bool = False) -> None:
         super().__init__(detail or reason.value)
         self.reason = reason
+        self.everyone = everyone
 
 
 class TokenErrorCode(StrEnum):
@@ -341,7 +346,8 @@ class PairingService:
         charging the limits: they tell a guesser nothing. Every other code is charged to the
         user and to the global budget before it is looked up, and refunded if it was right;
         while either is spent even a right code is refused, unlooked-up, so the answer never
-        tells a guesser anything the budget did not pay for (see the module docstring).
+        tells a guesser anything the budget did not pay for (see the module docstring). The
+        user's limits are charged first, so a refusal for everyone costs this user nothing.
         """
         if spoken_code is None or spoken_code.strip() in {"", "?"}:
             raise PairingError(PairingFailure.MISSING_CODE, "no code was heard")
@@ -351,11 +357,20 @@ class PairingService:
         now = self.clock.now()
         user_scope = hashlib.sha256(alexa_user_id.encode()).hexdigest()[:32]
         live = self.store.live_pairings(now)
-        charges = [limit.charge(user_scope, now) for limit in self.per_user_limits]
-        charges.append(self.wrong_code_budget.charge(now, live))
-        if not self.store.charge_counters(charges):
-            log.warning("pairing attempt refused: wrong-code limit reached (%d live codes)", live)
+        mine = [limit.charge(user_scope, now) for limit in self.per_user_limits]
+        if not self.store.charge_counters(mine):
+            log.info("pairing attempt refused: this user said too many wrong codes")
             raise PairingError(PairingFailure.RATE_LIMITED, "too many wrong codes; wait a bit")
+        everyones = [self.wrong_code_budget.charge(now, live)]
+        if not self.store.charge_counters(everyones):
+            self.store.refund_counters(mine)  # it was not this user's doing
+            log.warning("pairing attempt refused: wrong-code budget spent (%d live codes)", live)
+            raise PairingError(
+                PairingFailure.RATE_LIMITED,
+                "too many wrong codes lately, from everyone; wait a few minutes",
+                everyone=True,
+            )
+        charges = [*mine, *everyones]
         if self.store.bind_pairing(_digest("user", code), alexa_user_id, now):
             self.store.refund_counters(charges)  # only wrong codes count against the limits
             log.info("pairing code bound to a user")

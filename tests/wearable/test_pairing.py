@@ -51,9 +51,13 @@ def pending_error(service: PairingService, device_code: str) -> TokenError:
 
 
 def bind_failure(service: PairingService, user: str, code: str | None) -> PairingFailure:
+    return bind_error(service, user, code).reason
+
+
+def bind_error(service: PairingService, user: str, code: str | None) -> PairingError:
     with pytest.raises(PairingError) as caught:
         service.bind(user, code)
-    return caught.value.reason
+    return caught.value
 
 
 def wrong_code(start: PairingStart) -> str:
@@ -397,7 +401,8 @@ def test_two_wrong_codes_a_minute_then_even_the_right_one_waits(
     minute = a_users_limit(60)
     for _ in range(minute.limit):
         assert bind_failure(service, ALICE, wrong_code(start)) is PairingFailure.INVALID_CODE
-    assert bind_failure(service, ALICE, start.user_code) is PairingFailure.RATE_LIMITED
+    refused = bind_error(service, ALICE, start.user_code)
+    assert (refused.reason, refused.everyone) == (PairingFailure.RATE_LIMITED, False)
     assert (
         bind_failure(service, BOB, wrong_code(start)) is PairingFailure.INVALID_CODE
     )  # others may
@@ -427,6 +432,23 @@ def test_one_account_can_spend_only_a_small_share_of_the_global_budget() -> None
     assert WRONG_CODE_BUDGET.window.window_s == PAIRING_LIFETIME_S
 
 
+def test_a_refusal_for_everyone_is_not_charged_to_the_user(
+    checking_store: CheckingStore, clock: ManualClock
+) -> None:
+    # Codes that live a minute, so the global window can be a minute and pass before hers.
+    minute_budget = WrongCodeBudget(RateLimit("pair-global", WRONG_CODE_CAPACITY, 60, 10))
+    service = PairingService(
+        checking_store, clock, random.Random(9), lifetime_s=60, wrong_code_budget=minute_budget
+    )
+    start = service.start()
+    for n in range(WRONG_CODE_CAPACITY):
+        bind_failure(service, f"user-{n}", wrong_code(start))
+    for _ in range(10):  # ALICE keeps trying while the budget is spent...
+        assert bind_error(service, ALICE, start.user_code).everyone
+    clock.advance(70)  # the global window has passed; her own 600 s window has not
+    service.bind(ALICE, service.start().user_code)  # ...and none of it counted against her
+
+
 def test_right_codes_do_not_count_against_the_limits(service: PairingService) -> None:
     for _ in range(2 * WRONG_CODE_CAPACITY):
         service.bind(ALICE, service.start().user_code)
@@ -450,7 +472,8 @@ def test_the_global_budget_shrinks_as_more_codes_are_live(
     for n in range(budget):
         assert bind_failure(service, f"user-{n}", next(guesses)) is PairingFailure.INVALID_CODE
     # The budget is spent: nobody's code is looked up, not even a right one.
-    assert bind_failure(service, "fresh-user", starts[0].user_code) is PairingFailure.RATE_LIMITED
+    refused = bind_error(service, "fresh-user", starts[0].user_code)
+    assert (refused.reason, refused.everyone) == (PairingFailure.RATE_LIMITED, True)
     assert len(checking_store.checks) == budget
     clock.advance(WRONG_CODE_BUDGET.window.window_s + WRONG_CODE_BUDGET.window.bucket_s)
     service.bind("fresh-user", service.start().user_code)
