@@ -4,19 +4,27 @@ The stored state says which step is on and when its speech, hold and end fall. W
 phase the run is in at any moment (announcing, holding, awaiting the next step) is
 derived from those deadlines and the clock the caller passes, so the voice and the
 watch read the same answer from the same record.
+
+A stored run that this engine cannot read (it belongs to another routine, or its step is
+past the end of a routine file that has since changed) reads as idle, keeping its version
+so compare-and-set still works, and the engine logs that it set the run aside.
 """
 
 from __future__ import annotations
 
+import logging
 import uuid
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field, fields, replace
 from enum import StrEnum
+from functools import cached_property
 from typing import Any
 
 from .cues import Cue, CueKind, hold_cues
 from .routine import Routine, Step
 from .speech_timing import SpeechTimingModel
+
+log = logging.getLogger(__name__)
 
 STATE_FORMAT = 1
 
@@ -123,6 +131,14 @@ class Announcement:
 LeadIn = float | Callable[[Announcement], float] | None
 
 
+class _Resume(StrEnum):
+    """What resume does with a paused or stopped run."""
+
+    ANNOUNCE = "announce"  # the step from its start, with its whole hold
+    CONTINUE_HOLD = "continue_hold"  # the hold, with the time it had left
+    KEEP_AWAITING = "keep_awaiting"  # nothing to say: the step was already done
+
+
 class IllegalEvent(Exception):
     """An event that makes no sense now (next before starting, start mid-run, ...)."""
 
@@ -168,21 +184,36 @@ class RunState:
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> RunState:
+        """The stored form read back; ValueError, not a TypeError, for a record it cannot be."""
         if data.get("format") != STATE_FORMAT:
             raise ValueError(f"unknown run state format {data.get('format')!r}")
-        fields = {k: v for k, v in data.items() if k != "format"}
-        fields["status"] = Status(fields["status"])
-        return cls(**fields)
+        known = {f.name for f in fields(cls)}
+        values = {k: v for k, v in data.items() if k != "format"}
+        unknown = sorted(set(values) - known)
+        if unknown:
+            raise ValueError(f"run state has unknown fields {unknown}")
+        if not isinstance(values.get("routine_id"), str):
+            raise ValueError("run state has no routine_id")
+        values["status"] = Status(values.get("status", Status.IDLE.value))
+        return cls(**values)
 
 
 @dataclass(frozen=True, slots=True)
 class HoldWindow:
-    """A hold's start, end and what is left of it at the moment of the view."""
+    """A hold's start, end and what is left of it at the moment of the view.
+
+    For a paused or stopped run the figures are what resume will do: a paused hold carries
+    on with `remaining`; a stopped step (or one paused before its hold began) starts again
+    with its whole hold. `started` says whether the hold is under way or was when paused
+    (a hold being picked up after a pause counts), so the voice can say "12 seconds left"
+    rather than "before the hold starts".
+    """
 
     start: float
     end: float
     remaining: float
     seconds: float
+    started: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -232,10 +263,48 @@ class RoutineEngine:
     def new_state(self) -> RunState:
         return RunState(routine_id=self.routine.id)
 
+    # -- runs this engine cannot read ---------------------------------------------------
+
+    def unreadable(self, state: RunState) -> str | None:
+        """Why a stored run cannot be read against this routine, or None when it can."""
+        if state.routine_id != self.routine.id:
+            return f"belongs to routine {state.routine_id!r}, not {self.routine.id!r}"
+        if state.status is Status.IDLE:
+            return None
+        if not 0 <= state.step_index <= self.routine.last_index:
+            return (
+                f"is at step {state.step_index} but {self.routine.id!r} has"
+                f" {len(self.routine)} steps now"
+            )
+        if state.status is Status.ACTIVE and state.step_end is None:
+            return "is active without a step end"
+        if state.status in (Status.PAUSED, Status.STOPPED) and state.paused_at is None:
+            return f"is {state.status.value} without the moment it stopped"
+        return None
+
+    def readable(self, state: RunState) -> RunState:
+        """`state`, or an idle run keeping its version (so CAS still works) if it is unreadable.
+
+        A routine file edited under a stored run (a step removed, the id changed) must not
+        crash every request of that user, nor read their run against the wrong steps.
+        """
+        problem = self.unreadable(state)
+        if problem is None:
+            return state
+        log.warning(
+            "stored run %s of routine %r %s; reading it as idle",
+            state.run_id,
+            state.routine_id,
+            problem,
+        )
+        return replace(self.new_state(), version=state.version)
+
     # -- reading ------------------------------------------------------------------------
 
     def phase(self, state: RunState, now: float) -> Phase:
         """The phase at `now`; a run past the end of its last step is completed."""
+        if self.unreadable(state) is not None:
+            return Phase.IDLE
         if state.status is not Status.ACTIVE:
             return Phase(state.status.value)
         assert state.step_end is not None
@@ -249,6 +318,7 @@ class RoutineEngine:
 
     def view(self, state: RunState, now: float) -> RunView:
         """A pure reading of the run at `now`: phase, step, hold window and pending cues."""
+        state = self.readable(state)
         phase = self.phase(state, now)
         step = None if phase is Phase.IDLE else self.routine.step(state.step_index)
         return RunView(
@@ -263,24 +333,24 @@ class RoutineEngine:
         )
 
     def _hold_window(self, state: RunState, phase: Phase, now: float) -> HoldWindow | None:
-        if (
-            state.hold_start is None
-            or state.hold_end is None
-            or phase
-            in (
-                Phase.IDLE,
-                Phase.COMPLETED,
-            )
-        ):
+        if state.hold_start is None or state.hold_end is None:
             return None
-        seconds = state.hold_end - state.hold_start
+        if phase in (Phase.IDLE, Phase.COMPLETED):
+            return None
+        start, end = state.hold_start, state.hold_end
+        seconds = end - start
         if phase in (Phase.PAUSED, Phase.STOPPED):
             assert state.paused_at is not None
-            frozen_at = max(state.paused_at, state.hold_start)
-            remaining = 0.0 if phase is Phase.STOPPED else state.hold_end - frozen_at
-            return HoldWindow(state.hold_start, state.hold_end, max(0.0, remaining), seconds)
-        remaining = min(seconds, max(0.0, state.hold_end - now))
-        return HoldWindow(state.hold_start, state.hold_end, remaining, seconds)
+            if self._resume_plan(state) is _Resume.ANNOUNCE:
+                # Resume announces the step again, so its whole hold is still to come.
+                hold = self.routine.step(state.step_index).hold
+                full = hold.seconds if hold is not None else seconds
+                return HoldWindow(start, start + full, full, full, started=False)
+            remaining = max(0.0, end - max(state.paused_at, start))
+            return HoldWindow(start, end, remaining, seconds, started=True)
+        remaining = min(seconds, max(0.0, end - now))
+        started = now >= start or self._hold_partly_done(state)
+        return HoldWindow(start, end, remaining, seconds, started=started)
 
     def _pending_cues(self, state: RunState, phase: Phase, now: float) -> list[Cue]:
         if phase not in _RUNNING:
@@ -295,34 +365,45 @@ class RoutineEngine:
         return [cue for cue in cues if cue.at >= now]
 
     def _routine_remaining(self, state: RunState, phase: Phase, now: float) -> float:
-        """Seconds of speech and holds still to come, to answer 'how long is left'."""
+        """Seconds of speech and holds still to come, to answer 'how long is left'.
+
+        A paused or stopped run counts what resume will do: a hold carried on counts what it
+        had left, a step announced again counts in full, a finished step not at all.
+        """
         if phase is Phase.COMPLETED:
             return 0.0
         if phase is Phase.IDLE:
-            return sum(self._step_length(step) for step in self.routine.steps)
-        later = sum(self._step_length(s) for s in self.routine.steps[state.step_index + 1 :])
+            return sum(self._step_lengths)
+        later = sum(self._step_lengths[state.step_index + 1 :])
         if phase in _RUNNING:
             assert state.step_end is not None
             return later + max(0.0, state.step_end - now)
-        window = self._hold_window(state, phase, now)
-        paused_in_hold = (
-            phase is Phase.PAUSED
-            and window is not None
-            and state.paused_at is not None
-            and state.paused_at >= window.start
-        )
-        if paused_in_hold:
+        plan = self._resume_plan(state)
+        if plan is _Resume.KEEP_AWAITING:
+            return later
+        if plan is _Resume.CONTINUE_HOLD:
+            window = self._hold_window(state, phase, now)
             assert window is not None
             return later + window.remaining
-        return later + self._step_length(self.routine.step(state.step_index))
+        return later + self._step_lengths[state.step_index]
 
     def _step_length(self, step: Step) -> float:
         return self.timing.estimate(step.say) + (step.hold.seconds if step.hold else 0.0)
 
+    @cached_property
+    def _step_lengths(self) -> tuple[float, ...]:
+        """Each step's estimated length, timed once: every view of every poll sums them."""
+        return tuple(self._step_length(step) for step in self.routine.steps)
+
     # -- changing -----------------------------------------------------------------------
 
     def settle(self, state: RunState, now: float) -> RunState:
-        """Record completion once time has run past the last step, so history can keep it."""
+        """Bring a stored run up to date: completion once time has run past the last step
+        (so history can keep it), and an unreadable run set aside as idle (a new version, so
+        the store replaces it once rather than every request tripping over it)."""
+        readable = self.readable(state)
+        if readable is not state:
+            return replace(readable, version=state.version + 1)
         if state.status is Status.ACTIVE and self.phase(state, now) is Phase.COMPLETED:
             return replace(
                 state,
@@ -415,18 +496,27 @@ class RoutineEngine:
     def _do_stop(self, state: RunState, now: float, lead_in: _LeadInOf) -> tuple:
         return replace(state, status=Status.STOPPED, paused_at=now), {}
 
+    def _resume_plan(self, state: RunState) -> _Resume:
+        """What resume will do with a paused or stopped run; time left reads the same plan."""
+        assert state.paused_at is not None
+        if state.status is Status.STOPPED:
+            return _Resume.ANNOUNCE
+        was = self.phase(replace(state, status=Status.ACTIVE), state.paused_at)
+        if was is Phase.HOLDING:
+            return _Resume.CONTINUE_HOLD
+        if was is Phase.ANNOUNCING:
+            # Paused while the voice was picking a part-done hold back up: still part-done.
+            return _Resume.CONTINUE_HOLD if self._hold_partly_done(state) else _Resume.ANNOUNCE
+        return _Resume.KEEP_AWAITING
+
     def _do_resume(self, state: RunState, now: float, lead_in: _LeadInOf) -> tuple:
         """Continue a paused hold with the time it had left; anything else starts the step anew."""
         assert state.paused_at is not None
-        running = replace(state, status=Status.ACTIVE)
-        was = self.phase(running, state.paused_at)
-        if state.status is Status.STOPPED or (
-            was is Phase.ANNOUNCING and not self._hold_partly_done(state)
-        ):
+        plan = self._resume_plan(state)
+        if plan is _Resume.ANNOUNCE:
             return self._announce(state, state.step_index, now, lead_in)
-        assert state.step_end is not None
-        if was in (Phase.HOLDING, Phase.ANNOUNCING):
-            # Paused mid-hold, or while the voice was picking a part-done hold back up.
+        running = replace(state, status=Status.ACTIVE)
+        if plan is _Resume.CONTINUE_HOLD:
             assert state.hold_start is not None
             assert state.hold_end is not None
             remaining = state.hold_end - max(state.paused_at, state.hold_start)

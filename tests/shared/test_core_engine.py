@@ -3,13 +3,19 @@
 from __future__ import annotations
 
 import json
+import logging
 import math
+import tomllib
 from collections.abc import Callable
+from dataclasses import replace
+from importlib import resources
+from typing import Any
 
 import pytest
 from core_support import INTO_HOLD, LEAD_IN, Drive
 
 from shared.clock import ManualClock
+from shared.coach import Coach
 from shared.cues import WARNING_LEAD_S, Cue, CueKind
 from shared.engine import (
     TRANSITIONS,
@@ -22,7 +28,8 @@ from shared.engine import (
     RunState,
     Status,
 )
-from shared.routine import Step
+from shared.routine import Routine, Step, parse_routine
+from shared.sqlite_store import SQLiteStore
 
 HOLD_S = 30.0
 LAST = 5  # the packaged routine's "close" step
@@ -40,6 +47,54 @@ def remaining_after(engine: RoutineEngine, index: int) -> float:
 
 # -- the whole table ---------------------------------------------------------------------
 
+# The expected machine, written out by hand (not read from TRANSITIONS): every change to the
+# engine's table must be mirrored here. Columns are events, rows phases; "illegal" raises.
+ILLEGAL = "illegal"
+# Short names so a row of the table fits on a line.
+BEGIN, ADV, BACK, REDO = Action.BEGIN, Action.ADVANCE, Action.GO_BACK, Action.RESTART_STEP
+PAUSE, RESUME, STOP, NOOP = Action.PAUSE, Action.RESUME, Action.STOP, Action.NOTHING
+NO = ILLEGAL
+COLUMNS = (
+    Event.START,
+    Event.NEXT,
+    Event.PREVIOUS,
+    Event.REPEAT,
+    Event.PAUSE,
+    Event.RESUME,
+    Event.START_OVER,
+    Event.STOP,
+    Event.TIME_LEFT,
+)
+# fmt: off
+EXPECTED_ROWS: dict[Phase, tuple[Action | str, ...]] = {
+    #                  start  next  previous repeat pause   resume  over   stop  time_left
+    Phase.IDLE:       (BEGIN, NO,   NO,      NO,    NO,     NO,     BEGIN, NOOP, NOOP),
+    Phase.ANNOUNCING: (NO,    ADV,  BACK,    REDO,  PAUSE,  NOOP,   BEGIN, STOP, NOOP),
+    Phase.HOLDING:    (NO,    ADV,  BACK,    REDO,  PAUSE,  NOOP,   BEGIN, STOP, NOOP),
+    Phase.AWAITING:   (NO,    ADV,  BACK,    REDO,  PAUSE,  NOOP,   BEGIN, STOP, NOOP),
+    Phase.PAUSED:     (NO,    ADV,  BACK,    REDO,  NOOP,   RESUME, BEGIN, STOP, NOOP),
+    Phase.STOPPED:    (NO,    ADV,  BACK,    REDO,  NOOP,   RESUME, BEGIN, NOOP, NOOP),
+    Phase.COMPLETED:  (BEGIN, NO,   NO,      NOOP,  NO,     NO,     BEGIN, NOOP, NOOP),
+}
+# fmt: on
+EXPECTED_TABLE: dict[tuple[Phase, Event], Action | str] = {
+    (phase, event): cell
+    for phase, row in EXPECTED_ROWS.items()
+    for event, cell in zip(COLUMNS, row, strict=True)
+}
+
+
+def test_the_expected_table_names_every_phase_and_event_once() -> None:
+    assert sorted(COLUMNS) == sorted(Event)
+    assert set(EXPECTED_ROWS) == set(Phase)
+    assert len(EXPECTED_TABLE) == len(Phase) * len(Event)
+
+
+def test_the_engines_table_is_exactly_the_expected_one() -> None:
+    legal = {pair: cell for pair, cell in EXPECTED_TABLE.items() if cell != ILLEGAL}
+    assert legal == TRANSITIONS
+
+
 #: Where a legal event leaves a run that was at step 1: (phase, step), None for "unchanged".
 EXPECTED_AFTER: dict[Action, tuple[Phase, int] | None] = {
     Action.BEGIN: (Phase.ANNOUNCING, 0),
@@ -53,33 +108,33 @@ EXPECTED_AFTER: dict[Action, tuple[Phase, int] | None] = {
 }
 
 
-@pytest.mark.parametrize("event", list(Event))
-@pytest.mark.parametrize("phase", list(Phase))
-def test_every_phase_and_event_follows_the_transition_table(
+@pytest.mark.parametrize(("phase", "event"), list(EXPECTED_TABLE))
+def test_every_phase_and_event_does_what_the_expected_table_says(
     drive: Drive, engine: RoutineEngine, clock: ManualClock, phase: Phase, event: Event
 ) -> None:
     state = drive(phase, step=1)
     # A moment later, so that even repeating a step just announced is a change.
     now = clock.advance(0.5)
     assert engine.phase(state, now) is phase
-    action = TRANSITIONS.get((phase, event))
-    if action is None:
+    expected = EXPECTED_TABLE[(phase, event)]
+    if expected == ILLEGAL:
         with pytest.raises(IllegalEvent) as caught:
             engine.apply(state, event, now, LEAD_IN)
         assert (caught.value.phase, caught.value.event) == (phase, event)
         assert str(caught.value) == f"cannot {event.value} while {phase.value}"
         return
+    assert isinstance(expected, Action)
     transition = engine.apply(state, event, now, LEAD_IN)
-    assert (transition.event, transition.action, transition.before) == (event, action, phase)
-    expected = EXPECTED_AFTER[action]
-    if expected is None:
+    assert (transition.event, transition.action, transition.before) == (event, expected, phase)
+    after = EXPECTED_AFTER[expected]
+    if after is None:
         assert transition.state == state
         assert not transition.changed
         return
-    assert (engine.phase(transition.state, now), transition.state.step_index) == expected
+    assert (engine.phase(transition.state, now), transition.state.step_index) == after
     assert transition.changed
     assert transition.state.version == state.version + 1
-    if action is Action.BEGIN:
+    if expected is Action.BEGIN:
         assert transition.state.run_id not in (None, state.run_id)
     else:
         assert transition.state.run_id == state.run_id
@@ -341,7 +396,7 @@ def test_a_run_that_ran_past_its_end_is_completed_for_events_too(
         (Phase.AWAITING, 0.0, lambda e: remaining_after(e, 1)),
         (Phase.PAUSED, HOLD_S - INTO_HOLD, lambda e: remaining_after(e, 1) + HOLD_S - INTO_HOLD),
         # A stopped hold starts again in full, so the whole step is still to come.
-        (Phase.STOPPED, 0.0, lambda e: remaining_after(e, 0)),
+        (Phase.STOPPED, HOLD_S, lambda e: remaining_after(e, 0)),
         (Phase.IDLE, None, lambda e: remaining_after(e, -1)),
         (Phase.COMPLETED, None, lambda e: 0.0),
     ],
@@ -397,6 +452,128 @@ def test_time_left_is_frozen_while_paused_or_stopped(
     clock.advance(900)
     after = engine.view(state, clock.now())
     assert (after.hold, after.routine_remaining_s) == (before.hold, before.routine_remaining_s)
+
+
+def test_pausing_again_during_the_pick_up_counts_only_the_hold_left(
+    drive: Drive, engine: RoutineEngine, clock: ManualClock
+) -> None:
+    left = HOLD_S - INTO_HOLD
+    resumed = engine.apply(drive(Phase.PAUSED, step=1), Event.RESUME, clock.now(), 3.0).state
+    clock.advance(1.0)  # "picking up your hold..." is still being said
+    paused_again = engine.apply(resumed, Event.PAUSE, clock.now()).state
+    view = engine.view(paused_again, clock.now())
+    assert view.hold.remaining == left
+    # Not the whole step again: resume carries on with the 20 s that were left.
+    assert view.routine_remaining_s == pytest.approx(remaining_after(engine, 1) + left)
+    assert view.hold.started
+
+
+def test_a_run_stopped_during_a_resumed_hold_reports_the_full_hold_resume_restarts(
+    drive: Drive, engine: RoutineEngine, clock: ManualClock
+) -> None:
+    resumed = engine.apply(drive(Phase.PAUSED, step=1), Event.RESUME, clock.now(), 3.0).state
+    clock.advance(3.0 + 5.0)
+    stopped = engine.apply(resumed, Event.STOP, clock.now()).state
+    view = engine.view(stopped, clock.now())
+    assert (view.hold.remaining, view.hold.seconds) == (HOLD_S, HOLD_S)
+    assert view.routine_remaining_s == pytest.approx(remaining_after(engine, 0))
+    again = engine.apply(stopped, Event.RESUME, clock.now(), LEAD_IN).state
+    assert again.hold_end - again.hold_start == HOLD_S
+    assert not view.hold.started
+
+
+def _paused_in_hold(drive: Drive, engine: RoutineEngine, clock: ManualClock) -> RunState:
+    return drive(Phase.PAUSED, step=1)
+
+
+def _paused_announcing(drive: Drive, engine: RoutineEngine, clock: ManualClock) -> RunState:
+    state = drive(Phase.ANNOUNCING, step=1)
+    clock.advance(LEAD_IN / 2)
+    return engine.apply(state, Event.PAUSE, clock.now()).state
+
+
+def _paused_awaiting(step: int) -> Callable[[Drive, RoutineEngine, ManualClock], RunState]:
+    def build(drive: Drive, engine: RoutineEngine, clock: ManualClock) -> RunState:
+        return engine.apply(drive(Phase.AWAITING, step=step), Event.PAUSE, clock.now()).state
+
+    return build
+
+
+def _paused_in_pick_up(drive: Drive, engine: RoutineEngine, clock: ManualClock) -> RunState:
+    resumed = engine.apply(drive(Phase.PAUSED, step=1), Event.RESUME, clock.now(), 3.0).state
+    clock.advance(1.0)
+    return engine.apply(resumed, Event.PAUSE, clock.now()).state
+
+
+def _paused_in_resumed_hold(drive: Drive, engine: RoutineEngine, clock: ManualClock) -> RunState:
+    resumed = engine.apply(drive(Phase.PAUSED, step=1), Event.RESUME, clock.now(), 3.0).state
+    clock.advance(3.0 + 5.0)
+    return engine.apply(resumed, Event.PAUSE, clock.now()).state
+
+
+def _stopped_in_hold(drive: Drive, engine: RoutineEngine, clock: ManualClock) -> RunState:
+    return drive(Phase.STOPPED, step=1)
+
+
+def _stopped_in_resumed_hold(drive: Drive, engine: RoutineEngine, clock: ManualClock) -> RunState:
+    resumed = engine.apply(drive(Phase.PAUSED, step=1), Event.RESUME, clock.now(), 3.0).state
+    clock.advance(3.0 + 5.0)
+    return engine.apply(resumed, Event.STOP, clock.now()).state
+
+
+def _stopped_awaiting(drive: Drive, engine: RoutineEngine, clock: ManualClock) -> RunState:
+    return engine.apply(drive(Phase.AWAITING, step=2), Event.STOP, clock.now()).state
+
+
+@pytest.mark.parametrize(
+    ("build", "started"),
+    [
+        pytest.param(_paused_in_hold, True, id="paused-in-hold"),
+        pytest.param(_paused_announcing, False, id="paused-announcing"),
+        pytest.param(_paused_awaiting(1), True, id="paused-awaiting-after-a-hold"),
+        pytest.param(_paused_awaiting(2), None, id="paused-awaiting-a-step-without-hold"),
+        pytest.param(_paused_in_pick_up, True, id="paused-picking-up-a-resumed-hold"),
+        pytest.param(_paused_in_resumed_hold, True, id="paused-in-a-resumed-hold"),
+        pytest.param(_stopped_in_hold, False, id="stopped-in-hold"),
+        pytest.param(_stopped_in_resumed_hold, False, id="stopped-in-a-resumed-hold"),
+        pytest.param(_stopped_awaiting, None, id="stopped-awaiting-a-step-without-hold"),
+    ],
+)
+def test_time_left_while_paused_or_stopped_is_what_resume_gives(
+    drive: Drive,
+    engine: RoutineEngine,
+    clock: ManualClock,
+    build: Callable[[Drive, RoutineEngine, ManualClock], RunState],
+    started: bool | None,
+) -> None:
+    state = build(drive, engine, clock)
+    clock.advance(120)
+    before = engine.view(state, clock.now())
+    assert before.phase in (Phase.PAUSED, Phase.STOPPED)
+    # Resumed with the engine's own timing of the words, the figures carry straight on.
+    after = engine.view(engine.apply(state, Event.RESUME, clock.now()).state, clock.now())
+    assert after.routine_remaining_s == pytest.approx(before.routine_remaining_s)
+    if started is None:
+        assert before.hold is after.hold is None
+        return
+    assert after.hold.remaining == pytest.approx(before.hold.remaining)
+    assert before.hold.started is started
+
+
+@pytest.mark.parametrize(
+    ("phase", "step", "started"),
+    [
+        (Phase.ANNOUNCING, 1, False),
+        (Phase.HOLDING, 1, True),
+        (Phase.AWAITING, 1, True),
+        (Phase.PAUSED, 1, True),
+        (Phase.STOPPED, 1, False),
+    ],
+)
+def test_a_hold_says_whether_it_has_started(
+    drive: Drive, engine: RoutineEngine, clock: ManualClock, phase: Phase, step: int, started: bool
+) -> None:
+    assert engine.view(drive(phase, step=step), clock.now()).hold.started is started
 
 
 # -- cues --------------------------------------------------------------------------------
@@ -557,3 +734,155 @@ def test_run_state_of_an_unknown_format_is_refused(drive: Drive) -> None:
     data["format"] = 99
     with pytest.raises(ValueError, match="format"):
         RunState.from_dict(data)
+
+
+def test_run_state_with_unknown_fields_is_refused(drive: Drive) -> None:
+    data = {**drive(Phase.HOLDING).to_dict(), "colour": "red"}
+    with pytest.raises(ValueError, match="unknown fields"):
+        RunState.from_dict(data)
+
+
+@pytest.mark.parametrize(
+    ("change", "problem"),
+    [({"routine_id": None}, "routine_id"), ({"status": "dancing"}, "dancing")],
+)
+def test_run_state_with_a_bad_field_is_refused(
+    drive: Drive, change: dict[str, Any], problem: str
+) -> None:
+    with pytest.raises(ValueError, match=problem):
+        RunState.from_dict({**drive(Phase.HOLDING).to_dict(), **change})
+
+
+# -- a stored run from a routine that has changed ----------------------------------------
+
+
+def _packaged_data() -> dict[str, Any]:
+    text = resources.files("shared").joinpath("routines", "sciatica.toml").read_text("utf-8")
+    return tomllib.loads(text)
+
+
+def _routine(data: dict[str, Any]) -> Routine:
+    return parse_routine(json.dumps(data), fmt="json")
+
+
+@pytest.fixture
+def stale_step(clock: ManualClock) -> RunState:
+    """A run at step 7 of a longer edition of the routine (same id), as stored before the
+    file lost its last two steps."""
+    data = _packaged_data()
+    data["steps"] += [
+        {"id": "extra-a", "title": "Extra A", "say": "One more thing."},
+        {"id": "extra-b", "title": "Extra B", "say": "And another.", "hold": {"side": "none"}},
+    ]
+    longer = RoutineEngine(_routine(data))
+    state = longer.apply(longer.new_state(), Event.START, clock.now(), LEAD_IN).state
+    for _ in range(7):
+        state = longer.apply(state, Event.NEXT, clock.now(), LEAD_IN).state
+    assert state.step_index == 7
+    return state
+
+
+@pytest.fixture
+def other_routine(clock: ManualClock) -> RunState:
+    """A run holding at step 1 of a routine with another id."""
+    data = {**_packaged_data(), "id": "another-routine"}
+    other = RoutineEngine(_routine(data))
+    state = other.apply(other.new_state(), Event.START, clock.now(), LEAD_IN).state
+    state = other.apply(state, Event.NEXT, clock.now(), LEAD_IN).state
+    clock.advance(LEAD_IN + 1)
+    return state
+
+
+@pytest.mark.parametrize("which", ["stale_step", "other_routine"])
+def test_a_run_the_engine_cannot_read_is_read_as_idle_and_says_so(
+    engine: RoutineEngine,
+    clock: ManualClock,
+    caplog: pytest.LogCaptureFixture,
+    request: pytest.FixtureRequest,
+    which: str,
+) -> None:
+    stored: RunState = request.getfixturevalue(which)
+    with caplog.at_level(logging.WARNING, logger="shared.engine"):
+        view = engine.view(stored, clock.now())
+    assert view.phase is Phase.IDLE
+    assert view.step is None
+    assert view.hold is None
+    assert view.cues == ()
+    assert view.state == replace(engine.new_state(), version=stored.version)
+    assert (
+        view.routine_remaining_s == engine.view(engine.new_state(), clock.now()).routine_remaining_s
+    )
+    assert engine.phase(stored, clock.now()) is Phase.IDLE
+    assert "reading it as idle" in caplog.text
+    assert repr(stored.routine_id) in caplog.text
+
+
+def test_the_warning_names_the_step_that_no_longer_exists(
+    engine: RoutineEngine, clock: ManualClock, stale_step: RunState
+) -> None:
+    assert engine.unreadable(stale_step) == (
+        "is at step 7 but 'sciatica-release-and-stretch' has 6 steps now"
+    )
+
+
+@pytest.mark.parametrize("which", ["stale_step", "other_routine"])
+def test_settling_an_unreadable_run_sets_it_aside_as_a_new_version(
+    engine: RoutineEngine, clock: ManualClock, request: pytest.FixtureRequest, which: str
+) -> None:
+    stored: RunState = request.getfixturevalue(which)
+    settled = engine.settle(stored, clock.now())
+    assert settled == replace(engine.new_state(), version=stored.version + 1)
+
+
+@pytest.mark.parametrize("which", ["stale_step", "other_routine"])
+def test_an_unreadable_run_can_be_started_afresh_but_not_moved(
+    engine: RoutineEngine, clock: ManualClock, request: pytest.FixtureRequest, which: str
+) -> None:
+    stored: RunState = request.getfixturevalue(which)
+    with pytest.raises(IllegalEvent) as caught:
+        engine.apply(stored, Event.NEXT, clock.now(), LEAD_IN)
+    assert caught.value.phase is Phase.IDLE
+    transition = engine.apply(stored, Event.START, clock.now(), LEAD_IN)
+    assert transition.changed
+    assert transition.state.version > stored.version
+    assert transition.state.routine_id == engine.routine.id
+    assert transition.state.step_index == 0
+    assert transition.state.run_id != stored.run_id
+    assert engine.phase(transition.state, clock.now()) is Phase.ANNOUNCING
+
+
+def test_time_left_on_an_unreadable_run_is_a_change_that_replaces_it(
+    engine: RoutineEngine, clock: ManualClock, stale_step: RunState
+) -> None:
+    transition = engine.apply(stale_step, Event.TIME_LEFT, clock.now())
+    assert transition.changed
+    assert transition.state == replace(engine.new_state(), version=stale_step.version + 1)
+
+
+@pytest.mark.parametrize(
+    "broken",
+    [
+        {"status": Status.ACTIVE, "step_end": None},
+        {"status": Status.PAUSED, "paused_at": None},
+        {"status": Status.COMPLETED, "step_index": -1},
+    ],
+    ids=["active-without-end", "paused-without-moment", "negative-step"],
+)
+def test_an_inconsistent_run_is_read_as_idle(
+    drive: Drive, engine: RoutineEngine, clock: ManualClock, broken: dict[str, Any]
+) -> None:
+    state = replace(drive(Phase.HOLDING, step=1), **broken)
+    assert engine.view(state, clock.now()).phase is Phase.IDLE
+
+
+def test_a_user_whose_stored_run_no_longer_fits_gets_answers_not_errors(
+    coach: Coach, store: SQLiteStore, stale_step: RunState
+) -> None:
+    user = "amzn1.ask.account.EDITED"
+    store.save_run(user, stale_step, None)
+    assert coach.view(user).phase is Phase.IDLE
+    # The stored record was replaced once, by compare-and-set, with a clean idle run.
+    assert store.load_run(user) == replace(coach.engine.new_state(), version=stale_step.version + 1)
+    outcome = coach.apply(user, Event.START)
+    assert outcome.view.phase is Phase.ANNOUNCING
+    assert store.load_run(user) == outcome.transition.state
