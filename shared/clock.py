@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import time
 from typing import Protocol
 
@@ -23,19 +24,22 @@ class ManualClock:
     """A clock that only moves when told, so a whole routine runs in milliseconds."""
 
     def __init__(self, start: float = 1_780_000_000.0) -> None:
-        self._now = float(start)
+        self._now = _finite(start, "start")
 
     def now(self) -> float:
         return self._now
 
     def advance(self, seconds: float) -> float:
-        if seconds < 0:
-            raise ValueError("a manual clock only moves forward")
+        # NaN would pass a plain `< 0` test and then make every later time NaN.
+        if not math.isfinite(seconds) or seconds < 0:
+            raise ValueError(
+                f"a manual clock only moves forward by a finite amount, not {seconds!r}"
+            )
         self._now += seconds
         return self._now
 
     def set(self, when: float) -> None:
-        self._now = float(when)
+        self._now = _finite(when, "when")
 
 
 class ScaledClock:
@@ -46,10 +50,10 @@ class ScaledClock:
     """
 
     def __init__(self, speed: float, anchor: float | None = None) -> None:
-        if speed <= 0:
-            raise ValueError("speed must be positive")
+        if not math.isfinite(speed) or speed <= 0:
+            raise ValueError(f"speed must be a positive number, not {speed!r}")
         self.speed = speed
-        self.anchor = time.time() if anchor is None else anchor
+        self.anchor = time.time() if anchor is None else _finite(anchor, "anchor")
 
     def now(self) -> float:
         return self.anchor + (time.time() - self.anchor) * self.speed
@@ -57,3 +61,10 @@ class ScaledClock:
     def real_seconds(self, scaled_seconds: float) -> float:
         """How long to really wait for `scaled_seconds` of routine time to pass."""
         return scaled_seconds / self.speed
+
+
+def _finite(value: float, name: str) -> float:
+    value = float(value)
+    if not math.isfinite(value):
+        raise ValueError(f"{name} must be a finite time, not {value!r}")
+    return value

@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 from core_support import INTO_HOLD, LEAD_IN, Drive
 
-from shared.clock import ManualClock
+from shared.clock import ManualClock, ScaledClock
 from shared.coach import Coach
 from shared.cues import WARNING_LEAD_S, Cue, CueKind
 from shared.engine import (
@@ -886,3 +886,39 @@ def test_a_user_whose_stored_run_no_longer_fits_gets_answers_not_errors(
     outcome = coach.apply(user, Event.START)
     assert outcome.view.phase is Phase.ANNOUNCING
     assert store.load_run(user) == outcome.transition.state
+
+
+# -- the clock the engine runs on ---------------------------------------------------------
+
+
+@pytest.mark.parametrize("seconds", [-1.0, math.nan, math.inf, -math.inf])
+def test_a_manual_clock_refuses_to_move_back_or_by_no_number(seconds: float) -> None:
+    clock = ManualClock(start=100.0)
+    with pytest.raises(ValueError, match="forward"):
+        clock.advance(seconds)
+    assert clock.now() == 100.0
+
+
+@pytest.mark.parametrize("when", [math.nan, math.inf])
+def test_a_manual_clock_is_only_set_to_a_finite_time(when: float) -> None:
+    with pytest.raises(ValueError, match="finite"):
+        ManualClock(start=when)
+    with pytest.raises(ValueError, match="finite"):
+        ManualClock().set(when)
+
+
+@pytest.mark.parametrize(
+    ("speed", "anchor"),
+    [(0.0, None), (-2.0, None), (math.nan, None), (math.inf, None), (2.0, math.nan)],
+)
+def test_a_scaled_clock_needs_a_positive_speed_and_a_finite_anchor(
+    speed: float, anchor: float | None
+) -> None:
+    with pytest.raises(ValueError, match=r"speed|anchor"):
+        ScaledClock(speed, anchor)
+
+
+def test_a_scaled_clock_runs_speed_times_faster_from_its_anchor() -> None:
+    clock = ScaledClock(60.0, anchor=1_000.0)
+    assert clock.real_seconds(30.0) == 0.5
+    assert clock.now() > 1_000.0
