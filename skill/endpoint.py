@@ -24,6 +24,7 @@ from flask_ask_sdk.skill_adapter import (
 )
 from werkzeug.exceptions import BadRequest, InternalServerError, RequestEntityTooLarge
 
+from .handlers.errors import RetryLater
 from .intents import RequestType
 from .verification import (
     AlexaRequestVerifier,
@@ -163,6 +164,10 @@ def alexa() -> ResponseReturnValue:
     except BadRequest:
         reason = g.get("alexa_rejection", "verification_failed")
         return _refuse(reason, "the request failed verification")
+    except RetryLater:
+        g.log_outcome = "retry_later"
+        response = jsonify(error="retry_later", message="the event could not be carried out now")
+        return response, 503, {"Retry-After": "60"}
     except Exception as exc:
         if g.get("alexa_verified"):
             raise  # past verification a failure is ours: a 500, logged with its traceback

@@ -21,11 +21,22 @@ from .base import in_session, reply
 log = logging.getLogger(__name__)
 
 
+class RetryLater(Exception):
+    """A skill event we could not carry out now (the store is down); Alexa should send it again.
+
+    Skill events are delivered outside any session and may arrive up to an hour late, so
+    answering 503 rather than an empty 200 lets a user's data still be deleted once the
+    store is back; deleting is idempotent, so a second delivery does no harm.
+    """
+
+
 class CatchAllExceptionHandler(AbstractExceptionHandler):
     def can_handle(self, handler_input: HandlerInput, exception: Exception) -> bool:
         return True
 
     def handle(self, handler_input: HandlerInput, exception: Exception) -> Response:
+        if isinstance(exception, RetryLater):
+            raise exception  # the endpoint answers 503, so Alexa delivers the event again
         request_type = getattr(handler_input.request_envelope.request, "object_type", None)
         if isinstance(exception, VersionConflict):
             log.warning("gave up after repeated run conflicts (%s)", request_type)

@@ -15,6 +15,7 @@ from shared.engine import Event, Phase
 from .. import speech
 from ..intents import Intent, RequestType
 from .base import Services, reply, user_id_of
+from .errors import RetryLater
 
 log = logging.getLogger(__name__)
 
@@ -117,8 +118,14 @@ class SkillDisabledHandler(_ServiceHandler):
 
     def handle(self, handler_input: HandlerInput) -> Response:
         user_id = user_id_of(handler_input)
-        self.services.pairing.revoke_user(user_id)
-        self.services.coach.forget(user_id)
+        try:
+            self.services.pairing.revoke_user(user_id)
+            self.services.coach.forget(user_id)
+        except Exception as exc:
+            log.error(
+                "skill disabled but user %s not deleted yet", user_hash(user_id), exc_info=exc
+            )
+            raise RetryLater(user_hash(user_id)) from exc
         log.info("skill disabled; deleted user %s", user_hash(user_id))
         return handler_input.response_builder.response
 

@@ -289,7 +289,7 @@ def test_a_skill_disabled_event_without_a_user_id_gets_an_empty_answer(
     assert "outputSpeech" not in turn.body["response"]
 
 
-def test_a_store_outage_during_skill_disabled_gets_an_empty_answer_and_an_error_log(
+def test_a_store_outage_during_skill_disabled_asks_alexa_to_send_it_again(
     app: Flask,
     speaker: AlexaSimulator,
     monkeypatch: pytest.MonkeyPatch,
@@ -298,14 +298,20 @@ def test_a_store_outage_during_skill_disabled_gets_an_empty_answer_and_an_error_
     def outage(user_id: str) -> None:
         raise sqlite3.OperationalError("disk I/O error")
 
+    speaker.launch()
+    assert coach_of(app).store.get_user(speaker.user_id) is not None
     monkeypatch.setattr(coach_of(app), "forget", outage)
 
     with caplog.at_level(logging.ERROR):
         turn = speaker.disables_skill()
 
-    assert turn.status == 200
-    assert "outputSpeech" not in turn.body["response"]
+    assert turn.status == 503
+    assert turn.body["error"] == "retry_later"
     assert any(r.exc_info and r.exc_info[0] is sqlite3.OperationalError for r in caplog.records)
+
+    monkeypatch.undo()  # the store is back: the second delivery deletes the user
+    assert speaker.disables_skill().status == 200
+    assert coach_of(app).store.get_user(speaker.user_id) is None
 
 
 def test_a_handler_failure_in_a_session_is_an_apology_with_a_way_forward(
