@@ -66,7 +66,9 @@ PHRASES: dict[str, str] = {
     "on your watch and say pair code, then the digits.",
     "pair_missing_code": "I need the six digits shown on your watch. Say pair code, "
     "then the digits.",
-    "pair_too_many": "Too many wrong codes just now. Please wait a minute, then try again.",
+    "pair_too_many": "That's a few wrong codes in a row, so pairing is on hold for your "
+    "account. Please try again in about ten minutes.",
+    "pair_busy": "Pairing is busy just now. Please try again in a few minutes.",
     "unpair_ok": "Done. Your watch is unpaired and won't get any more cues.",
     "unpair_none": "There was no watch paired with your account.",
     "safety_reprompt": "Would you like to start the routine?",

@@ -35,6 +35,8 @@ class PairWatchHandler(AbstractRequestHandler):
         except PairingError as exc:
             key = _PAIR_ERRORS.get(exc.reason, "pair_bad_code")
             if exc.reason == "rate_limited":
+                # Everyone's budget spent: this person said nothing wrong, so don't say so.
+                key = "pair_busy" if exc.everyone else key
                 return reply(handler_input, speech.wrap(speech.say(key)), end=True)
             return reply(handler_input, speech.wrap(speech.say(key)), reprompt=speech.say(key))
         return reply(

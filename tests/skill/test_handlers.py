@@ -11,6 +11,7 @@ from sciatica_coach.app import coach_of
 from shared.clock import ManualClock
 from shared.coach import Coach
 from shared.engine import Phase
+from shared.pairing import PairingError, PairingFailure
 from skill import speech
 from skill.simulator import AlexaSimulator
 
@@ -340,6 +341,31 @@ class TestWatchPairing:
         turn = speaker.says("PairWatchIntent", code="111111")
         assert "didn't match" in turn.ssml
         assert turn.reprompt
+
+    def test_too_many_wrong_codes_from_one_user_pause_their_pairing(
+        self, app: Flask, speaker: AlexaSimulator
+    ) -> None:
+        pairing = app.extensions["sciatica_pairing"]
+        started = pairing.start()
+        wrong = "111111" if started.user_code != "111111" else "222222"
+        answers = [speaker.says("PairWatchIntent", code=wrong) for _ in range(6)]
+        refused = [turn for turn in answers if "wrong codes" in turn.ssml]
+        assert refused, [turn.ssml for turn in answers]
+        assert all(turn.ends_session for turn in refused)
+        # Even the right code waits now: checking it would spend the guessing budget.
+        assert "wrong codes" in speaker.says("PairWatchIntent", code=started.user_code).ssml
+
+    def test_a_spent_global_budget_is_not_blamed_on_the_user(
+        self, app: Flask, speaker: AlexaSimulator, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        def busy(user_id: str, code: str | None) -> None:
+            raise PairingError(PairingFailure.RATE_LIMITED, everyone=True)
+
+        monkeypatch.setattr(app.extensions["sciatica_pairing"], "bind", busy)
+        turn = speaker.says("PairWatchIntent", code="482913")
+        assert "busy" in turn.ssml
+        assert "wrong" not in turn.ssml
+        assert turn.ends_session
 
     def test_a_missing_code_asks_for_it(self, speaker: AlexaSimulator) -> None:
         turn = speaker.says("PairWatchIntent")
