@@ -4,9 +4,11 @@ A hypothesis state machine applies the nine events and moves the clock (a little
 the next deadline, past the end of a hold or a step, or by an hour), checking after each
 rule that the version only grows, cues are pending and in time order, the hold window and
 the phase agree with the deadlines, time left matches what resume will do, and a completed
-run stays completed until it is started again. A second test runs the same machine with a
-recorder and checks that the walks really went everywhere: every step, completion, and
-every (phase, event) pair, so a walk that never gets past step 1 cannot pass for a test.
+run stays completed until it is started again. After every rule it also tries all nine
+events from the state reached (the engine is pure, so each is undone). A second test runs
+the same machine with a recorder and checks that the walks really went everywhere: every
+step, completion, and every (phase, event) pair, so a walk that never gets past step 1
+cannot pass for a test. Run with --hypothesis-show-statistics to see the events recorded.
 """
 
 from __future__ import annotations
@@ -20,7 +22,6 @@ from hypothesis import strategies as st
 from hypothesis.stateful import (
     RuleBasedStateMachine,
     invariant,
-    precondition,
     rule,
     run_state_machine_as_test,
 )
@@ -94,14 +95,14 @@ class EngineWalk(RuleBasedStateMachine):
         now = self.clock.now()
         before = self.engine.view(self.state, now)
         self.check(before)
+        # Completion is recorded first: the clock may have carried the run past its end, and
+        # an illegal event below (which changes nothing) must not hide that it completed.
         self.observe(before)
         self.record(before.phase, event_)
         if (before.phase, event_) not in TRANSITIONS:
             with pytest.raises(IllegalEvent) as caught:
                 self.engine.apply(self.state, event_, now, lead_in)
             assert (caught.value.phase, caught.value.event) == (before.phase, event_)
-            # The clock may have carried the run past its end: that is completion too.
-            self.observe(before)
             return
         transition = self.engine.apply(self.state, event_, now, lead_in)
         new = transition.state
@@ -127,20 +128,6 @@ class EngineWalk(RuleBasedStateMachine):
     @rule(event_=st.sampled_from(Event), lead_in=lead_ins)
     def any_event(self, event_: Event, lead_in: float | None) -> None:
         self.send(event_, lead_in)
-
-    @rule()
-    def try_every_event_here(self) -> None:
-        """Each of the nine events from this very state, each undone (the engine is pure)."""
-        kept = self.state, self.completed
-        for event_ in Event:
-            self.send(event_, None)
-            self.state, self.completed = kept
-
-    @precondition(lambda self: self.completed)
-    @rule()
-    def poke_the_finished_run(self) -> None:
-        """Once finished, every event is tried on the run: none may bring it back but a start."""
-        self.try_every_event_here()
 
     @rule(lead_in=lead_ins)
     def start(self, lead_in: float | None) -> None:
@@ -222,6 +209,18 @@ class EngineWalk(RuleBasedStateMachine):
         view = self.engine.view(self.state, self.clock.now())
         self.check(view)
         self.observe(view)
+
+    @invariant()
+    def every_event_from_here_behaves(self) -> None:
+        """Each of the nine events from this very state, each undone (the engine is pure).
+
+        So every state a walk reaches is checked against the whole table, and a completed
+        run is offered every event: none may bring it back but a start.
+        """
+        kept = self.state, self.completed
+        for event_ in Event:
+            self.send(event_, None)
+            self.state, self.completed = kept
 
     @invariant()
     def completed_stays_completed_until_started_again(self) -> None:
@@ -338,8 +337,10 @@ def test_the_walks_reach_every_step_completion_and_every_phase_and_event() -> No
     )
     routine = load_routine()
     assert coverage.furthest_step == routine.last_index
-    assert coverage.completions >= 20
-    assert coverage.events_on_completed >= 50
+    # Loose floors (a typical run has hundreds and thousands): only a walk that has stopped
+    # exploring falls below them.
+    assert coverage.completions >= 10
+    assert coverage.events_on_completed >= 100
     assert coverage.phases == set(Phase)
     # Every (phase, event) pair was tried, legal or not: REPEAT on a completed run included.
     assert coverage.pairs == set(itertools.product(Phase, Event))
