@@ -83,8 +83,9 @@ class SpeechTimingModel:
                     edge = said_pause = 0.0
                     spoken = True
                     words += count
-                marks = [self.punctuation_pause_s.get(ch, 0.0) for ch in text]
-                pauses += sum(marks)
+                pauses += sum(
+                    text.count(mark) * seconds for mark, seconds in self.punctuation_pause_s.items()
+                )
                 stripped = text.rstrip()
                 if stripped:
                     said_pause = self.punctuation_pause_s.get(stripped[-1], 0.0)
