@@ -25,12 +25,21 @@ import os
 import random
 import secrets
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
 from .notify import WaitRoom
-from .redis_store import DEFAULT_PREFIX, check_prefix, connect, is_cluster, user_tag
+from .redis_store import (
+    DEFAULT_PREFIX,
+    MASTER_CHECK_S,
+    MasterTracker,
+    check_prefix,
+    connect,
+    is_cluster,
+    user_tag,
+)
 
 if TYPE_CHECKING:
     import redis
@@ -71,6 +80,7 @@ class RedisNotifier:
         self.client_name: str | None = client.get_connection_kwargs().get("client_name")
         self._owns_client = owns_client
         self._sharded = is_cluster(client)
+        self._master = MasterTracker(client)
         self._failures: tuple[type[Exception], ...] = (RedisError, OSError)
         self._room = WaitRoom()
         self._lock = threading.Lock()
@@ -208,7 +218,11 @@ class RedisNotifier:
             pubsub = None
             try:
                 pubsub = self._pubsub()
+                checked = time.monotonic()
                 while not self._stop.is_set():
+                    if self._master.active and time.monotonic() - checked >= MASTER_CHECK_S:
+                        checked = time.monotonic()
+                        self._check_master(pubsub)
                     message = pubsub.get_message(timeout=LISTEN_S)
                     if message is None:
                         continue
@@ -237,6 +251,17 @@ class RedisNotifier:
             backoff = min(backoff * 2, RECONNECT_MAX_S)
         if self._owns_client:
             self.client.close()
+
+    def _check_master(self, pubsub: Any) -> None:
+        """Behind Sentinel: leave a subscription on a server that is no longer the master.
+
+        A demoted master keeps its subscribers for a while, and they hear nothing published
+        on the new one; until then this instance would be deaf without knowing it.
+        """
+        link = pubsub.connection
+        master = self._master.master()
+        if link is not None and master is not None and (link.host, int(link.port)) != master:
+            raise ConnectionError(f"the master moved to {master[0]}:{master[1]}")
 
     def _on_subscribed(self) -> None:
         # Whatever was published while we were not subscribed is lost: everyone re-reads.

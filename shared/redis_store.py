@@ -33,6 +33,8 @@ import json
 import logging
 import math
 import os
+import threading
+import time
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qs, unquote, urlsplit
@@ -69,6 +71,9 @@ MIN_COUNTER_TTL_S = 60
 SOCKET_TIMEOUT_S = 5.0
 #: Counters named in one purge script at most, so no script holds Redis for long.
 PURGE_BATCH = 256
+#: Behind Sentinel, how often writes ask where the master is, so a switchover is followed
+#: within this long even while the old master still answers (see docs/SCALE_OUT.md).
+MASTER_CHECK_S = 2.0
 
 SENTINEL_SCHEMES = ("redis+sentinel", "rediss+sentinel")
 CLUSTER_SCHEMES = ("redis+cluster", "rediss+cluster")
@@ -169,6 +174,47 @@ def is_cluster(client: object) -> bool:
     from redis.cluster import RedisCluster
 
     return isinstance(client, RedisCluster)
+
+
+class MasterTracker:
+    """Behind Sentinel, asks now and then where the master is, and follows it there.
+
+    redis-py finds the master when it opens a connection, and when the old one fails or
+    turns read-only. A switchover leaves the old master answering as master for a while
+    (until Sentinel reconfigures it, ten seconds or so), and writes sent there meanwhile are
+    lost; asking the Sentinels every MASTER_CHECK_S makes the pool drop its idle links to
+    the old master as soon as they name a new one.
+    """
+
+    def __init__(self, client: object) -> None:
+        from redis.sentinel import SentinelConnectionPool
+
+        pool = getattr(client, "connection_pool", None)
+        self._pool = pool if isinstance(pool, SentinelConnectionPool) else None
+        self._lock = threading.Lock()
+        self._checked = -math.inf
+
+    @property
+    def active(self) -> bool:
+        return self._pool is not None
+
+    def master(self) -> tuple[str, int] | None:
+        """The master's address as the Sentinels say now (None without Sentinel)."""
+        if self._pool is None:
+            return None
+        host, port = self._pool.get_master_address()  # drops idle links if it moved
+        return str(host), int(port)
+
+    def follow(self) -> None:
+        """Ask again if the last answer is older than MASTER_CHECK_S; cheap otherwise."""
+        if self._pool is None:
+            return
+        with self._lock:
+            now = time.monotonic()
+            if now - self._checked < MASTER_CHECK_S:
+                return
+            self._checked = now
+        self.master()
 
 
 def user_tag(user_id: str) -> str:
@@ -443,7 +489,8 @@ end
 return purged
 """
 
-_SCRIPTS = {
+#: Every script the store runs, by name (tests/shared/test_redis_slots.py runs them all).
+SCRIPTS = {
     "ensure_user": _ENSURE_USER,
     "mark_safety": _MARK_SAFETY,
     "save_run": _SAVE_RUN,
@@ -481,7 +528,8 @@ class RedisStore:
         self._owns_client = owns_client
         # register_script runs EVALSHA and reloads the script if Redis lost it (a restart,
         # a failover to a replica, a new cluster node).
-        self._scripts = {name: client.register_script(lua) for name, lua in _SCRIPTS.items()}
+        self._scripts = {name: client.register_script(lua) for name, lua in SCRIPTS.items()}
+        self._master = MasterTracker(client)
 
     @classmethod
     def from_url(cls, url: str, *, prefix: str | None = None) -> RedisStore:
@@ -495,6 +543,7 @@ class RedisStore:
             self.client.close()
 
     def _run(self, script: str, keys: Sequence[str], args: Sequence[object] = ()) -> Any:
+        self._master.follow()
         return self._scripts[script](keys=list(keys), args=list(args))
 
     # -- key names ------------------------------------------------------------------------

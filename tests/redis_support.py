@@ -13,10 +13,11 @@ import shutil
 import socket
 import subprocess
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
-from typing import NoReturn
+from typing import IO, NoReturn
 
 import pytest
 
@@ -94,3 +95,144 @@ def redis_server(workdir: Path) -> Iterator[str]:
             server.kill()
             server.wait()
         log.close()
+
+
+# -- Redis Cluster and Sentinel, for the tests of those topologies ------------------------------
+
+
+class Servers:
+    """redis-server processes started for a test session, each stopped at the end."""
+
+    def __init__(self, workdir: Path) -> None:
+        self.workdir = workdir
+        self.processes: list[subprocess.Popen[bytes]] = []
+        self._logs: list[IO[bytes]] = []
+
+    def start(self, name: str, *args: str) -> int:
+        """A redis-server on a free loopback port, with `args`; its port once it answers."""
+        binary = shutil.which("redis-server")
+        if binary is None:
+            unavailable("redis-server is not installed")
+        port = free_port()
+        directory = self.workdir / f"{name}-{port}"
+        directory.mkdir()
+        log = (directory / "redis.log").open("wb")
+        self._logs.append(log)
+        base = ["--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"]
+        process = subprocess.Popen(
+            [binary, *args, *base], cwd=directory, stdout=log, stderr=subprocess.STDOUT
+        )
+        self.processes.append(process)
+        url = f"redis://127.0.0.1:{port}/0"
+        deadline = time.monotonic() + STARTUP_LIMIT_S
+        while (problem := answers(url)) is not None:
+            if process.poll() is not None or time.monotonic() > deadline:
+                unavailable(f"redis-server {name} did not start on port {port}: {problem}")
+            time.sleep(0.02)
+        return port
+
+    def stop(self) -> None:
+        for process in self.processes:
+            process.terminate()
+        for process in self.processes:
+            try:
+                process.wait(timeout=STARTUP_LIMIT_S)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
+        for log in self._logs:
+            log.close()
+
+
+def until(condition: Callable[[], bool], what: str, limit: float = STARTUP_LIMIT_S) -> None:
+    """Wait for `condition`, or say what never happened (in CI: fail; elsewhere: skip)."""
+    deadline = time.monotonic() + limit
+    while not condition():
+        if time.monotonic() > deadline:
+            unavailable(what)
+        time.sleep(0.05)
+
+
+@contextmanager
+def redis_cluster(workdir: Path, nodes: int = 3) -> Iterator[str]:
+    """A `redis+cluster://` URL of a Redis Cluster of `nodes` primaries, slots split evenly."""
+    import redis
+
+    servers = Servers(workdir)
+    try:
+        # The bus port is given too: the default (port + 10000) may not exist for a high port.
+        buses = [free_port() for _ in range(nodes)]
+        ports = [
+            servers.start("cluster", "--cluster-enabled", "yes", "--cluster-port", str(bus))
+            for bus in buses
+        ]
+        clients = [redis.Redis(port=port, decode_responses=True) for port in ports]
+        try:
+            per_node = 16384 // nodes
+            for number, client in enumerate(clients):
+                last = 16383 if number == nodes - 1 else (number + 1) * per_node - 1
+                client.execute_command("CLUSTER", "ADDSLOTSRANGE", number * per_node, last)
+            for port, bus in zip(ports[1:], buses[1:], strict=True):
+                clients[0].execute_command("CLUSTER", "MEET", "127.0.0.1", port, bus)
+            until(
+                lambda: all(c.cluster("info")["cluster_state"] == "ok" for c in clients),
+                f"the cluster on ports {ports} never reached cluster_state:ok",
+            )
+        finally:
+            for client in clients:
+                client.close()
+        yield "redis+cluster://" + ",".join(f"127.0.0.1:{port}" for port in ports)
+    finally:
+        servers.stop()
+
+
+@dataclass(frozen=True, slots=True)
+class SentinelSetup:
+    """A master, its replica and one Sentinel watching them as MASTER_NAME."""
+
+    url: str
+    sentinel_port: int
+    ports: tuple[int, int]
+
+
+MASTER_NAME = "sciatica-test"
+
+
+@contextmanager
+def redis_sentinel(workdir: Path) -> Iterator[SentinelSetup]:
+    """A `redis+sentinel://` URL of a master with one replica and one Sentinel."""
+    import redis
+
+    servers = Servers(workdir)
+    try:
+        master = servers.start("master", "--repl-diskless-sync-delay", "0")
+        replica = servers.start("replica", "--replicaof", "127.0.0.1", str(master))
+        follower = redis.Redis(port=replica, decode_responses=True)
+        try:
+            until(
+                lambda: follower.info("replication").get("master_link_status") == "up",
+                f"the replica on port {replica} never caught up with its master",
+            )
+        finally:
+            follower.close()
+        config = workdir / f"sentinel-{master}.conf"
+        config.write_text(
+            f"sentinel monitor {MASTER_NAME} 127.0.0.1 {master} 1\n"
+            f"sentinel down-after-milliseconds {MASTER_NAME} 1000\n"
+            f"sentinel failover-timeout {MASTER_NAME} 5000\n",
+            "utf-8",
+        )
+        sentinel = servers.start("sentinel", str(config), "--sentinel")
+        watcher = redis.Redis(port=sentinel, decode_responses=True)
+        try:
+            until(
+                lambda: len(watcher.sentinel_slaves(MASTER_NAME)) == 1,
+                f"the Sentinel on port {sentinel} never saw the replica",
+            )
+        finally:
+            watcher.close()
+        yield SentinelSetup(
+            f"redis+sentinel://127.0.0.1:{sentinel}/{MASTER_NAME}", sentinel, (master, replica)
+        )
+    finally:
+        servers.stop()

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 from core_support import Drive, make_drive
-from redis_support import redis_server
-from store_support import AnyStore, Instances, StoreSpec
+from redis_support import SentinelSetup, redis_cluster, redis_sentinel, redis_server
+from store_support import AnyStore, Instances, StoreSpec, empty
 
 from shared.clock import ManualClock
 from shared.coach import Coach
@@ -77,12 +77,34 @@ def redis_store(redis_url: str) -> Iterator[RedisStore]:
     db.close()
 
 
-@pytest.fixture(params=["sqlite", "redis"])
+@pytest.fixture(scope="session")
+def redis_cluster_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A real three-node Redis Cluster (see redis_support), started once for the session."""
+    with redis_cluster(tmp_path_factory.mktemp("redis-cluster")) as url:
+        yield url
+
+
+@pytest.fixture(scope="session")
+def redis_sentinel_setup(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SentinelSetup]:
+    """A real master, replica and Sentinel (see redis_support), started once for the session."""
+    with redis_sentinel(tmp_path_factory.mktemp("redis-sentinel")) as setup:
+        yield setup
+
+
+@pytest.fixture(params=["sqlite", "redis", "redis-cluster"])
 def store_spec(request: pytest.FixtureRequest, tmp_path: Path) -> StoreSpec:
-    """Which back end a contract test runs on; the Redis one only asks for Redis when used."""
+    """Which back end a contract test runs on; a Redis one is asked for only when used.
+
+    "redis-cluster" runs the very same contract on a real Redis Cluster, where any command
+    or script whose keys span two slots fails with CROSSSLOT.
+    """
     if request.param == "redis":
         request.getfixturevalue("redis_store")  # empties the database for this test
         return StoreSpec("redis", request.getfixturevalue("redis_url"))
+    if request.param == "redis-cluster":
+        url = request.getfixturevalue("redis_cluster_url")
+        empty(url)
+        return StoreSpec("redis", url)
     return StoreSpec("sqlite", str(tmp_path / "contract.sqlite3"))
 
 

@@ -65,6 +65,20 @@ def bump_runs(spec: StoreSpec, user: str, count: int, start: Barrier, lost: Queu
     lost.put(races)
 
 
+def empty(url: str) -> None:
+    """Remove every key from the Redis at `url`: on a Cluster, from every primary."""
+    from shared.redis_store import is_cluster
+
+    store = RedisStore.from_url(url)
+    try:
+        if is_cluster(store.client):
+            store.client.flushdb(target_nodes="primaries")
+        else:
+            store.client.flushdb()
+    finally:
+        store.close()
+
+
 def break_history(store: AnyStore, user: str) -> None:
     """Make every history write for `user` fail, as a full disk or a bad record would."""
     if isinstance(store, SQLiteStore):
