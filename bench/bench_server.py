@@ -11,9 +11,12 @@ the product app, then measures, printing every figure:
     shared machine even when absolute numbers drift;
 (b) long-poll capacity: watches, one user each, ramped up to `max_waiters` waiting polls on
     an asyncio client (whose open-file limit is raised to its hard limit first); at each
-    step the worker's RSS (from /proc), how fast /healthz gets through, and how long a voice
-    change takes to reach its waiting watch. The ramp stops early, saying why, at the first
-    step where /healthz is not answered within HEALTHZ_TIMEOUT_S;
+    step the worker's RSS (from /proc), how fast /healthz gets through, the worker's CPU use
+    while the watches only wait (each is answered and asks again every POLL_WAIT_S), and how
+    long a voice change takes to reach its waiting watch. The ramp stops early, saying why,
+    at the first step that stalls: the watches not all waiting within STEP_TIMEOUT_S,
+    /healthz unanswered within HEALTHZ_TIMEOUT_S, or a voice change slower than
+    WAKE_TIMEOUT_S;
 (c) SIGTERM with every watch waiting: how many polls are answered, when, how many asked
     again on the same connection before it closed, and when the worker and the server exit.
 
@@ -64,6 +67,8 @@ POLL_WAIT_S = 30
 CONNECT_CONCURRENCY = 100
 #: Voice changes timed at every level, each to a different waiting watch.
 WAKE_SAMPLES = 20
+#: Seconds over which the worker's CPU use is taken at each level.
+CPU_WINDOW_S = 5.0
 #: A voice change slower than this to reach its watch stops the ramp.
 WAKE_TIMEOUT_S = 10.0
 #: Open files the bench client needs beyond one per watch (the log, the voice, /healthz).
@@ -284,6 +289,21 @@ class Level:
     rss: int
     healthz_ms: float | None
     wake_ms: list[float] = field(default_factory=list)
+    #: Share of one core the worker used while the watches only waited (and re-polled).
+    cpu_busy: float | None = None
+
+
+def cpu_seconds(pid: int) -> float:
+    """User plus system CPU time `pid` has used so far, from /proc/<pid>/stat."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+async def worker_busy(worker: int, seconds: float = CPU_WINDOW_S) -> float:
+    """The worker's CPU use over `seconds` of doing nothing but holding (and re-answering)."""
+    used, start = cpu_seconds(worker), time.perf_counter()
+    await asyncio.sleep(seconds)
+    return (cpu_seconds(worker) - used) / (time.perf_counter() - start)
 
 
 async def timed_healthz(port: int) -> float | None:
@@ -342,6 +362,7 @@ async def ramp(
                 tasks,
                 (f"at {level} waiting /healthz got no answer in {HEALTHZ_TIMEOUT_S:g} s"),
             )
+        results[-1].cpu_busy = await worker_busy(worker)
         for watch in watches[woken : woken + min(WAKE_SAMPLES, level - woken)]:
             body, headers = signed(ca, watch.user_id, "StartRoutineIntent")
             start = time.perf_counter()
@@ -496,7 +517,7 @@ def report(
     print(f"\n(b) waiting long polls held by one gevent worker (bench client: {files} open files)")
     print(f"  worker RSS with none waiting: {baseline / 2**20:.1f} MiB")
     header = f"{'waiting':>7}  {'RSS MiB':>8}  {'bytes/waiter':>12}  {'/healthz ms':>11}"
-    print(f"  {header}  voice change -> its watch, ms: median (max)")
+    print(f"  {header}  {'CPU':>4}  voice change -> its watch, ms: median (max)")
     for level in levels:
         per_waiter = (level.rss - baseline) / level.waiters
         healthz = f"{level.healthz_ms:11.2f}" if level.healthz_ms is not None else "  no answer"
@@ -505,9 +526,10 @@ def report(
             if level.wake_ms
             else "      -"
         )
+        busy = f"{level.cpu_busy:4.0%}" if level.cpu_busy is not None else "   -"
         print(
             f"  {level.waiters:>7}  {level.rss / 2**20:>8.1f}  {per_waiter:>12,.0f}"
-            f"  {healthz}  {wake}"
+            f"  {healthz}  {busy}  {wake}"
         )
     top = levels[-1]
     if stalled:
@@ -560,10 +582,16 @@ def main(runs: int = 1000, max_waiters: int = 10_000) -> None:
                 os.killpg(process.pid, signal.SIGKILL)
             process.wait(timeout=10)
         report(runs, skill_ms, echo_ms, baseline, results, stalled, stop, files)
+        records = [json.loads(line) for line in (tmp / "server.log").read_text().splitlines()]
+        stamps = {record["msg"]: record["ts"] for record in records}
+        signalled = stamps.get("Handling signal: term")
+        woken = stamps.get("stopping: waking the long polls this worker holds")
+        if signalled and woken:
+            gap = datetime.fromisoformat(woken) - datetime.fromisoformat(signalled)
+            took = gap.total_seconds()
+            print(f"  the worker closed its notifier {took:.2f} s after the master had the signal")
         errors = [
-            line
-            for line in (tmp / "server.log").read_text().splitlines()
-            if json.loads(line).get("level") in ("ERROR", "CRITICAL")
+            json.dumps(record) for record in records if record.get("level") in ("ERROR", "CRITICAL")
         ]
         print(f"  server log: {len(errors)} error line(s)")
         for line in errors[:5]:
