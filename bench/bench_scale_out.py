@@ -16,8 +16,14 @@ every figure:
 (b) Wake-up latency. A watch long-polls (wait=30, If-None-Match) while a second watch of the
     same user sends "repeat" to A; timed from sending the action until the poll answers,
     with the poll on A (same instance) or on B (across Redis pub/sub), alternating.
-(c) The relay alone: publish -> wait() returning, in one process, for a LocalNotifier, two
+(c) Wake-up across instances after a reconnect: a poll parked on B while every change
+    subscription is cut (CLIENT KILL); a second later (resubscribed) "repeat" goes to A.
+    A poll that went back to trusting its notifier answers in milliseconds, one left
+    re-reading the store on a timer in up to FALLBACK_POLL_S.
+(d) The relay alone: publish -> wait() returning, in one process, for a LocalNotifier, two
     RedisNotifiers on one instance, and across two.
+(e) LocalNotifier with 0, 500 and 2,000 other users' watches waiting: a change must cost
+    the same however many others wait (one event per watch, not one condition for all).
 
 Everything is bounded in count and time and talks only to 127.0.0.1.
 """
@@ -51,6 +57,8 @@ BENCH_DEADLINE_S = 600.0
 POLL_WAIT_S = 30
 #: Time given a long poll to arrive and park before the change is sent.
 PARK_S = 0.05
+#: Time given the subscriptions to come back after they are cut, before a change is sent.
+RECONNECTED_S = 1.0
 BOOT_LIMIT_S = 30.0
 
 
@@ -319,14 +327,11 @@ async def _timed_read(reader: asyncio.StreamReader) -> tuple[int, float]:
     return status, time.perf_counter()
 
 
-# -- (c) the relay alone ------------------------------------------------------------------------
+# -- (d) the relay alone ------------------------------------------------------------------------
 
 
 def relay_latency(publisher: object, waiter: object, user: str, samples: int) -> list[float]:
-    """Milliseconds from publish() on `publisher` until wait() returns on `waiter`.
-
-    Each measurement has its own `user`: a notifier remembers versions it has heard.
-    """
+    """Milliseconds from publish() on `publisher` until wait() returns on `waiter`."""
     results: list[float] = []
     for version in range(1, samples + 1):
         returned: list[float] = []
@@ -335,14 +340,90 @@ def relay_latency(publisher: object, waiter: object, user: str, samples: int) ->
             waiter.wait(user, seen, 10)  # type: ignore[attr-defined]
             returned.append(time.perf_counter())
 
+        held = waiter.waiting()  # type: ignore[attr-defined]
         thread = threading.Thread(target=wait, args=(version - 1, returned))
         thread.start()
-        time.sleep(0.002)  # let it block
+        while waiter.waiting() == held:  # type: ignore[attr-defined]
+            time.sleep(0.0005)  # until it blocks: a change before that would go unheard
         sent = time.perf_counter()
         publisher.publish(user, version)  # type: ignore[attr-defined]
         thread.join(10)
         results.append((returned[0] - sent) * 1000)
     return results
+
+
+def crowded_latency(others: int, samples: int) -> list[float]:
+    """LocalNotifier publish -> wait() returning while `others` users' watches also wait."""
+    from shared.notify import LocalNotifier
+
+    notifier = LocalNotifier()
+    crowd = [
+        threading.Thread(target=notifier.wait, args=(f"other-{n}", 0, 120), daemon=True)
+        for n in range(others)
+    ]
+    for thread in crowd:
+        thread.start()
+    while notifier.waiting() < others:
+        time.sleep(0.001)
+    try:
+        return relay_latency(notifier, notifier, "me", samples)
+    finally:
+        notifier.close()
+        for thread in crowd:
+            thread.join(10)
+
+
+def kill_subscriptions(redis_url: str) -> int:
+    """Cut every instance's change subscription on the bench's own Redis; how many."""
+    from shared.redis_store import connect
+
+    client = connect(redis_url)
+    try:
+        ids = [
+            str(entry["id"])
+            for entry in client.client_list()
+            if "-notifier-" in entry["name"] and int(entry.get("sub", 0)) > 0
+        ]
+        for client_id in ids:
+            client.execute_command("CLIENT", "KILL", "ID", client_id)
+        return len(ids)
+    finally:
+        client.close()
+
+
+async def wake_after_reconnect(
+    redis_url: str, poll_port: int, act_port: int, poll_token: str, act_token: str
+) -> float:
+    """A cross-instance wake of a poll that was waiting when the subscriptions were cut."""
+    poll_auth = {"Authorization": f"Bearer {poll_token}"}
+    reader, writer = await asyncio.open_connection("127.0.0.1", poll_port)
+    act_reader, act_writer = await asyncio.open_connection("127.0.0.1", act_port)
+    try:
+        writer.write(request("GET", "/api/v1/cues", poll_auth))
+        _, headers, _ = await read_response(reader)
+        waiting = {**poll_auth, "If-None-Match": headers["etag"]}
+        writer.write(request("GET", f"/api/v1/cues?wait={POLL_WAIT_S}", waiting))
+        answered = asyncio.ensure_future(_timed_read(reader))
+        await asyncio.sleep(PARK_S)
+        if kill_subscriptions(redis_url) < 2:
+            raise RuntimeError("expected both instances' subscriptions to cut")
+        await asyncio.sleep(RECONNECTED_S)  # the subscriptions are back; the poll waits on
+        if answered.done():
+            raise RuntimeError("the long poll answered before anything changed")
+        body = json.dumps({"action": "repeat"}).encode()
+        act = {"Authorization": f"Bearer {act_token}", "Content-Type": "application/json"}
+        sent = time.perf_counter()
+        act_writer.write(request("POST", "/api/v1/actions", act, body))
+        status, _, _ = await read_response(act_reader)
+        if status != 200:
+            raise RuntimeError(f"repeat answered {status}")
+        poll_status, at = await asyncio.wait_for(answered, POLL_WAIT_S / 2)
+        if poll_status != 200:
+            raise RuntimeError(f"the long poll answered {poll_status}")
+        return (at - sent) * 1000
+    finally:
+        writer.close()
+        act_writer.close()
 
 
 def summary(samples: list[float], unit: str = "ms") -> str:
@@ -422,23 +503,39 @@ def main(polls_per_round: int = 3000, rounds: int = 5, wakes: int = 100) -> None
         print(f"  poll on A (same instance):  {summary(same)}")
         print(f"  poll on B (across Redis):   {summary(cross)}")
         added = statistics.median(cross) - statistics.median(same)
-        print(f"  added by crossing, median:  {added:+.3f} ms")
+        added_p95 = percentile(cross, 0.95) - percentile(same, 0.95)
+        print(f"  added by crossing: median {added:+.3f} ms, p95 {added_p95:+.3f} ms")
+
+        reconnects = max(5, wakes // 5)
+        print(
+            f"\n(c) wake-up across instances {RECONNECTED_S:.0f} s after every subscription was"
+            f" cut (CLIENT KILL) while the poll waited ({reconnects})"
+        )
+        after = [
+            asyncio.run(wake_after_reconnect(redis_url, b.port, a.port, poll_token, act_token))
+            for _ in range(reconnects)
+        ]
+        print(f"  poll on B after a reconnect: {summary(after)}")
         redis_store.close()
 
-        print(f"\n(c) the relay alone: publish -> wait() returns ({wakes * 2} each)")
+        print(f"\n(d) the relay alone: publish -> wait() returns ({wakes * 2} each)")
         count = wakes * 2
         local = LocalNotifier()
         print(f"  LocalNotifier:              {summary(relay_latency(local, local, 'l', count))}")
-        first = RedisNotifier.from_url(redis_url, channel="bench:changes")
-        second = RedisNotifier.from_url(redis_url, channel="bench:changes")
-        first.wait("start", 0, 0)  # both subscribed before anything is timed
-        second.wait("start", 0, 0)
+        first = RedisNotifier.from_url(redis_url, prefix="bench:")
+        second = RedisNotifier.from_url(redis_url, prefix="bench:")
+        first.ready(BOOT_LIMIT_S)  # both subscribed before anything is timed
+        second.ready(BOOT_LIMIT_S)
         same_one = relay_latency(first, first, "same", count)
         across = relay_latency(first, second, "across", count)
         print(f"  RedisNotifier, same one:    {summary(same_one)}")
         print(f"  RedisNotifier, A -> B:      {summary(across)}")
         first.close()
         second.close()
+
+        print(f"\n(e) LocalNotifier, publish -> wait() returns with other users waiting ({count})")
+        for others in (0, 500, 2000):
+            print(f"  {others:4d} others waiting:        {summary(crowded_latency(others, count))}")
 
 
 def _deadline() -> None:

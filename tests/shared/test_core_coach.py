@@ -7,6 +7,7 @@ import subprocess
 import sys
 import threading
 import time
+from contextlib import ExitStack
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
@@ -15,7 +16,7 @@ import pytest
 from shared.clock import ManualClock
 from shared.coach import CAS_ATTEMPTS, Coach
 from shared.engine import Event, IllegalEvent, Phase, RoutineEngine, RunState
-from shared.notify import LocalNotifier
+from shared.notify import LocalNotifier, WaitRoom
 from shared.sqlite_store import SQLiteStore
 from shared.store import CompletedRun, RetriesExhausted, VersionConflict, user_ref
 
@@ -333,6 +334,17 @@ def test_one_users_change_wakes_only_that_users_waits() -> None:
     assert [other.woke() for other in others] == [False] * 20
 
 
+def test_a_change_sets_the_events_of_its_users_watches_and_of_no_others() -> None:
+    """Each watch has its own event: 500 others waiting cost a change nothing."""
+    room = WaitRoom()
+    with ExitStack() as stack:
+        mine = [stack.enter_context(room.watch(USER, 1)) for _ in range(3)]
+        others = [stack.enter_context(room.watch(f"other-{n}", 1)) for n in range(500)]
+        assert room.deliver(USER, 2) == 3
+        assert all(watch.event.is_set() for watch in mine)
+        assert not any(watch.event.is_set() for watch in others)
+
+
 def test_the_notifier_holds_no_state_for_users_nobody_waits_on() -> None:
     notifier = LocalNotifier()
     with notifier.watching(USER, 0):
@@ -346,7 +358,7 @@ def test_the_notifier_holds_no_state_for_users_nobody_waits_on() -> None:
 LOCAL_GEVENT_WAITERS = """
 from gevent import monkey; monkey.patch_all()
 import gevent
-from shared.notify import LocalNotifier
+from shared.notify import LocalNotifier, WaitRoom
 notifier = LocalNotifier()
 mine = [gevent.spawn(notifier.wait, "alice", 1, 10) for _ in range(200)]
 theirs = [gevent.spawn(notifier.wait, f"bob-{n}", 1, 0.5) for n in range(200)]
