@@ -11,9 +11,10 @@ command on a real server to hold it to that). Key layout (prefix `sciatica:` by 
 T is the first 32 hex digits of SHA-256 of the user id, so no key names a person):
 
     {u:T}:user  {u:T}:run  {u:T}:history  {u:T}:history:order  {u:T}:devices
-                        one user's keys: one hash tag, so one slot. `devices` maps each of
-                        the user's token hashes to its watch, so no key is named after data.
-    token:<token hash>  -> T; a request carries only its token, so this finds the user's slot
+                        one user's keys: one hash tag, so one slot; `devices` is the set of
+                        the token hashes of the user's watches
+    token:<token hash>  a paired watch (its user's tag and id, when it was paired and last
+                        seen): a request carries only its token, so one GET finds it
     {pair}:pairings  {pair}:codes  {pair}:expiry  {pair}:unbound  {pair}:bound
                         pairings exist before any user: five fixed keys in one slot, each a
                         hash or sorted set over all pairings, so every script names them all
@@ -98,7 +99,8 @@ def connect(url: str, *, client_name: str | None = None) -> redis.Redis | redis.
     password@]host:port[,host:port...]/<master name>[/<db>]` asks those Sentinels for the
     current master, and finds the new one after a failover (`?sentinel_password=` if the
     Sentinels have a password of their own). `redis+cluster://[user:password@]host:port[,
-    ...]` is a Redis Cluster, found from any of its nodes. `rediss+...` adds TLS to either.
+    ...]` is a Redis Cluster, found from any of its nodes. `rediss+...` adds TLS to either
+    (`?ssl_ca_certs=<file>` for a private CA).
     """
     import redis  # deferred: see the module docstring
 
@@ -137,6 +139,9 @@ def _hosts_and_credentials(url: str) -> tuple[list[tuple[str, int]], dict[str, A
             credentials["password"] = unquote(password)
     if parts.scheme.lower().startswith("rediss"):
         credentials["ssl"] = True
+        authority = parse_qs(parts.query).get("ssl_ca_certs")
+        if authority:
+            credentials["ssl_ca_certs"] = authority[0]  # a private CA, as on a rediss:// URL
     return hosts, credentials, parts
 
 
@@ -264,35 +269,30 @@ redis.call('HSET', KEYS[1], 'version', ARGV[2], 'state', ARGV[3])
 return {1, ''}
 """
 
-# KEYS: user, run, history, history:order, devices. Returns the token hashes of the
-# user's watches, whose pointers the caller then removes (they live in other slots).
+# KEYS: user, run, history, history:order, devices.
 _DELETE_USER_KEYS = """
-local tokens = redis.call('HKEYS', KEYS[5])
 redis.call('DEL', KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5])
-return tokens
 """
 
-# KEYS: devices. ARGV: token_hash, now.
+# KEYS: token. ARGV: now. A watch is the JSON of strings under its token's key.
 _TOUCH_DEVICE = """
-local raw = redis.call('HGET', KEYS[1], ARGV[1])
+local raw = redis.call('GET', KEYS[1])
 if raw then
-  local device = cjson.decode(raw)
-  device.last_seen_at = ARGV[2]
-  redis.call('HSET', KEYS[1], ARGV[1], cjson.encode(device))
+  local watch = cjson.decode(raw)
+  watch.last_seen_at = ARGV[1]
+  redis.call('SET', KEYS[1], cjson.encode(watch))
 end
 """
 
-# KEYS: devices. Returns the token hashes it removed.
-_DELETE_DEVICES = """
-local tokens = redis.call('HKEYS', KEYS[1])
+# KEYS: token. ARGV: the user tag it must belong to ('' = anyone's). Returns the tag, or
+# false if there was no such watch.
+_DROP_TOKEN = """
+local raw = redis.call('GET', KEYS[1])
+if not raw then return false end
+local tag = cjson.decode(raw).user_tag
+if ARGV[1] ~= '' and tag ~= ARGV[1] then return false end
 redis.call('DEL', KEYS[1])
-return tokens
-"""
-
-# KEYS: token. ARGV: the user tag it must still point at.
-_DROP_POINTER = """
-if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
-return 0
+return tag
 """
 
 # -- Lua: pairings ----------------------------------------------------------------------------
@@ -496,8 +496,7 @@ SCRIPTS = {
     "save_run": _SAVE_RUN,
     "delete_user_keys": _DELETE_USER_KEYS,
     "touch_device": _TOUCH_DEVICE,
-    "delete_devices": _DELETE_DEVICES,
-    "drop_pointer": _DROP_POINTER,
+    "drop_token": _DROP_TOKEN,
     "add_pairing": _ADD_PAIRING,
     "record_poll": _RECORD_POLL,
     "bind_pairing": _BIND_PAIRING,
@@ -584,26 +583,31 @@ class RedisStore:
         self._run("mark_safety", [self.user_keys(user_id)["user"]], [_num(now)])
 
     def delete_user(self, user_id: str) -> None:
-        """Forget a user, one slot at a time: pairings, their own keys, pointers, counters.
+        """Forget a user, one slot at a time: pairings, watches, their own keys, counters.
 
-        Pairings go first, so no pending pairing can turn into a watch once the user's
-        devices are gone; a crash part-way leaves at most token pointers to watches that no
-        longer exist (device() drops those when asked) and counters that expire on their own.
+        Pairings go first, so none can still turn into a watch; then every watch the user's
+        index names, then the user's keys (the index with them), then their counters. A
+        crash part-way leaves nothing that works: at worst counters that expire on their
+        own, or watches still listed and still valid, which running it again removes.
         """
         tag = user_tag(user_id)
         self._run("drop_pairings_of", self.pairing_keys(), [tag])
         keys = self.user_keys(user_id)
-        tokens = self._run("delete_user_keys", list(keys.values()))
-        self._drop_pointers(tokens, tag)
+        self._drop_tokens(self.client.smembers(keys["devices"]), tag)
+        self._run("delete_user_keys", list(keys.values()))
         suffixes = tuple(f":{scope}" for scope in counter_scopes(user_id))
         index = self.counter_index()
         counters = [key for key in self.client.smembers(index) if key.endswith(suffixes)]
         for start in range(0, len(counters), PURGE_BATCH):
             self._run("purge_counters", [index, *counters[start : start + PURGE_BATCH]], [""])
 
-    def _drop_pointers(self, token_hashes: Sequence[str], tag: str) -> None:
-        for token_hash in token_hashes:
-            self._run("drop_pointer", [self.token_key(token_hash)], [tag])
+    def _drop_tokens(self, token_hashes: Sequence[str] | set[str], tag: str) -> int:
+        """Delete the watches of these tokens that belong to `tag`; how many there were."""
+        # Lua's false arrives as None (RESP2) or False (RESP3): either way, falsy.
+        return sum(
+            bool(self._run("drop_token", [self.token_key(token_hash)], [tag]))
+            for token_hash in token_hashes
+        )
 
     # -- runs -----------------------------------------------------------------------------
 
@@ -744,31 +748,33 @@ class RedisStore:
         )
 
     def redeem_pairing(self, device_code_hash: str, device: DeviceRecord, now: float) -> bool:
-        """Swap the pairing for the device: device first, then the pairing, each in its slot.
+        """Swap the pairing for the watch: watch first, then the pairing, each in its slot.
 
-        The device and its token pointer are written before the pairing is claimed, and
-        taken back if the claim fails. Its token is handed to nobody until the claim has
-        succeeded, so a device left by a crash in between is one no watch can use, and the
-        pairing stays redeemable by the watch's retry; two redeems racing claim it once.
+        The watch is listed in the user's index and written under its token before the
+        pairing is claimed, and taken back if the claim fails. Its token is handed to nobody
+        until the claim has succeeded, so a watch left by a crash in between is one nobody
+        can use, and the pairing stays redeemable by the watch's retry; two redeems racing
+        claim it once.
         """
-        keys = self.user_keys(device.user_id)
         tag = user_tag(device.user_id)
         watch = {
+            "user_tag": tag,
             "user_id": device.user_id,
             "created_at": _num(device.created_at),
             "last_seen_at": _num(device.last_seen_at),
         }
-        if not self.client.hsetnx(keys["devices"], device.token_hash, json.dumps(watch)):
-            return False  # that token hash is taken: never, for a fresh 256-bit token
-        self.client.set(self.token_key(device.token_hash), tag)
+        devices = self.user_keys(device.user_id)["devices"]
+        self.client.sadd(devices, device.token_hash)
+        if not self.client.set(self.token_key(device.token_hash), json.dumps(watch), nx=True):
+            return False  # that token is taken: never, for a fresh 256-bit token
         claimed = self._run(
             "claim_pairing",
             self.pairing_keys(),
             [device_code_hash, device.user_id, _num(now)],
         )
         if not claimed:
-            self.client.hdel(keys["devices"], device.token_hash)
-            self._drop_pointers([device.token_hash], tag)
+            self._drop_tokens([device.token_hash], tag)
+            self.client.srem(devices, device.token_hash)
         return bool(claimed)
 
     def purge_pairings(self, expired_before: float) -> int:
@@ -776,21 +782,10 @@ class RedisStore:
 
     # -- devices --------------------------------------------------------------------------
 
-    def _devices_key(self, token_hash: str) -> tuple[str, str] | None:
-        """The user tag a token points at and that user's devices key, or None."""
-        tag = self.client.get(self.token_key(token_hash))
-        if tag is None:
-            return None
-        return tag, f"{self.prefix}{{u:{tag}}}:devices"
-
     def device(self, token_hash: str) -> DeviceRecord | None:
-        found = self._devices_key(token_hash)
-        if found is None:
-            return None
-        tag, devices = found
-        raw = self.client.hget(devices, token_hash)
+        """One GET: a watch lives under its token, since every poll starts by asking this."""
+        raw = self.client.get(self.token_key(token_hash))
         if raw is None:
-            self._drop_pointers([token_hash], tag)  # a pointer left behind by a crash
             return None
         watch = json.loads(raw)
         return DeviceRecord(
@@ -801,24 +796,24 @@ class RedisStore:
         )
 
     def touch_device(self, token_hash: str, now: float) -> None:
-        found = self._devices_key(token_hash)
-        if found is not None:
-            self._run("touch_device", [found[1]], [token_hash, _num(now)])
+        self._run("touch_device", [self.token_key(token_hash)], [_num(now)])
 
     def delete_device(self, token_hash: str) -> bool:
-        """Remove the watch, then its pointer: the token stops working at the first step."""
-        found = self._devices_key(token_hash)
-        if found is None:
+        """Remove the watch (its token stops working there and then), then its index entry."""
+        tag = self._run("drop_token", [self.token_key(token_hash)], [""])
+        if not tag:
             return False
-        tag, devices = found
-        deleted = bool(self.client.hdel(devices, token_hash))
-        self._drop_pointers([token_hash], tag)
-        return deleted
+        self.client.srem(f"{self.prefix}{{u:{tag}}}:devices", token_hash)
+        return True
 
     def delete_devices_of(self, user_id: str) -> int:
-        tokens = self._run("delete_devices", [self.user_keys(user_id)["devices"]])
-        self._drop_pointers(tokens, user_tag(user_id))
-        return len(tokens)
+        """Remove every watch the user's index names, then those index entries."""
+        devices = self.user_keys(user_id)["devices"]
+        tokens = self.client.smembers(devices)
+        deleted = self._drop_tokens(tokens, user_tag(user_id))
+        if tokens:
+            self.client.srem(devices, *tokens)
+        return deleted
 
     # -- rate-limit counters --------------------------------------------------------------
 

@@ -78,22 +78,29 @@ def test_deleting_a_user_leaves_not_one_key_behind(redis_store: RedisStore) -> N
     assert redis_store.client.keys("*") == []
 
 
-def test_a_token_pointer_left_by_a_crash_is_dropped_when_it_is_used(
+def test_a_watch_lives_under_its_token_so_one_read_finds_it(redis_store: RedisStore) -> None:
+    everything_of(redis_store, ALICE)
+    assert redis_store.client.smembers(redis_store.user_keys(ALICE)["devices"]) == {"t1"}
+    assert redis_store.client.type(redis_store.token_key("t1")) == "string"
+
+
+def test_an_index_entry_left_by_a_crash_is_cleaned_up_by_the_next_unpairing(
     redis_store: RedisStore,
 ) -> None:
-    """delete_device removes the watch, then its pointer; a crash between leaves the pointer."""
+    """delete_device removes the watch, then its index entry; a crash between leaves the entry."""
     everything_of(redis_store, ALICE)
-    redis_store.client.hdel(redis_store.user_keys(ALICE)["devices"], "t1")  # the first step
+    redis_store.client.delete(redis_store.token_key("t1"))  # the first step only
     assert redis_store.device("t1") is None
-    assert redis_store.client.exists(redis_store.token_key("t1")) == 0
+    assert redis_store.delete_devices_of(ALICE) == 0
+    assert redis_store.client.exists(redis_store.user_keys(ALICE)["devices"]) == 0
 
 
-def test_a_redeem_that_fails_its_claim_takes_its_device_back(redis_store: RedisStore) -> None:
+def test_a_redeem_that_fails_its_claim_takes_its_watch_back(redis_store: RedisStore) -> None:
     redis_store.add_pairing(PairingRecord("d1", "u1", NOW, NOW + 600, 5))
     redis_store.bind_pairing("u1", ALICE, NOW)
     redis_store.deny_pairings_of(ALICE, NOW)
     assert not redis_store.redeem_pairing("d1", DeviceRecord("t1", ALICE, NOW, NOW), NOW)
-    assert redis_store.client.hlen(redis_store.user_keys(ALICE)["devices"]) == 0
+    assert redis_store.client.exists(redis_store.user_keys(ALICE)["devices"]) == 0
     assert redis_store.client.exists(redis_store.token_key("t1")) == 0
 
 
