@@ -231,11 +231,7 @@ def time_left_words(view: RunView) -> str:
     if view.phase is Phase.HOLDING and hold is not None:
         return speech.say("time_left_holding", remaining=speech.duration_words(hold.remaining))
     if view.phase is Phase.PAUSED:
-        if (
-            hold is not None
-            and view.state.paused_at is not None
-            and (view.state.paused_at >= hold.start)
-        ):
+        if hold is not None and hold.started:
             remaining = speech.duration_words(hold.remaining)
             return speech.say("time_left_paused", remaining=remaining)
         return speech.say("time_left_paused_before_hold")

@@ -168,6 +168,17 @@ class TestPauseAndTime:
         lead_in = turn.ssml.split("<break")[0]
         assert view.hold.end == pytest.approx(clock.now() + timing.estimate(lead_in) + 12)
 
+    def test_paused_again_while_a_resumed_hold_is_picked_up_the_hold_time_is_told(
+        self, speaker: AlexaSimulator, coach: Coach, clock: ManualClock
+    ) -> None:
+        into_first_hold(speaker, coach, clock, into=18)
+        speaker.says("AMAZON.PauseIntent")
+        speaker.says("AMAZON.ResumeIntent")  # "12 seconds to go" is still being said
+        speaker.says("AMAZON.PauseIntent")
+        turn = speaker.says("TimeLeftIntent")
+        assert "paused with 12 seconds left on this hold" in turn.ssml
+        assert "before the hold" not in turn.ssml
+
     def test_pause_ends_the_session_and_says_how_to_resume(
         self, speaker: AlexaSimulator, coach: Coach, clock: ManualClock
     ) -> None:
