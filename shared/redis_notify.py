@@ -37,6 +37,7 @@ from .redis_store import (
     MasterTracker,
     check_prefix,
     connect,
+    default_prefix,
     is_cluster,
     user_tag,
 )
@@ -72,7 +73,10 @@ class RedisNotifier:
     ) -> None:
         if not client.get_connection_kwargs().get("decode_responses"):
             raise ValueError("RedisNotifier needs a client made with decode_responses=True")
-        from redis.exceptions import RedisError  # deferred: see the module docstring
+        from redis.exceptions import (  # deferred: see the module docstring
+            RedisClusterException,
+            RedisError,
+        )
 
         self.client = client
         self.channel = channel_for(prefix)
@@ -81,7 +85,7 @@ class RedisNotifier:
         self._owns_client = owns_client
         self._sharded = is_cluster(client)
         self._master = MasterTracker(client)
-        self._failures: tuple[type[Exception], ...] = (RedisError, OSError)
+        self._failures: tuple[type[Exception], ...] = (RedisError, RedisClusterException, OSError)
         self._room = WaitRoom()
         self._lock = threading.Lock()
         self._subscribed = threading.Event()
@@ -93,9 +97,14 @@ class RedisNotifier:
         self._woken_from_elsewhere = 0
 
     @classmethod
-    def from_url(cls, url: str, *, prefix: str = DEFAULT_PREFIX) -> RedisNotifier:
-        """A notifier with its own client on `url`, its connections named for CLIENT LIST."""
-        name = f"{check_prefix(prefix).rstrip(':')}-notifier-{secrets.token_hex(4)}"
+    def from_url(cls, url: str, *, prefix: str | None = None) -> RedisNotifier:
+        """A notifier with its own client on `url`, its connections named for CLIENT LIST.
+
+        `prefix` None means the store's default (default_prefix(): $SCIATICA_REDIS_PREFIX
+        or `sciatica:`), so a store and a notifier made from the same URL always agree.
+        """
+        prefix = default_prefix() if prefix is None else check_prefix(prefix)
+        name = f"{prefix.rstrip(':')}-notifier-{secrets.token_hex(4)}"
         return cls(connect(url, client_name=name), prefix=prefix, owns_client=True)
 
     # -- ChangeNotifier -------------------------------------------------------------------

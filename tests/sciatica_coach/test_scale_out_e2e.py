@@ -191,6 +191,10 @@ def test_voice_on_one_instance_drives_a_watch_on_another_with_buzzes_on_time(
     stop = threading.Event()
     polling = threading.Thread(target=watch.run, args=(stop,), daemon=True)
     try:
+        # Both instances listen on the channel their key prefix names, and on no other.
+        channels = shared_redis.client.pubsub_channels()
+        assert f"{PREFIX}changes" in channels
+        assert "sciatica:changes" not in channels
         pair_through_b_by_voice_on_a(watch, speaker)
         polling.start()
         log.until(lambda: bool(log.snapshots), "its first snapshot")
