@@ -198,6 +198,14 @@ class SentinelSetup:
 MASTER_NAME = "sciatica-test"
 
 
+def _promotable(replicas: list[dict[str, object]]) -> bool:
+    """Whether the Sentinel sees a replica it could promote: linked, in sync, not down."""
+    return any(
+        replica.get("master-link-status") == "ok" and not replica.get("is_sdown")
+        for replica in replicas
+    )
+
+
 @contextmanager
 def redis_sentinel(workdir: Path) -> Iterator[SentinelSetup]:
     """A `redis+sentinel://` URL of a master with one replica and one Sentinel."""
@@ -226,8 +234,8 @@ def redis_sentinel(workdir: Path) -> Iterator[SentinelSetup]:
         watcher = redis.Redis(port=sentinel, decode_responses=True)
         try:
             until(
-                lambda: len(watcher.sentinel_slaves(MASTER_NAME)) == 1,
-                f"the Sentinel on port {sentinel} never saw the replica",
+                lambda: _promotable(watcher.sentinel_slaves(MASTER_NAME)),
+                f"the Sentinel on port {sentinel} never saw the replica in sync",
             )
         finally:
             watcher.close()

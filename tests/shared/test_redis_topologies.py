@@ -107,6 +107,17 @@ def sentinel(redis_sentinel_setup: SentinelSetup) -> Iterator[redis.Redis]:
     client.close()
 
 
+def ordered_failover(sentinel: redis.Redis) -> bool:
+    """Ask for a failover; False while the Sentinel has no replica it trusts yet."""
+    try:
+        sentinel.execute_command("SENTINEL", "FAILOVER", MASTER_NAME)
+    except redis.ResponseError as refused:
+        if "NOGOODSLAVE" in str(refused) or "INPROG" in str(refused):
+            return False
+        raise
+    return True
+
+
 def master_port(sentinel: redis.Redis) -> int:
     """The master's port as clients are told it (SENTINEL MASTERS, which redis-py asks)."""
     return int(sentinel.sentinel_masters()[MASTER_NAME]["port"])
@@ -144,7 +155,7 @@ def test_after_a_failover_writes_and_wake_ups_follow_the_new_master(
         store.save_run(ALICE, RunState("sciatica", version=1), None)
         assert woken_across(a, b, ALICE, 2)
         old = master_port(sentinel)
-        sentinel.execute_command("SENTINEL", "FAILOVER", MASTER_NAME)
+        until(lambda: ordered_failover(sentinel), "the Sentinel accepting the failover")
         until(lambda: master_port(sentinel) != old, "the replica being promoted")
         new = master_port(sentinel)
         store.save_run(ALICE, RunState("sciatica", version=2), 1)
