@@ -50,7 +50,7 @@ from enum import StrEnum
 from typing import NoReturn
 
 from .clock import Clock
-from .store import CounterCharge, DeviceRecord, PairingRecord, PairingStore
+from .store import CounterCharge, DeviceRecord, PairingRecord, PairingStore, user_counter_scope
 
 log = logging.getLogger(__name__)
 
@@ -355,7 +355,7 @@ class PairingService:
         if code is None or not USER_CODE_LOW <= int(code) <= USER_CODE_HIGH:
             raise PairingError(PairingFailure.INVALID_CODE, "not a six-digit pairing code")
         now = self.clock.now()
-        user_scope = hashlib.sha256(alexa_user_id.encode()).hexdigest()[:32]
+        user_scope = user_counter_scope(alexa_user_id)
         live = self.store.live_pairings(now)
         mine = [limit.charge(user_scope, now) for limit in self.per_user_limits]
         if not self.store.charge_counters(mine):

@@ -27,10 +27,9 @@ def user_counter_scope(user_id: str) -> str:
 def counter_scopes(user_id: str) -> tuple[str, ...]:
     """Every scope a user's counters may be kept under, for delete_user to remove them all.
 
-    The second is the plain SHA-256 prefix shared/pairing.py has keyed its per-user counter
-    by; counters under it are removed too, until none can be left.
+    One today; a change of scheme adds the old one here until no counter under it can remain.
     """
-    return (user_counter_scope(user_id), hashlib.sha256(user_id.encode()).hexdigest()[:32])
+    return (user_counter_scope(user_id),)
 
 
 class VersionConflict(Exception):

@@ -426,6 +426,17 @@ def test_one_account_gets_four_wrong_codes_in_a_codes_whole_lifetime(
     service.bind(ALICE, service.start().user_code)
 
 
+def test_a_user_who_disables_the_skill_leaves_no_wrong_code_count_behind(
+    service: PairingService, store: SQLiteStore
+) -> None:
+    start = service.start()
+    for _ in range(a_users_limit(60).limit):
+        bind_failure(service, ALICE, wrong_code(start))
+    assert bind_failure(service, ALICE, start.user_code) is PairingFailure.RATE_LIMITED
+    store.delete_user(ALICE)  # the skill was disabled: nothing about her is kept
+    service.bind(ALICE, start.user_code)
+
+
 def test_one_account_can_spend_only_a_small_share_of_the_global_budget() -> None:
     lifetime = a_users_limit(PAIRING_LIFETIME_S)
     assert lifetime.limit / WRONG_CODE_BUDGET.limit_for(1) <= 1 / 5
