@@ -49,6 +49,7 @@ from .store import (
     UserRecord,
     VersionConflict,
     counter_scopes,
+    decode_run,
 )
 
 if TYPE_CHECKING:
@@ -612,8 +613,10 @@ class RedisStore:
     # -- runs -----------------------------------------------------------------------------
 
     def load_run(self, user_id: str) -> RunState | None:
-        state = self.client.hget(self.user_keys(user_id)["run"], "state")
-        return RunState.from_dict(json.loads(state)) if state is not None else None
+        state, version = self.client.hmget(self.user_keys(user_id)["run"], ["state", "version"])
+        if state is None:
+            return None
+        return decode_run(user_id, state, int(version) if version is not None else -1)
 
     def save_run(
         self,

@@ -23,6 +23,7 @@ from .store import (
     UserRecord,
     VersionConflict,
     counter_scopes,
+    decode_run,
 )
 
 log = logging.getLogger(__name__)
@@ -235,8 +236,8 @@ class SQLiteStore:
     # -- runs ---------------------------------------------------------------------------
 
     def load_run(self, user_id: str) -> RunState | None:
-        row = self._fetchone("SELECT state FROM runs WHERE user_id = ?", (user_id,))
-        return RunState.from_dict(json.loads(row[0])) if row else None
+        row = self._fetchone("SELECT state, version FROM runs WHERE user_id = ?", (user_id,))
+        return decode_run(user_id, row[0], row[1]) if row else None
 
     def save_run(
         self,

@@ -3,11 +3,34 @@
 from __future__ import annotations
 
 import hashlib
+import json
+import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
 from .engine import RunState
+
+log = logging.getLogger(__name__)
+
+#: The routine id an undecodable stored run reads as: no routine has it, so the engine
+#: treats the run as unreadable (idle, version kept) and the next write replaces it.
+UNDECODABLE_ROUTINE = ""
+
+
+def decode_run(user_id: str, raw: str | bytes, version: int) -> RunState:
+    """A stored run as the engine reads it; one that does not decode reads as idle.
+
+    A record written by a newer release, or damaged on disk, must not fail every request of
+    its user: it keeps its stored version, so compare-and-set still guards the replacement.
+    """
+    try:
+        return RunState.from_dict(json.loads(raw))
+    except (ValueError, TypeError, KeyError, AttributeError) as exc:
+        log.warning(
+            "run of user %s cannot be decoded (%s); reading it as idle", user_ref(user_id), exc
+        )
+        return RunState(routine_id=UNDECODABLE_ROUTINE, version=version)
 
 
 def user_ref(user_id: str) -> str:

@@ -94,3 +94,16 @@ def break_history(store: AnyStore, user: str) -> None:
     else:
         # A string where the history hash belongs: every write to it fails with WRONGTYPE.
         store.client.set(store.user_keys(user)["history"], "not a hash")
+
+
+def damage_run(store: AnyStore, user: str, state: str) -> None:
+    """Overwrite `user`'s stored run with `state`, as a newer release or a bad disk might."""
+    if isinstance(store, SQLiteStore):
+        conn = sqlite3.connect(store.path)
+        try:
+            conn.execute("UPDATE runs SET state = ? WHERE user_id = ?", (state, user))
+            conn.commit()
+        finally:
+            conn.close()
+    else:
+        store.client.hset(store.user_keys(user)["run"], "state", state)

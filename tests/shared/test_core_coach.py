@@ -12,6 +12,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import pytest
+from store_support import damage_run
 
 from shared.clock import ManualClock
 from shared.coach import CAS_ATTEMPTS, Coach
@@ -381,3 +382,14 @@ def test_under_gevent_a_change_wakes_its_users_greenlets_and_no_others() -> None
         check=True,
     )
     assert done.stdout.split() == ["200", "0"]
+
+
+def test_a_run_that_no_longer_decodes_does_not_lock_its_user_out(
+    coach: Coach, store: SQLiteStore
+) -> None:
+    coach.apply("alice", Event.START)
+    damage_run(store, "alice", '{"format": 1, "routine_id": "sciatica", "surprise": true}')
+    assert coach.view("alice").phase is Phase.IDLE
+    started = coach.apply("alice", Event.START)
+    assert started.view.phase is Phase.ANNOUNCING
+    assert started.view.step_index == 0

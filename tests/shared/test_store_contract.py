@@ -12,7 +12,7 @@ from collections.abc import Callable
 from dataclasses import replace
 
 import pytest
-from store_support import AnyStore, StoreSpec, break_history, bump_runs
+from store_support import AnyStore, StoreSpec, break_history, bump_runs, damage_run
 
 from shared.engine import RunState, Status
 from shared.store import (
@@ -121,6 +121,22 @@ def test_a_run_comes_back_exactly_as_saved(any_store: AnyStore) -> None:
     run = a_run(paused_at=NOW + 70.987654321)
     any_store.save_run(ALICE, run, None)
     assert any_store.load_run(ALICE) == run
+
+
+@pytest.mark.parametrize(
+    "damage",
+    ["{not json", '{"format": 99}', '{"format": 1, "status": "dancing"}', "[]", '"a string"'],
+)
+def test_a_run_that_does_not_decode_reads_as_idle_and_can_be_replaced(
+    any_store: AnyStore, damage: str
+) -> None:
+    any_store.save_run(ALICE, a_run(version=3), None)
+    damage_run(any_store, ALICE, damage)
+    unreadable = any_store.load_run(ALICE)
+    assert unreadable is not None
+    assert (unreadable.status, unreadable.version) == (Status.IDLE, 3)
+    any_store.save_run(ALICE, a_run(version=4), 3)  # compare-and-set still guards it
+    assert any_store.load_run(ALICE) == a_run(version=4)
 
 
 def test_saving_a_first_run_introduces_its_user(any_store: AnyStore) -> None:
