@@ -9,6 +9,7 @@ from typing import Any
 from flask import Flask, jsonify
 from flask.typing import ResponseReturnValue
 from werkzeug.exceptions import HTTPException
+from werkzeug.middleware.proxy_fix import ProxyFix
 
 from shared.clock import Clock, SystemClock
 from shared.coach import Coach
@@ -62,6 +63,10 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     _register_error_handlers(app)
     # Outermost, so every blueprint sees chunked bodies with a length it can limit.
     app.wsgi_app = ChunkedBodyLimit(app.wsgi_app, app.config["MAX_CONTENT_LENGTH"])
+    hops = app.config.get("TRUSTED_PROXIES", 0)
+    if hops:
+        # Per-address limits (pairing starts) must see the watch, not the load balancer.
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops)
     return app
 
 
@@ -71,7 +76,8 @@ def _storage(config: Mapping[str, Any]) -> tuple[Any, ChangeNotifier | None]:
         return config["STORE"], None
     if config.get("REDIS_URL"):
         log.info("store and change notifications on Redis (docs/SCALE_OUT.md)")
-        return RedisStore.from_url(config["REDIS_URL"]), RedisNotifier.from_url(config["REDIS_URL"])
+        url, prefix = config["REDIS_URL"], config.get("REDIS_PREFIX")
+        return RedisStore.from_url(url, prefix=prefix), RedisNotifier.from_url(url, prefix=prefix)
     return SQLiteStore(config["DATABASE"]), None
 
 

@@ -97,6 +97,10 @@ def from_env(environ: Mapping[str, str] | None = None) -> dict[str, Any]:
         "ALEXA_CERT_CACHE": env.get("SCIATICA_ALEXA_CERT_CACHE") or None,
         "DEV_SKIP_VERIFY": _flag(env.get("SCIATICA_DEV_SKIP_VERIFY")),
         "REDIS_URL": env.get("SCIATICA_REDIS_URL") or None,
+        # Key prefix and change channel on Redis, so two deployments can share one server.
+        "REDIS_PREFIX": env.get("SCIATICA_REDIS_PREFIX") or None,
+        # Reverse proxies in front whose X-Forwarded-For/-Proto we believe (0: none).
+        "TRUSTED_PROXIES": _integer(env, "SCIATICA_TRUSTED_PROXIES", 0, low=0, high=5),
         "SPEECH_WPM": _number(env, "SCIATICA_SPEECH_WPM", 160.0, low=0, high=1000, low_open=True),
         "VOICE_START_DELAY_S": _number(env, "SCIATICA_VOICE_START_DELAY_S", 0.3, low=0, high=10),
         "MAX_CONTENT_LENGTH": _integer(

@@ -224,3 +224,40 @@ def test_a_given_mapping_without_a_database_ignores_the_process_environment(
     assert database.parent == Path(platformdirs.user_data_dir("sciatica-coach", appauthor=False))
     # Without a mapping, the process environment is the mapping.
     assert from_env()["DATABASE"] == str(tmp_path / "from-os-environ.sqlite3")
+
+
+# -- behind a reverse proxy ------------------------------------------------------------------
+
+
+def start_pairing(client: Any, forwarded_for: str) -> int:
+    answer = client.post("/api/v1/pairings", headers={"X-Forwarded-For": forwarded_for})
+    return answer.status_code
+
+
+def test_behind_trusted_proxies_each_watch_address_has_its_own_pairing_starts(
+    make_app: AppFactory, app_config: dict[str, Any]
+) -> None:
+    client = make_app({**app_config, "TRUSTED_PROXIES": 1}).test_client()
+    statuses = [start_pairing(client, "203.0.113.7") for _ in range(11)]
+    assert statuses == [200] * 10 + [429]
+    assert start_pairing(client, "198.51.100.9") == 200  # another watch behind the same proxy
+
+
+def test_without_trusted_proxies_a_forwarded_address_is_not_believed(
+    make_app: AppFactory, app_config: dict[str, Any]
+) -> None:
+    client = make_app(app_config).test_client()
+    # Each client makes up a new X-Forwarded-For; all of them still count as one address.
+    statuses = [start_pairing(client, f"203.0.113.{n}") for n in range(11)]
+    assert statuses == [200] * 10 + [429]
+
+
+@pytest.mark.parametrize(("value", "hops"), [(None, 0), ("2", 2)])
+def test_trusted_proxies_come_from_the_environment(value: str | None, hops: int) -> None:
+    env = {} if value is None else {"SCIATICA_TRUSTED_PROXIES": value}
+    assert from_env(env)["TRUSTED_PROXIES"] == hops
+
+
+def test_a_redis_prefix_from_the_environment_reaches_the_settings() -> None:
+    assert from_env({"SCIATICA_REDIS_PREFIX": "coach-a:"})["REDIS_PREFIX"] == "coach-a:"
+    assert from_env({})["REDIS_PREFIX"] is None
