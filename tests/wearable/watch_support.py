@@ -53,22 +53,19 @@ class WatchActions:
     def pair(self, user_id: str = WATCH_USER) -> str:
         start = self.client.post("/api/v1/pairings").get_json()
         self.pairing.bind(user_id, start["user_code"])
-        answer = self.client.post(
-            "/api/v1/token",
-            data={"grant_type": DEVICE_CODE_GRANT, "device_code": start["device_code"]},
-        )
-        assert answer.status_code == 200, answer.get_json()
-        self.token = answer.get_json()["access_token"]
-        return self.token
+        return self._redeem(start["device_code"])
 
     def pair_by_voice(self, speaker: Any) -> str:
         """Pair as a person would: read the code off the watch and say it to Alexa."""
         start = self.client.post("/api/v1/pairings").get_json()
         turn = speaker.says("PairWatchIntent", code=start["user_code_spoken"])
         assert "watch is paired" in turn.ssml, turn.ssml
+        return self._redeem(start["device_code"])
+
+    def _redeem(self, device_code: str) -> str:
+        """Trade a bound pairing's device code for the watch's token, as the watch does."""
         answer = self.client.post(
-            "/api/v1/token",
-            data={"grant_type": DEVICE_CODE_GRANT, "device_code": start["device_code"]},
+            "/api/v1/token", data={"grant_type": DEVICE_CODE_GRANT, "device_code": device_code}
         )
         assert answer.status_code == 200, answer.get_json()
         self.token = answer.get_json()["access_token"]
