@@ -5,13 +5,10 @@ from __future__ import annotations
 import math
 import os
 from collections.abc import Mapping
-from pathlib import Path
 from typing import Any
 
-import platformdirs
-
 from shared.clock import ScaledClock
-from shared.sqlite_store import DB_ENV
+from shared.sqlite_store import default_db_path
 
 #: Largest request body any endpoint reads; Alexa's envelopes are a few kilobytes.
 DEFAULT_MAX_BODY = 64 * 1024
@@ -74,15 +71,6 @@ def _integer(env: Mapping[str, str], name: str, default: int, *, low: int, high:
     return value
 
 
-def default_database(env: Mapping[str, str]) -> str:
-    """$SCIATICA_DB from `env` (not from os.environ when a mapping is given), else user data."""
-    configured = env.get(DB_ENV)
-    if configured:
-        return configured
-    data_dir = Path(platformdirs.user_data_dir("sciatica-coach", appauthor=False))
-    return str(data_dir / "coach.sqlite3")
-
-
 def from_env(environ: Mapping[str, str] | None = None) -> dict[str, Any]:
     """Read every SCIATICA_* setting; unset ones fall back to defaults that work locally.
 
@@ -90,7 +78,7 @@ def from_env(environ: Mapping[str, str] | None = None) -> dict[str, Any]:
     """
     env = os.environ if environ is None else environ
     return {
-        "DATABASE": default_database(env),
+        "DATABASE": str(default_db_path(env)),
         "ROUTINE_FILE": env.get("SCIATICA_ROUTINE") or None,
         "SKILL_ID": env.get("SCIATICA_SKILL_ID", ""),
         "ALEXA_CA_FILE": env.get("SCIATICA_ALEXA_CA_FILE") or None,

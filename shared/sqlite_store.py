@@ -7,7 +7,7 @@ import logging
 import os
 import sqlite3
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -89,9 +89,9 @@ MIGRATIONS: tuple[str, ...] = (
 SCHEMA_VERSION = len(MIGRATIONS)
 
 
-def default_db_path() -> Path:
-    """$SCIATICA_DB if set, else a file in the user's data directory."""
-    configured = os.environ.get(DB_ENV)
+def default_db_path(environ: Mapping[str, str] | None = None) -> Path:
+    """$SCIATICA_DB from `environ` (the process environment if None), else user data."""
+    configured = (os.environ if environ is None else environ).get(DB_ENV)
     if configured:
         return Path(configured)
     return Path(platformdirs.user_data_dir("sciatica-coach", appauthor=False)) / "coach.sqlite3"
