@@ -19,6 +19,7 @@ from pathlib import Path
 from flask import Flask, jsonify, request
 from flask.typing import ResponseReturnValue
 
+from bench.support import percentile
 from sciatica_coach import create_app
 from shared.clock import ManualClock
 from skill.demo_ca import DemoCA
@@ -36,11 +37,6 @@ def bare_echo_app() -> Flask:
         return jsonify(request.get_json())
 
     return app
-
-
-def percentile(samples: list[float], q: float) -> float:
-    ordered = sorted(samples)
-    return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
 
 
 def main(runs: int = 1000) -> None:

@@ -25,9 +25,7 @@ missed. The run takes about a minute; nothing leaves 127.0.0.1.
 from __future__ import annotations
 
 import asyncio
-import os
 import random
-import signal
 import statistics
 import subprocess
 import sys
@@ -42,7 +40,16 @@ from typing import Any
 
 import requests
 
-from bench.bench_server import free_port, machine, pair_watches, percentile
+from bench.bench_server import pair_watches
+from bench.support import (
+    environ_without_settings,
+    free_port,
+    int_arg,
+    machine,
+    percentile,
+    start_serving,
+    stop_server,
+)
 
 SKILL_ID = "amzn1.ask.skill.bench-cue-timing"
 #: Each way, per message, the proxy holds data this long (seconds): 50-400 ms a round trip.
@@ -226,10 +233,6 @@ def start_server(tmp: Path, ca: Any) -> tuple[subprocess.Popen[bytes], int]:
     ca.install_chain(tmp / "certs")
     routine = tmp / "bench-routine.toml"
     routine.write_text(BENCH_ROUTINE)
-    environ = {
-        name: value for name, value in os.environ.items() if not name.startswith("SCIATICA_")
-    }
-    environ["SCIATICA_ROUTINE"] = str(routine)
     command = [sys.executable, "-m", "sciatica_coach.cli", "serve", "--port", str(port)]
     command += ["--db", str(tmp / "bench.sqlite3"), "--skill-id", SKILL_ID]
     command += [
@@ -238,25 +241,8 @@ def start_server(tmp: Path, ca: Any) -> tuple[subprocess.Popen[bytes], int]:
         "--cert-cache",
         str(tmp / "certs"),
     ]
-    log = (tmp / "server.log").open("wb")
-    process = subprocess.Popen(
-        command,
-        env=environ,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-        stdin=subprocess.DEVNULL,
-        start_new_session=True,
-    )
-    log.close()
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        try:
-            if requests.get(f"http://127.0.0.1:{port}/healthz", timeout=1).status_code == 200:
-                return process, port
-        except requests.RequestException:
-            time.sleep(0.1)
-    os.killpg(process.pid, signal.SIGKILL)
-    raise RuntimeError("the server did not start:\n" + (tmp / "server.log").read_text())
+    environ = environ_without_settings(SCIATICA_ROUTINE=str(routine))
+    return start_serving(command, port, tmp / "server.log", environ), port
 
 
 def offsets(count: int) -> list[float]:
@@ -346,12 +332,7 @@ def main(per_group: int = 12, holds: int = 4, seed: int = 5) -> None:
                 if t.watch is not None:
                     t.watch.close()
             http.close()
-            os.killpg(process.pid, signal.SIGTERM)
-            try:
-                process.wait(timeout=40)
-            except subprocess.TimeoutExpired:
-                os.killpg(process.pid, signal.SIGKILL)
-                process.wait()
+            stop_server(process)
             proxy.stop()
         took = time.monotonic() - started
     report(trials, holds, seed, took, len(threads), round_trips)
@@ -410,9 +391,5 @@ def report(
         print(f"  {group:6}  median {statistics.median(known):6.1f}  max {max(known):6.1f}")
 
 
-def _int_arg(position: int, default: int) -> int:
-    return int(sys.argv[position]) if len(sys.argv) > position else default
-
-
 if __name__ == "__main__":
-    main(_int_arg(1, 12), _int_arg(2, 4), _int_arg(3, 5))
+    main(int_arg(1, 12), int_arg(2, 4), int_arg(3, 5))

@@ -28,9 +28,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
 import shutil
-import signal
 import statistics
 import subprocess
 import sys
@@ -43,12 +41,17 @@ from pathlib import Path
 from flask import Flask, jsonify
 from flask.typing import ResponseReturnValue
 
-from bench.bench_server import (
+from bench.support import (
+    cpu_seconds,
+    environ_without_settings,
+    exchange,
     free_port,
     machine,
     percentile,
     raw_request,
     read_response,
+    start_serving,
+    stop_server,
     worker_pid,
 )
 
@@ -130,43 +133,13 @@ def prepare(db: Path) -> str:
 
 def start_server(tmp: Path) -> tuple[subprocess.Popen[bytes], int]:
     port = free_port()
-    log = (tmp / "server.log").open("wb")
-    process = subprocess.Popen(
-        [*SERVE, "--port", str(port), "--db", str(tmp / "bench.sqlite3"), "--skill-id", SKILL_ID],
-        env={name: value for name, value in os.environ.items() if not name.startswith("SCIATICA_")},
-        stdout=log,
-        stderr=subprocess.STDOUT,
-        stdin=subprocess.DEVNULL,
-        start_new_session=True,
-    )
-    log.close()
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        try:
-            if _get(port, "/healthz")[0] == 200:
-                return process, port
-        except OSError:
-            time.sleep(0.1)
-    os.killpg(process.pid, signal.SIGKILL)
-    raise RuntimeError("the server did not start:\n" + (tmp / "server.log").read_text())
+    args = ["--port", str(port), "--db", str(tmp / "bench.sqlite3"), "--skill-id", SKILL_ID]
+    process = start_serving([*SERVE, *args], port, tmp / "server.log", environ_without_settings())
+    return process, port
 
 
 def _get(port: int, path: str, headers: dict[str, str] | None = None) -> tuple[int, dict, bytes]:
-    async def once() -> tuple[int, dict[str, str], bytes]:
-        reader, writer = await asyncio.open_connection("127.0.0.1", port)
-        try:
-            writer.write(raw_request("GET", path, headers))
-            return await asyncio.wait_for(read_response(reader), 10)
-        finally:
-            writer.close()
-
-    return asyncio.run(once())
-
-
-def cpu_seconds(pid: int) -> float:
-    """User plus system CPU time `pid` has used so far, from /proc/<pid>/stat."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    return asyncio.run(exchange(port, raw_request("GET", path, headers)))
 
 
 # -- one round --------------------------------------------------------------------------------
@@ -295,12 +268,7 @@ def main(
                     if number:
                         figures[kind].append(replace(result, cpu_us=cpu / result.requests * 1e6))
         finally:
-            os.killpg(process.pid, signal.SIGTERM)
-            try:
-                process.wait(timeout=40)
-            except subprocess.TimeoutExpired:
-                os.killpg(process.pid, signal.SIGKILL)
-                process.wait()
+            stop_server(process)
         logged = sum(1 for _ in (tmp / "server.log").open("rb"))
     report(wrk, seconds, rounds, connections, len(body), cues, figures, logged)
 

@@ -33,20 +33,31 @@ from __future__ import annotations
 import asyncio
 import json
 import os
-import platform
 import shutil
 import signal
-import socket
 import statistics
 import subprocess
 import sys
 import tempfile
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+
+from bench.support import (
+    BOOT_LIMIT_S,
+    cpu_seconds,
+    environ_without_settings,
+    free_port,
+    machine,
+    percentile,
+    raw_request,
+    read_response,
+    start_logged,
+    wait_until_serving,
+)
 
 SKILL_ID = "amzn1.ask.skill.bench-scale-out"
 USERS = 64
@@ -59,67 +70,20 @@ POLL_WAIT_S = 30
 PARK_S = 0.05
 #: Time given the subscriptions to come back after they are cut, before a change is sent.
 RECONNECTED_S = 1.0
-BOOT_LIMIT_S = 30.0
 
 
 # -- plumbing -----------------------------------------------------------------------------------
 
 
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
-def percentile(samples: list[float], q: float) -> float:
-    ordered = sorted(samples)
-    return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
-
-
-def cpu_seconds(pids: list[int]) -> float:
-    """User plus system CPU time of these processes and their children threads, from /proc."""
-    ticks = os.sysconf("SC_CLK_TCK")
-    total = 0
-    for pid in pids:
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-        total += int(fields[11]) + int(fields[12])  # utime, stime
-    return total / ticks
+def cpu_seconds_of(pids: list[int]) -> float:
+    """User plus system CPU time these processes have used so far, from /proc."""
+    return sum(map(cpu_seconds, pids))
 
 
 def group_pids(pid: int) -> list[int]:
     """A gunicorn master and its workers."""
     children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
     return [pid, *map(int, children)]
-
-
-def machine() -> str:
-    meminfo = Path("/proc/meminfo").read_text().splitlines()[0].split()
-    total_gib = int(meminfo[1]) / 1024 / 1024
-    return (
-        f"{os.cpu_count()} CPUs, {total_gib:.1f} GiB RAM, "
-        f"Python {platform.python_version()} on {platform.system()} {platform.release()}"
-    )
-
-
-def request(method: str, path: str, headers: dict[str, str], body: bytes = b"") -> bytes:
-    lines = [f"{method} {path} HTTP/1.1", "Host: 127.0.0.1"]
-    lines += [f"{name}: {value}" for name, value in headers.items()]
-    if body or method == "POST":
-        lines.append(f"Content-Length: {len(body)}")
-    return ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1") + body
-
-
-async def read_response(reader: asyncio.StreamReader) -> tuple[int, dict[str, str], bytes]:
-    status_line = await reader.readline()
-    if not status_line:
-        raise ConnectionError("closed by the server")
-    headers: dict[str, str] = {}
-    while (line := await reader.readline()) not in (b"\r\n", b""):
-        name, _, value = line.decode("latin-1").partition(":")
-        headers[name.strip().lower()] = value.strip()
-    length = int(headers.get("content-length", "0"))
-    body = await reader.readexactly(length) if length else b""
-    return int(status_line.split()[1]), headers, body
 
 
 @dataclass
@@ -165,32 +129,17 @@ class Lab:
 
     def serve(self, name: str, env: dict[str, str]) -> Instance:
         port = free_port()
-        environ = {
-            key: value for key, value in os.environ.items() if not key.startswith("SCIATICA_")
-        }
-        environ.update(env, SCIATICA_SKILL_ID=SKILL_ID)  # no Alexa here, but serve wants one
+        # No Alexa here, but serve wants a skill id.
+        environ = environ_without_settings(**env, SCIATICA_SKILL_ID=SKILL_ID)
         args = [sys.executable, "-m", "sciatica_coach.cli", "serve", "--port", str(port)]
         process = self._start(args, f"{name}.log", environ)
-        deadline = time.monotonic() + BOOT_LIMIT_S
-        while not _answers(port):
-            if process.poll() is not None or time.monotonic() > deadline:
-                log = (self.tmp / f"{name}.log").read_text(errors="replace")
-                raise RuntimeError(f"instance {name} did not start:\n{log}")
-            time.sleep(0.05)
+        wait_until_serving(process, port, self.tmp / f"{name}.log", f"instance {name}")
         return Instance(name, process, port)
 
     def _start(
         self, args: list[str], log_name: str, env: dict[str, str] | None = None
     ) -> subprocess.Popen[bytes]:
-        with (self.tmp / log_name).open("wb") as log:
-            process = subprocess.Popen(
-                args,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                stdin=subprocess.DEVNULL,
-                env=env,
-                start_new_session=True,
-            )
+        process = start_logged(args, self.tmp / log_name, env)
         self.processes.append(process)
         return process
 
@@ -199,15 +148,6 @@ class Lab:
             if process.poll() is None:
                 os.killpg(process.pid, signal.SIGKILL)
             process.wait()
-
-
-def _answers(port: int) -> bool:
-    try:
-        with socket.create_connection(("127.0.0.1", port), timeout=1) as conn:
-            conn.sendall(request("GET", "/healthz", {"Connection": "close"}))
-            return conn.recv(64).startswith(b"HTTP/1.1 200")
-    except OSError:
-        return False
 
 
 @contextmanager
@@ -259,7 +199,7 @@ async def poll_burst(ports: list[int], tokens: list[str], total: int) -> float:
         try:
             while remaining[0] > 0:
                 remaining[0] -= 1
-                writer.write(request("GET", "/api/v1/cues", auth))
+                writer.write(raw_request("GET", "/api/v1/cues", auth))
                 status, _, _ = await read_response(reader)
                 if status != 200:
                     raise RuntimeError(f"poll answered {status}")
@@ -282,34 +222,45 @@ def measure_round(
     instances: list[Instance], redis_pid: int, tokens: list[str], total: int
 ) -> Round:
     app_pids = [pid for instance in instances for pid in instance.pids()]
-    app_before, redis_before = cpu_seconds(app_pids), cpu_seconds([redis_pid])
+    app_before, redis_before = cpu_seconds_of(app_pids), cpu_seconds(redis_pid)
     took = asyncio.run(poll_burst([instance.port for instance in instances], tokens, total))
-    app_cpu = cpu_seconds(app_pids) - app_before
-    redis_cpu = cpu_seconds([redis_pid]) - redis_before
+    app_cpu = cpu_seconds_of(app_pids) - app_before
+    redis_cpu = cpu_seconds(redis_pid) - redis_before
     return Round(total / took, app_cpu / total * 1e6, redis_cpu / total * 1e6)
 
 
 # -- (b) wake-ups over HTTP ---------------------------------------------------------------------
 
 
-async def wake_once(poll_port: int, act_port: int, poll_token: str, act_token: str) -> float:
-    """Milliseconds from sending "repeat" to act_port until the long poll on poll_port answers."""
+async def wake_once(
+    poll_port: int,
+    act_port: int,
+    poll_token: str,
+    act_token: str,
+    while_parked: Callable[[], Awaitable[None]] | None = None,
+) -> float:
+    """Milliseconds from sending "repeat" to act_port until the long poll on poll_port answers.
+
+    `while_parked`, if given, runs once the poll has parked and before the change is sent.
+    """
     poll_auth = {"Authorization": f"Bearer {poll_token}"}
     reader, writer = await asyncio.open_connection("127.0.0.1", poll_port)
     act_reader, act_writer = await asyncio.open_connection("127.0.0.1", act_port)
     try:
-        writer.write(request("GET", "/api/v1/cues", poll_auth))
+        writer.write(raw_request("GET", "/api/v1/cues", poll_auth))
         _, headers, _ = await read_response(reader)
         waiting = {**poll_auth, "If-None-Match": headers["etag"]}
-        writer.write(request("GET", f"/api/v1/cues?wait={POLL_WAIT_S}", waiting))
+        writer.write(raw_request("GET", f"/api/v1/cues?wait={POLL_WAIT_S}", waiting))
         answered = asyncio.ensure_future(_timed_read(reader))
         await asyncio.sleep(PARK_S)
+        if while_parked is not None:
+            await while_parked()
         if answered.done():
             raise RuntimeError("the long poll answered before anything changed")
         body = json.dumps({"action": "repeat"}).encode()
         act = {"Authorization": f"Bearer {act_token}", "Content-Type": "application/json"}
         sent = time.perf_counter()
-        act_writer.write(request("POST", "/api/v1/actions", act, body))
+        act_writer.write(raw_request("POST", "/api/v1/actions", act, body))
         status, _, _ = await read_response(act_reader)
         if status != 200:
             raise RuntimeError(f"repeat answered {status}")
@@ -395,35 +346,13 @@ async def wake_after_reconnect(
     redis_url: str, poll_port: int, act_port: int, poll_token: str, act_token: str
 ) -> float:
     """A cross-instance wake of a poll that was waiting when the subscriptions were cut."""
-    poll_auth = {"Authorization": f"Bearer {poll_token}"}
-    reader, writer = await asyncio.open_connection("127.0.0.1", poll_port)
-    act_reader, act_writer = await asyncio.open_connection("127.0.0.1", act_port)
-    try:
-        writer.write(request("GET", "/api/v1/cues", poll_auth))
-        _, headers, _ = await read_response(reader)
-        waiting = {**poll_auth, "If-None-Match": headers["etag"]}
-        writer.write(request("GET", f"/api/v1/cues?wait={POLL_WAIT_S}", waiting))
-        answered = asyncio.ensure_future(_timed_read(reader))
-        await asyncio.sleep(PARK_S)
+
+    async def cut_subscriptions() -> None:
         if kill_subscriptions(redis_url) < 2:
             raise RuntimeError("expected both instances' subscriptions to cut")
         await asyncio.sleep(RECONNECTED_S)  # the subscriptions are back; the poll waits on
-        if answered.done():
-            raise RuntimeError("the long poll answered before anything changed")
-        body = json.dumps({"action": "repeat"}).encode()
-        act = {"Authorization": f"Bearer {act_token}", "Content-Type": "application/json"}
-        sent = time.perf_counter()
-        act_writer.write(request("POST", "/api/v1/actions", act, body))
-        status, _, _ = await read_response(act_reader)
-        if status != 200:
-            raise RuntimeError(f"repeat answered {status}")
-        poll_status, at = await asyncio.wait_for(answered, POLL_WAIT_S / 2)
-        if poll_status != 200:
-            raise RuntimeError(f"the long poll answered {poll_status}")
-        return (at - sent) * 1000
-    finally:
-        writer.close()
-        act_writer.close()
+
+    return await wake_once(poll_port, act_port, poll_token, act_token, cut_subscriptions)
 
 
 def summary(samples: list[float], unit: str = "ms") -> str:

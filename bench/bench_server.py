@@ -28,10 +28,8 @@ from __future__ import annotations
 import asyncio
 import json
 import os
-import platform
 import resource
 import signal
-import socket
 import statistics
 import subprocess
 import sys
@@ -48,6 +46,18 @@ from flask import Flask, jsonify, request
 from flask.typing import ResponseReturnValue
 from werkzeug.middleware.dispatcher import DispatcherMiddleware
 
+from bench.support import (
+    cpu_seconds,
+    exchange,
+    free_port,
+    int_arg,
+    machine,
+    percentile,
+    raw_request,
+    read_response,
+    start_serving,
+    worker_pid,
+)
 from sciatica_coach.server import WORKER_CONNECTIONS
 
 SKILL_ID = "amzn1.ask.skill.bench-server"
@@ -113,31 +123,11 @@ def progress(message: str) -> None:
     print(f"  ... {message}", file=sys.stderr, flush=True)
 
 
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
-def percentile(samples: list[float], q: float) -> float:
-    ordered = sorted(samples)
-    return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
-
-
 def rss_bytes(pid: int) -> int:
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
         if line.startswith("VmRSS:"):
             return int(line.split()[1]) * 1024
     raise RuntimeError(f"no VmRSS for {pid}")
-
-
-def machine() -> str:
-    meminfo = Path("/proc/meminfo").read_text().splitlines()[0].split()
-    total_gib = int(meminfo[1]) / 1024 / 1024
-    return (
-        f"{os.cpu_count()} CPUs, {total_gib:.1f} GiB RAM, "
-        f"Python {platform.python_version()} on {platform.system()} {platform.release()}"
-    )
 
 
 def signed(ca: Any, user_id: str, intent: str) -> tuple[bytes, dict[str, str]]:
@@ -152,42 +142,6 @@ def signed(ca: Any, user_id: str, intent: str) -> tuple[bytes, dict[str, str]]:
 
     AlexaSimulator(capture, ca, SKILL_ID, time.time, user_id=user_id).says(intent)
     return captured[0]
-
-
-def raw_request(
-    method: str, path: str, headers: Mapping[str, str] | None = None, body: bytes = b""
-) -> bytes:
-    lines = [f"{method} {path} HTTP/1.1", "Host: 127.0.0.1"]
-    lines += [f"{name}: {value}" for name, value in (headers or {}).items()]
-    if body or method == "POST":
-        lines.append(f"Content-Length: {len(body)}")
-    return ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1") + body
-
-
-async def read_response(reader: asyncio.StreamReader) -> tuple[int, dict[str, str], bytes]:
-    status_line = await reader.readline()
-    if not status_line:
-        raise ConnectionError("closed by the server")
-    headers: dict[str, str] = {}
-    while (line := await reader.readline()) not in (b"\r\n", b""):
-        name, _, value = line.decode("latin-1").partition(":")
-        headers[name.strip().lower()] = value.strip()
-    length = int(headers.get("content-length", "0"))
-    body = await reader.readexactly(length) if length else b""
-    return int(status_line.split()[1]), headers, body
-
-
-async def exchange(
-    port: int, data: bytes, timeout: float = 10.0
-) -> tuple[int, dict[str, str], bytes]:
-    """One request on a fresh connection."""
-    reader, writer = await asyncio.wait_for(asyncio.open_connection("127.0.0.1", port), timeout)
-    try:
-        writer.write(data)
-        await writer.drain()
-        return await asyncio.wait_for(read_response(reader), timeout)
-    finally:
-        writer.close()
 
 
 # -- (a) latency --------------------------------------------------------------------------------
@@ -291,12 +245,6 @@ class Level:
     wake_ms: list[float] = field(default_factory=list)
     #: Share of one core the worker used while the watches only waited (and re-polled).
     cpu_busy: float | None = None
-
-
-def cpu_seconds(pid: int) -> float:
-    """User plus system CPU time `pid` has used so far, from /proc/<pid>/stat."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 async def worker_busy(worker: int, seconds: float = CPU_WINDOW_S) -> float:
@@ -466,30 +414,8 @@ def start_server(tmp: Path, ca: Any) -> tuple[subprocess.Popen[bytes], int]:
     ca.install_chain(tmp / "certs")
     args = ["--port", str(port), "--db", str(tmp / "bench.sqlite3"), "--skill-id", SKILL_ID]
     args += ["--ca-file", str(ca.write_root(tmp / "root.pem")), "--cert-cache", str(tmp / "certs")]
-    log = (tmp / "server.log").open("wb")
-    process = subprocess.Popen(
-        [sys.executable, "-m", "bench.bench_server", "serve", *args],
-        stdout=log,
-        stderr=subprocess.STDOUT,
-        stdin=subprocess.DEVNULL,
-        start_new_session=True,
-    )
-    log.close()
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        try:
-            status, _, _ = asyncio.run(exchange(port, raw_request("GET", "/healthz"), 1))
-            if status == 200:
-                return process, port
-        except OSError:
-            time.sleep(0.1)
-    process.kill()
-    raise RuntimeError("the server did not start:\n" + (tmp / "server.log").read_text())
-
-
-def worker_pid(process: subprocess.Popen[bytes]) -> int:
-    [pid] = Path(f"/proc/{process.pid}/task/{process.pid}/children").read_text().split()
-    return int(pid)
+    command = [sys.executable, "-m", "bench.bench_server", "serve", *args]
+    return start_serving(command, port, tmp / "server.log"), port
 
 
 def report(
@@ -598,11 +524,7 @@ def main(runs: int = 1000, max_waiters: int = 10_000) -> None:
             print(f"    {line[:200]}")
 
 
-def _int_arg(position: int, default: int) -> int:
-    return int(sys.argv[position]) if len(sys.argv) > position else default
-
-
 if __name__ == "__main__":
     if len(sys.argv) > 1 and sys.argv[1] == "serve":
         sys.exit(serve_child(sys.argv[2:]))
-    main(_int_arg(1, 1000), _int_arg(2, 10_000))
+    main(int_arg(1, 1000), int_arg(2, 10_000))

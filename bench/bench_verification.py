@@ -27,6 +27,7 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
 from cryptography.x509 import verification as x509_verification
 
+from bench.support import percentile
 from skill.demo_ca import DemoCA
 from skill.verification import ALEXA_CERT_DOMAIN, AlexaRequestVerifier, load_trusted_roots
 
@@ -41,12 +42,9 @@ def interleaved_us(calls: list[Callable[[], object]], runs: int) -> list[tuple[f
             start = time.perf_counter()
             call()
             timings.append(time.perf_counter() - start)
-    result = []
-    for timings in samples:
-        timings.sort()
-        p99 = timings[min(len(timings) - 1, int(len(timings) * 0.99))]
-        result.append((statistics.median(timings) * 1e6, p99 * 1e6))
-    return result
+    return [
+        (statistics.median(timings) * 1e6, percentile(timings, 0.99) * 1e6) for timings in samples
+    ]
 
 
 def main(runs: int = 2000) -> None:
