@@ -48,6 +48,7 @@ from werkzeug.middleware.dispatcher import DispatcherMiddleware
 
 from bench.support import (
     cpu_seconds,
+    environ_without_settings,
     exchange,
     free_port,
     int_arg,
@@ -415,7 +416,8 @@ def start_server(tmp: Path, ca: Any) -> tuple[subprocess.Popen[bytes], int]:
     args = ["--port", str(port), "--db", str(tmp / "bench.sqlite3"), "--skill-id", SKILL_ID]
     args += ["--ca-file", str(ca.write_root(tmp / "root.pem")), "--cert-cache", str(tmp / "certs")]
     command = [sys.executable, "-m", "bench.bench_server", "serve", *args]
-    return start_serving(command, port, tmp / "server.log"), port
+    # None of the caller's SCIATICA_* settings: the bench measures a temporary SQLite file.
+    return start_serving(command, port, tmp / "server.log", environ_without_settings()), port
 
 
 def report(
