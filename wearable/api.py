@@ -31,7 +31,7 @@ from shared.store import VersionConflict
 
 from .actions import DEFAULT_WATCH_LEAD_IN_S, WatchAction, watch_lead_in
 from .auth import invalid_token, require_user
-from .cue_payload import MAX_WAIT_S, clock_block, etag_for, run_payload, to_ms
+from .cue_payload import MAX_WAIT_S, clock_block, etag_for, run_payload
 from .face import face
 from .long_poll import wait_for_change
 from .openapi import build_spec
@@ -259,11 +259,7 @@ def _cue_response(
     if conditional and request.if_none_match.contains_weak(etag):
         response = Response(status=304, headers=headers)
     else:
-        body = {
-            "server_time_ms": to_ms(sent),
-            **run_payload(view, coach.routine.title),
-            "clock": clock,
-        }
+        body = {**run_payload(view, coach.routine.title), "clock": clock}
         response = jsonify(body)
         response.headers.update(headers)
     response.set_etag(etag)

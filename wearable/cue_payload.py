@@ -1,9 +1,12 @@
 """A run as the watch reads it: the state, the hold window and every cue it can already place.
 
-Times are epoch milliseconds on the server's clock; the watch corrects for its own clock's
-offset (estimated from the `clock` block) before scheduling a buzz. Each cue carries its haptic
-pattern in every platform's shape, so a watch needs no lookup table and one answer is enough
-to fire all later buzzes locally.
+Times are whole epoch milliseconds on the server's clock, each rounded once from a reading of
+it; the watch corrects for its own clock's offset (estimated from the `clock` block) before
+scheduling a buzz. The run is read at one moment, `server_time_ms`, and what is left of a
+running hold is computed from the rounded figures themselves (end minus that moment), so a
+watch can check the arithmetic to the millisecond and the payload agrees with its headers.
+Each cue carries its haptic pattern in every platform's shape, so a watch needs no lookup
+table and one answer is enough to fire all later buzzes locally.
 """
 
 from __future__ import annotations
@@ -54,8 +57,22 @@ def cue_to_dict(cue: Cue) -> dict[str, Any]:
     }
 
 
+def remaining_ms(view: RunView, start_ms: int, end_ms: int, at_ms: int) -> int:
+    """What is left of the hold, from whole milliseconds, so it equals end_ms - at_ms exactly.
+
+    Rounding `end - now` on its own could land a millisecond off `end_ms - server_time_ms`;
+    for a running hold both come from the same rounded figures. A paused or stopped hold is
+    what resume will give, which no clock reading changes.
+    """
+    assert view.hold is not None
+    if view.phase in (Phase.PAUSED, Phase.STOPPED):
+        return to_ms(view.hold.remaining)
+    return min(end_ms - start_ms, max(0, end_ms - at_ms))
+
+
 def run_payload(view: RunView, routine_title: str) -> dict[str, Any]:
     """The body of a cue poll, less the `clock` block that is stamped just before sending."""
+    at_ms = to_ms(view.now)
     step = None
     if view.step is not None:
         step = {
@@ -68,13 +85,15 @@ def run_payload(view: RunView, routine_title: str) -> dict[str, Any]:
         }
     hold = None
     if view.hold is not None:
+        start_ms, end_ms = to_ms(view.hold.start), to_ms(view.hold.end)
         hold = {
-            "start_ms": to_ms(view.hold.start),
-            "end_ms": to_ms(view.hold.end),
-            "remaining_ms": to_ms(view.hold.remaining),
+            "start_ms": start_ms,
+            "end_ms": end_ms,
+            "remaining_ms": remaining_ms(view, start_ms, end_ms, at_ms),
             "seconds": view.hold.seconds,
         }
     return {
+        "server_time_ms": at_ms,
         "version": view.version,
         "state": view.phase.value,
         "routine": {"id": view.state.routine_id, "title": routine_title},

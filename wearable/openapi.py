@@ -196,7 +196,11 @@ def _schemas() -> dict[str, Any]:
             {
                 "start_ms": _MS,
                 "end_ms": _MS,
-                "remaining_ms": _MS,
+                "remaining_ms": {
+                    **_MS,
+                    "description": "While the step runs, exactly min(end_ms - start_ms, "
+                    "max(0, end_ms - server_time_ms)); paused or stopped, what resume gives.",
+                },
                 "seconds": {"type": "number", "minimum": 0},
             }
         ),
@@ -212,7 +216,11 @@ def _schemas() -> dict[str, Any]:
         },
         "CueState": _obj(
             {
-                "server_time_ms": _MS,
+                "server_time_ms": {
+                    **_MS,
+                    "description": "The moment the run was read: state and remaining figures "
+                    "are as of then; between server_receive_ms and server_send_ms.",
+                },
                 "version": {"type": "integer", "minimum": 0},
                 "state": {"enum": [phase.value for phase in Phase]},
                 "routine": _obj({"id": {"type": "string"}, "title": {"type": "string"}}),

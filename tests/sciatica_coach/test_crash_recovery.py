@@ -131,6 +131,9 @@ def test_a_server_killed_mid_hold_resumes_the_same_hold_for_voice_and_watch(
     assert body["cues"] == before["cues"]
     received, sent = (int(after.headers[name]) for name in ("Server-Receive-Ms", "Server-Send-Ms"))
     end_ms = before["hold"]["end_ms"]
+    # WATCH_API.md, "Times": one reading of the run, in whole ms, between arrival and answer.
+    assert received <= body["server_time_ms"] <= sent
+    assert body["hold"]["remaining_ms"] == end_ms - body["server_time_ms"]
     assert end_ms - sent <= body["hold"]["remaining_ms"] <= end_ms - received
     assert after.headers["ETag"] == etag  # a watch's long poll from before still matches
 

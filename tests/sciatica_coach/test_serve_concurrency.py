@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import http.client
 import select
 import time
 from collections.abc import Iterator
@@ -14,6 +13,7 @@ from serve_support import (
     SKILL_ID,
     Launcher,
     Server,
+    TrackedConnection,
     pair_watch,
     requests_transport,
     watch_get,
@@ -56,9 +56,7 @@ def serve_flags(tmp_path: Path, ca: DemoCA) -> list[str]:
     ]
 
 
-def open_poll(
-    launcher: Launcher, server: Server, token: str, etag: str
-) -> http.client.HTTPConnection:
+def open_poll(launcher: Launcher, server: Server, token: str, etag: str) -> TrackedConnection:
     """Send a long poll and leave its answer unread."""
     conn = launcher.connect(server)
     conn.request(
@@ -69,7 +67,7 @@ def open_poll(
     return conn
 
 
-def answered(conn: http.client.HTTPConnection) -> bool:
+def answered(conn: TrackedConnection) -> bool:
     """Whether the server has sent anything back on this connection yet."""
     assert conn.sock is not None
     readable, _, _ = select.select([conn.sock], [], [], 0)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import http.client
 import signal
 import threading
 from collections.abc import Iterator
@@ -14,6 +13,7 @@ from serve_support import (
     SKILL_ID,
     Launcher,
     Server,
+    TrackedConnection,
     pair_watch,
     watch_get,
 )
@@ -63,9 +63,7 @@ def launcher(tmp_path: Path) -> Iterator[Launcher]:
     launcher.kill_all()
 
 
-def waiting_poll(
-    launcher: Launcher, server: Server, token: str, wait_s: int
-) -> http.client.HTTPConnection:
+def waiting_poll(launcher: Launcher, server: Server, token: str, wait_s: int) -> TrackedConnection:
     """A long poll that is waiting in the server when this returns.
 
     A gevent worker accepts connections in order and runs each request until it blocks, so

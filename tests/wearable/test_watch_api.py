@@ -247,6 +247,55 @@ def test_a_poll_carries_the_step_the_hold_and_every_cue_with_its_pattern(
         assert cue["step_index"] == 0
 
 
+def test_every_figure_of_a_poll_is_whole_ms_and_the_hold_left_is_end_minus_server_time(
+    watch: WatchActions, coach: Coach, clock: ManualClock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The contract of WATCH_API.md "Times": one reading of the run, its arithmetic exact.
+
+    The clock moves a fraction of a millisecond at every reading, as a real one does between
+    the request arriving, the run being read and the answer leaving, so rounding each figure
+    on its own would put remaining_ms a millisecond off end_ms - server_time_ms.
+    """
+    clock.advance(0.000_4)
+    tick = clock.now
+
+    def ticking() -> float:
+        clock.advance(0.000_3337)
+        return tick()
+
+    monkeypatch.setattr(clock, "now", ticking)
+    coach.apply(WATCH_USER, Event.START, lead_in=0.0)
+    holding = 0
+    for _ in range(200):
+        clock.advance(0.1)
+        response = watch.poll()
+        body = response.get_json()
+        received = int(response.headers["Server-Receive-Ms"])
+        sent = int(response.headers["Server-Send-Ms"])
+        assert (received, sent) == (
+            body["clock"]["server_receive_ms"],
+            body["clock"]["server_send_ms"],
+        )
+        assert received <= body["server_time_ms"] <= sent
+        hold = body["hold"]
+        if body["state"] == "holding":
+            holding += 1
+            assert hold["remaining_ms"] == hold["end_ms"] - body["server_time_ms"]
+            assert hold["end_ms"] - sent <= hold["remaining_ms"] <= hold["end_ms"] - received
+    assert holding > 100
+
+
+def test_a_paused_hold_keeps_what_resume_will_give_however_long_the_pause(
+    watch: WatchActions, coach: Coach, clock: ManualClock
+) -> None:
+    coach.apply(WATCH_USER, Event.START, lead_in=0.0)
+    clock.advance(12.25)
+    coach.apply(WATCH_USER, Event.PAUSE)
+    first = watch.poll().get_json()["hold"]["remaining_ms"]
+    clock.advance(600)
+    assert watch.poll().get_json()["hold"]["remaining_ms"] == first == 17_750
+
+
 def test_on_the_last_step_the_cues_include_the_routine_complete(
     watch: WatchActions, coach: Coach
 ) -> None:
