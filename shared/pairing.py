@@ -270,8 +270,14 @@ def _digest(kind: str, secret: str) -> str:
     return hashlib.sha256(f"{kind}:{secret}".encode()).hexdigest()
 
 
+#: Device codes and access tokens: 256 random bits as unpadded base64url (RFC 4648 5).
+SECRET_BYTES = 32
+SECRET_LENGTH = 43
+SECRET_ALPHABET = "A-Za-z0-9_-"
+
+
 def _new_secret() -> str:
-    return secrets.token_urlsafe(32)  # 256 bits
+    return secrets.token_urlsafe(SECRET_BYTES)
 
 
 class PairingService:

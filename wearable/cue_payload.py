@@ -41,6 +41,10 @@ def to_ms(seconds: float) -> int:
     return round(seconds * 1000)
 
 
+#: What etag_for makes, quotes included, as the OpenAPI document describes the header.
+ETAG_PATTERN = r'^"[0-9]+\.[0-9]+\.[0-9a-f]{16}"$'
+
+
 def etag_for(user_id: str, view: RunView) -> str:
     """A strong ETag from the run's version, bound to the user and run so none is reused."""
     scope = hashlib.sha256(f"{user_id}\0{view.state.run_id or ''}".encode()).hexdigest()[:16]

@@ -12,10 +12,16 @@ from typing import Any
 
 from shared.cues import CueKind
 from shared.engine import Phase
-from shared.pairing import DEVICE_CODE_GRANT, TokenErrorCode
+from shared.pairing import (
+    DEVICE_CODE_GRANT,
+    SECRET_ALPHABET,
+    SECRET_LENGTH,
+    USER_CODE_DIGITS,
+    TokenErrorCode,
+)
 
 from .actions import WatchAction
-from .cue_payload import MAX_WAIT_S
+from .cue_payload import ETAG_PATTERN, MAX_WAIT_S
 from .haptics import FITBIT_VIBRATION_PATTERNS, WATCHOS_HAPTIC_TYPES, Platform
 
 _MAX_MS = 999_999_999_999_999  # 15 digits: what the server parses as a millisecond time
@@ -23,6 +29,16 @@ _MAX_MS = 999_999_999_999_999  # 15 digits: what the server parses as a millisec
 _INT = {"type": "integer"}
 _MS = {"type": "integer", "minimum": 0}
 _NULLABLE_SIDE = {"enum": ["left", "right", None]}
+#: A device code or access token as the server makes them: 256 random bits, base64url.
+_SECRET = {
+    "type": "string",
+    "minLength": SECRET_LENGTH,
+    "maxLength": SECRET_LENGTH,
+    "pattern": f"^[{SECRET_ALPHABET}]{{{SECRET_LENGTH}}}$",
+}
+_USER_CODE = {"type": "string", "pattern": f"^[1-9][0-9]{{{USER_CODE_DIGITS - 1}}}$"}
+_SPOKEN_CODE = {"type": "string", "pattern": f"^[0-9]( [0-9]){{{USER_CODE_DIGITS - 1}}}$"}
+_SECONDS = {"type": "string", "pattern": "^[0-9]{1,6}$"}
 
 
 def _ref(name: str) -> dict[str, str]:
@@ -65,13 +81,16 @@ def _header(description: str, schema: dict[str, Any] | None = None) -> dict[str,
 
 
 _CUE_HEADERS = {
-    "ETag": _header("Strong validator of the run's version; send it back in If-None-Match."),
+    "ETag": _header(
+        "Strong validator of the run's version; send it back in If-None-Match.",
+        {"type": "string", "pattern": ETAG_PATTERN},
+    ),
     "Cache-Control": _header("private, no-cache: the answer is one user's and changes."),
     "Vary": _header("Authorization: each token sees its own user's run."),
     "Server-Receive-Ms": _header("When the request arrived (epoch ms, server clock).", _MS),
     "Server-Send-Ms": _header("When the answer left (epoch ms, server clock).", _MS),
 }
-_RETRY_AFTER = {"Retry-After": _header("Seconds to wait before trying again.", {"type": "string"})}
+_RETRY_AFTER = {"Retry-After": _header("Whole seconds to wait before trying again.", _SECONDS)}
 _AUTH_ERRORS = {
     "401": _problem(
         "No token, or one that is unknown or revoked.",
@@ -149,9 +168,9 @@ def _schemas() -> dict[str, Any]:
         },
         "PairingStart": _obj(
             {
-                "device_code": {"type": "string", "minLength": 32},
-                "user_code": {"type": "string", "pattern": "^[1-9][0-9]{5}$"},
-                "user_code_spoken": {"type": "string", "pattern": "^[0-9]( [0-9]){5}$"},
+                "device_code": _SECRET,
+                "user_code": _USER_CODE,
+                "user_code_spoken": _SPOKEN_CODE,
                 "prompt": {"type": "string"},
                 "expires_in": {"type": "integer", "minimum": 1},
                 "interval": {"type": "integer", "minimum": 1},
@@ -160,12 +179,12 @@ def _schemas() -> dict[str, Any]:
         "TokenRequest": _obj(
             {
                 "grant_type": {"const": DEVICE_CODE_GRANT},
-                "device_code": {"type": "string", "minLength": 1},
+                "device_code": _SECRET,
             }
         ),
         "Token": _obj(
             {
-                "access_token": {"type": "string", "minLength": 32},
+                "access_token": _SECRET,
                 "token_type": {"const": "Bearer"},
             }
         ),
@@ -389,6 +408,7 @@ def _spec() -> dict[str, Any]:
                 "bearerAuth": {
                     "type": "http",
                     "scheme": "bearer",
+                    "bearerFormat": f"{SECRET_LENGTH} base64url characters",
                     "description": "The access_token from POST /api/v1/token.",
                 }
             },

@@ -1,0 +1,42 @@
+"""Schemathesis cases made as a paired watch would send them, for in-process and live fuzzing.
+
+The OpenAPI document says what a token or device code looks like, not which ones the server
+issued. A fuzzer left alone would only ever meet 401s and invalid_grant; given a real token
+and a freshly bound device code wherever it meant a part to be valid, every well-formed case
+can be held to a 2xx and its answer checked against the schema, while a refusal is judged on
+the part that was made wrong.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from schemathesis.config import SchemathesisConfig
+from schemathesis.generation import GenerationMode
+
+from shared.pairing import PairingService
+
+#: Unknown query parameters are ignored on purpose (a cache-buster or a newer watch's extra
+#: parameter must not break an older server), so the fuzzer does not send them expecting 400.
+FUZZ_CONFIG = {"generation": {"allow-extra-parameters": False}}
+
+
+def fuzz_config() -> SchemathesisConfig:
+    return SchemathesisConfig.from_dict(FUZZ_CONFIG)
+
+
+def meant_valid(case: Any, location: str) -> bool:
+    """Whether the generator meant this part of the case (header, body, ...) to be valid."""
+    modes = {place.value: info.mode for place, info in case.meta.components.items()}
+    return modes.get(location, GenerationMode.POSITIVE) is GenerationMode.POSITIVE
+
+
+def as_a_paired_watch(case: Any, authorization: str, pairing: PairingService, user_id: str) -> None:
+    """Put a real token and a bound device code where the generator meant them valid."""
+    if meant_valid(case, "header") and "Authorization" in (case.headers or {}):
+        case.headers["Authorization"] = authorization
+    body = case.body
+    if case.path.endswith("/token") and meant_valid(case, "body") and isinstance(body, dict):
+        started = pairing.start()
+        pairing.bind(user_id, started.user_code)
+        body["device_code"] = started.device_code
