@@ -75,15 +75,20 @@ class Server:
         return self.base_url + path
 
     def wait_ready(self, timeout: float = BOOT_TIMEOUT_S) -> None:
-        """Return once /healthz answers 200; fail with the server's log if it never does."""
+        """Return once /healthz answers 200; fail with the server's log if it never does.
+
+        Refused connections mean the server is not listening yet. Once it listens, its
+        worker may still be importing the app, which on a busy machine takes seconds, so a
+        probe waits for its answer as long as the boot may still take, not a fixed second.
+        """
         deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
+        while (left := deadline - time.monotonic()) > 0:
             if self.process.poll() is not None:
                 raise AssertionError(f"server exited {self.process.returncode}:\n{self.log()}")
             try:
-                if requests.get(self.url("/healthz"), timeout=1).status_code == 200:
+                if requests.get(self.url("/healthz"), timeout=left).status_code == 200:
                     return
-            except requests.ConnectionError:
+            except (requests.ConnectionError, requests.Timeout):
                 pass
             time.sleep(0.05)
         raise AssertionError(f"server not ready after {timeout} s:\n{self.log()}")
