@@ -115,8 +115,8 @@ def prepare(db: Path) -> str:
     from shared.engine import Event, RoutineEngine
     from shared.pairing import PairingService
     from shared.routine import load_routine
-    from shared.speech_timing import SpeechTimingModel
     from shared.sqlite_store import SQLiteStore
+    from shared.timing import SpeechTimingModel
 
     store = SQLiteStore(db)
     try:

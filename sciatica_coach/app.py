@@ -19,8 +19,8 @@ from shared.pairing import PairingService
 from shared.redis_notify import RedisNotifier
 from shared.redis_store import RedisStore
 from shared.routine import load_routine
-from shared.speech_timing import SpeechTimingModel
 from shared.sqlite_store import SQLiteStore
+from shared.timing import SpeechTimingModel
 from skill.builder import build_skill
 from skill.endpoint import init_skill
 from skill.handlers import Services

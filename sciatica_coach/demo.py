@@ -22,8 +22,8 @@ from shared.coach import Coach
 from shared.cues import Cue, CueKind
 from shared.engine import Event, RoutineEngine
 from shared.routine import load_routine
-from shared.speech_timing import SpeechTimingModel
 from shared.sqlite_store import SQLiteStore
+from shared.timing import SpeechTimingModel
 from skill import speech
 from skill.narration import Narrator
 

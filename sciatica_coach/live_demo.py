@@ -29,7 +29,7 @@ import requests
 
 from shared.clock import ScaledClock
 from shared.cues import CueKind
-from shared.speech_timing import SpeechTimingModel, break_seconds
+from shared.timing import SpeechTimingModel, break_seconds
 from skill.demo_ca import DemoCA
 from skill.simulator import AlexaSimulator, Transport, Turn
 from wearable.buzz_scheduler import Buzz

@@ -22,7 +22,7 @@ from typing import Any
 
 from .cues import Cue, CueKind, hold_cues
 from .routine import Routine, Step
-from .speech_timing import SpeechTimingModel
+from .timing import SpeechTimingModel
 
 log = logging.getLogger(__name__)
 

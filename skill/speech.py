@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from xml.sax.saxutils import escape
 
 from shared.routine import Routine, Step
-from shared.speech_timing import silence_ssml
+from shared.timing import silence_ssml
 
 #: The skill's invocation name and a ResumeIntent sample, as every locale's model has them
 #: (tests/interaction_models holds the models to these), for the line that tells a paused

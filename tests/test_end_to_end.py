@@ -25,7 +25,7 @@ from sciatica_coach.live_demo import (
     spoken_turn,
 )
 from shared.cues import CueKind
-from shared.speech_timing import SpeechTimingModel
+from shared.timing import SpeechTimingModel
 from skill.demo_ca import DemoCA
 from skill.simulator import AlexaSimulator
 from wearable.buzz_scheduler import Buzz

@@ -16,8 +16,8 @@ from shared.clock import ManualClock
 from shared.coach import Coach
 from shared.engine import RoutineEngine
 from shared.routine import load_routine
-from shared.speech_timing import SpeechTimingModel
 from shared.sqlite_store import SQLiteStore
+from shared.timing import SpeechTimingModel
 
 AppFactory = Callable[..., Flask]
 

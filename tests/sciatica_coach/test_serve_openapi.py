@@ -24,8 +24,8 @@ from shared.coach import Coach
 from shared.engine import Event, Phase, RoutineEngine
 from shared.pairing import PairingService
 from shared.routine import load_routine
-from shared.speech_timing import SpeechTimingModel
 from shared.sqlite_store import SQLiteStore
+from shared.timing import SpeechTimingModel
 from wearable.openapi import build_spec
 
 USER = "amzn1.ask.account.SERVE-OPENAPI"

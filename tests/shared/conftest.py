@@ -17,8 +17,8 @@ from shared.engine import RoutineEngine
 from shared.redis_notify import RedisNotifier
 from shared.redis_store import RedisStore
 from shared.routine import Routine, load_routine
-from shared.speech_timing import SpeechTimingModel
 from shared.sqlite_store import SQLiteStore
+from shared.timing import SpeechTimingModel
 
 
 @pytest.fixture(scope="session")

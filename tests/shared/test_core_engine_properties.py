@@ -39,7 +39,7 @@ from shared.engine import (
     Status,
 )
 from shared.routine import Routine, load_routine
-from shared.speech_timing import SpeechTimingModel
+from shared.timing import SpeechTimingModel
 
 RUNNING = {Phase.ANNOUNCING, Phase.HOLDING, Phase.AWAITING}
 #: The phase each stored status (other than active) must read as.

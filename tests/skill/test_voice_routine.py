@@ -12,7 +12,7 @@ from shared.clock import ManualClock
 from shared.coach import Coach
 from shared.cues import CueKind
 from shared.engine import Phase
-from shared.speech_timing import MAX_BREAK_SECONDS
+from shared.timing import MAX_BREAK_SECONDS
 from skill.simulator import AlexaSimulator
 
 BREAK = re.compile(r'<break time="(\d+)ms"/>')

@@ -7,7 +7,7 @@ import re
 
 import pytest
 
-from shared.speech_timing import (
+from shared.timing import (
     MAX_BREAK_SECONDS,
     SpeechTimingModel,
     break_seconds,

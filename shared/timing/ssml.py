@@ -1,0 +1,103 @@
+"""Reading SSML as a speaker plays it: text, breaks, paragraph and sentence edges, spelling.
+
+Alexa's rules, as its SSML reference gives them: a <break> is its `time` if given (`2s`,
+`.5s`, `500ms`), else its strength; one break plays at most ten seconds, so longer silences
+are chained breaks; a paragraph pauses like an x-strong break, a sentence like a strong one;
+a <sub alias> is heard as its alias.
+"""
+
+from __future__ import annotations
+
+import html
+import re
+
+_TAG = re.compile(r"<\s*(/?)\s*([a-zA-Z:-]+)([^>]*?)(/?)\s*>")
+_ATTR = re.compile(r"([a-zA-Z:-]+)\s*=\s*(\"[^\"]*\"|'[^']*')")
+_TIME = re.compile(r"^\s*(\d+(?:\.\d*)?|\.\d+)\s*(ms|s)\s*$", re.IGNORECASE)
+
+# Alexa's own break strengths (its SSML reference gives the medium default as a comma).
+_BREAK_STRENGTH = {
+    "none": 0.0,
+    "x-weak": 0.0,
+    "weak": 0.35,
+    "medium": 0.5,
+    "strong": 0.75,
+    "x-strong": 1.0,
+}
+#: Alexa's reference: a paragraph pauses like an x-strong break, a sentence like a strong one.
+STRUCTURE_PAUSE = {"p": _BREAK_STRENGTH["x-strong"], "s": _BREAK_STRENGTH["strong"]}
+#: Alexa plays at most ten seconds for one <break>.
+MAX_BREAK_SECONDS = 10.0
+
+
+def tokens(ssml: str) -> list[tuple[str, object]]:
+    """Split SSML into text, break, edge and spell markers; unknown tags are ignored.
+
+    A <sub alias="..."> is heard as its alias, so its own content is left out.
+    """
+    tokens: list[tuple[str, object]] = []
+    pos = 0
+    spell_stack: list[bool] = []
+    sub_stack: list[bool] = []
+
+    def text(chunk: str) -> None:
+        if chunk and not any(sub_stack):
+            tokens.append(("text", html.unescape(chunk)))
+
+    for match in _TAG.finditer(ssml):
+        text(ssml[pos : match.start()])
+        pos = match.end()
+        closing, name, attrs, self_closing = match.groups()
+        name = name.lower()
+        attributes = {k.lower(): html.unescape(v[1:-1]) for k, v in _ATTR.findall(attrs)}
+        if name == "break":
+            # <break .../> and <break ...></break> are one break; the closing tag is not another.
+            if not closing:
+                tokens.append(("break", break_seconds(attributes)))
+        elif name in STRUCTURE_PAUSE:
+            tokens.append(("edge", STRUCTURE_PAUSE[name]))
+        elif name == "sub":
+            if closing:
+                if sub_stack:
+                    sub_stack.pop()
+            elif "alias" in attributes:
+                text(attributes["alias"])
+                if not self_closing:
+                    sub_stack.append(True)
+            elif not self_closing:
+                sub_stack.append(False)
+        elif name == "say-as" and not closing:
+            spell = attributes.get("interpret-as", "") in {"digits", "characters", "spell-out"}
+            if not self_closing:
+                spell_stack.append(spell)
+                if spell:
+                    tokens.append(("spell+", None))
+        elif name == "say-as" and closing and spell_stack and spell_stack.pop():
+            tokens.append(("spell-", None))
+    text(ssml[pos:])
+    return tokens
+
+
+def break_seconds(attributes: dict[str, str]) -> float:
+    """A break's length as Alexa plays it: time wins over strength, capped at ten seconds."""
+    if "time" in attributes:
+        match = _TIME.match(attributes["time"])
+        if not match:
+            return 0.0
+        value = float(match.group(1)) / (1000.0 if match.group(2).lower() == "ms" else 1.0)
+        return min(value, MAX_BREAK_SECONDS)
+    return _BREAK_STRENGTH.get(attributes.get("strength", "medium"), 0.5)
+
+
+def silence_ssml(seconds: float) -> str:
+    """A silence of any length as chained breaks, since one break stops at ten seconds."""
+    if seconds < 0:
+        raise ValueError("silence cannot be negative")
+    parts = []
+    left_ms = round(seconds * 1000)
+    cap_ms = int(MAX_BREAK_SECONDS * 1000)
+    while left_ms > 0:
+        chunk = min(left_ms, cap_ms)
+        parts.append(f'<break time="{chunk}ms"/>')
+        left_ms -= chunk
+    return "".join(parts)
