@@ -25,6 +25,7 @@
     snapshot: null,
     samples: [], // {offset, delay} pairs; the lowest-delay one is trusted most
     offsetMs: 0, // server clock minus this clock
+    offsetErrorMs: Infinity, // the most offsetMs can be wrong by: half its sample's delay
     timers: [],
     fired: new Set(), // keys of cues already buzzed, oldest first
     enabled: false, // the person tapped "turn on buzzing": vibrate may work from now on
@@ -47,6 +48,7 @@
     const best = watch.samples.reduce((a, b) => (b.delay < a.delay ? b : a));
     const changed = Math.abs(best.offset - watch.offsetMs) > 5;
     watch.offsetMs = best.offset;
+    watch.offsetErrorMs = Math.max(0, best.delay) / 2;
     if (changed && watch.snapshot) schedule(watch.snapshot.cues);
   }
 
@@ -64,9 +66,15 @@
     }
   }
 
-  function buzz(cue) {
+  // What was buzzed, when it was aimed at and when it fired (this clock), and how sure the
+  // aim was: the face's own record, read by its tests and kept short.
+  const buzzLog = [];
+
+  function buzz(cue, aim) {
     if (watch.fired.has(cueKey(cue))) return;
     remember(cue);
+    buzzLog.push({ kind: cue.kind, at_ms: cue.at_ms, ...aim, fired_ms: Date.now() });
+    if (buzzLog.length > REMEMBERED_CUES) buzzLog.shift();
     face.dataset.lastCue = cue.kind;
     let vibrated = false;
     if (typeof navigator.vibrate === "function") {
@@ -95,9 +103,14 @@
     watch.timers = [];
     for (const cue of cues || []) {
       if (watch.fired.has(cueKey(cue))) continue;
-      const delay = cue.at_ms - serverNow();
+      const aim = {
+        due_ms: cue.at_ms - watch.offsetMs,
+        offset_ms: watch.offsetMs,
+        error_ms: watch.offsetErrorMs,
+      };
+      const delay = aim.due_ms - Date.now();
       if (delay < -LATE_TOLERANCE_MS) continue;
-      watch.timers.push(setTimeout(() => buzz(cue), Math.max(0, delay)));
+      watch.timers.push(setTimeout(() => buzz(cue, aim), Math.max(0, delay)));
     }
   }
 
@@ -381,5 +394,9 @@
     button.addEventListener("click", enable);
   });
   setInterval(draw, 100);
+  // Read-only for anyone who asks (diagnostics, the face's tests): every buzz and its aim.
+  Object.defineProperty(window, "sciaticaWatch", {
+    value: Object.freeze({ buzzes: () => buzzLog.map((entry) => ({ ...entry })) }),
+  });
   main();
 })();
