@@ -118,6 +118,23 @@ def ordered_failover(sentinel: redis.Redis) -> bool:
     return True
 
 
+def held_by_every_node(setup: SentinelSetup, key: str, version: int) -> bool:
+    """Whether master and replica both hold the run at `version`.
+
+    Replication is asynchronous and SENTINEL FAILOVER does not wait for it: a replica
+    promoted before a write reached it has lost that write (a busy machine showed it). A
+    switchover in production waits the same way (or uses FAILOVER, which does).
+    """
+    for port in setup.ports:
+        node = redis.Redis(port=port, decode_responses=True)
+        try:
+            if node.hget(key, "version") != str(version):
+                return False
+        finally:
+            node.close()
+    return True
+
+
 def master_port(sentinel: redis.Redis) -> int:
     """The master's port as clients are told it (SENTINEL MASTERS, which redis-py asks)."""
     return int(sentinel.sentinel_masters()[MASTER_NAME]["port"])
@@ -154,6 +171,8 @@ def test_after_a_failover_writes_and_wake_ups_follow_the_new_master(
     try:
         store.save_run(ALICE, RunState("sciatica", version=1), None)
         assert woken_across(a, b, ALICE, 2)
+        run_key = store.user_keys(ALICE)["run"]
+        until(lambda: held_by_every_node(redis_sentinel_setup, run_key, 1), "the replica in step")
         old = master_port(sentinel)
         until(lambda: ordered_failover(sentinel), "the Sentinel accepting the failover")
         until(lambda: master_port(sentinel) != old, "the replica being promoted")
