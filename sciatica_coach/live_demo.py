@@ -40,6 +40,9 @@ from .timeline import Spoken, Timeline, write_svg
 
 DEMO_SKILL_ID = "amzn1.ask.skill.sciatica-coach-demo"
 _BREAK = re.compile(r"<break\b([^>]*)/>")
+_BREAK_RUN = re.compile(r"(?:<break\b[^>]*/>\s*)+")
+#: A run of breaks this long is a hold; the breaks between the pieces before one are short.
+MIN_HOLD_S = 1.0
 _ATTR = re.compile(r'([a-zA-Z-]+)\s*=\s*"([^"]*)"')
 _TAG = re.compile(r"<[^>]+>")
 #: Seconds of routine time the person takes before saying "next".
@@ -142,27 +145,40 @@ class SpokenTurn:
     after: str
     after_end: float
     ends_session: bool
+    #: How long the request took to answer: the server timed the hold from the request, the
+    #: speaker talks once it has the reply, so this much of any error is the HTTP exchange.
+    reply_s: float = 0.0
 
     @property
     def hold_end(self) -> float:
         return self.lead_in_end + self.hold_s
 
 
-def spoken_turn(turn: Turn, at: float, timing: SpeechTimingModel) -> SpokenTurn:
-    """Split a reply at its silence: words, then the hold as breaks, then the spoken end."""
+def spoken_turn(
+    turn: Turn, at: float, timing: SpeechTimingModel, reply_s: float = 0.0
+) -> SpokenTurn:
+    """Split a reply at its hold (its longest run of breaks): words, the hold, the spoken end.
+
+    The short breaks between the pieces before a hold are part of the words.
+    """
     ssml = turn.ssml.removeprefix("<speak>").removesuffix("</speak>")
-    breaks = list(_BREAK.finditer(ssml))
-    if not breaks:
+    runs = list(_BREAK_RUN.finditer(ssml))
+    held = max(runs, key=_run_seconds, default=None)
+    if held is None or _run_seconds(held) < MIN_HOLD_S:
         end = at + timing.estimate(ssml)
-        return SpokenTurn(at, _plain(ssml), end, 0.0, "", end, turn.ends_session)
-    lead_in = ssml[: breaks[0].start()]
-    after = ssml[breaks[-1].end() :]
-    hold = sum(break_seconds(dict(_ATTR.findall(b.group(1)))) for b in breaks)
-    lead_end = at + timing.estimate(lead_in)
+        return SpokenTurn(at, _plain(ssml), end, 0.0, "", end, turn.ends_session, reply_s)
+    lead_in = ssml[: held.start()]
+    after = ssml[held.end() :]
+    hold = _run_seconds(held)
+    lead_end = at + timing.estimate(f"<speak>{lead_in}</speak>")
     after_end = lead_end + hold + timing.estimate(after)
     return SpokenTurn(
-        at, _plain(lead_in), lead_end, hold, _plain(after), after_end, turn.ends_session
+        at, _plain(lead_in), lead_end, hold, _plain(after), after_end, turn.ends_session, reply_s
     )
+
+
+def _run_seconds(run: re.Match[str]) -> float:
+    return sum(break_seconds(dict(_ATTR.findall(b.group(1)))) for b in _BREAK.finditer(run[0]))
 
 
 def _plain(ssml: str) -> str:
@@ -316,10 +332,12 @@ def _play(
     request = ("AMAZON.YesIntent", "yes")
     while True:
         console.say("person", request[1])
+        asked = clock.now()
         turn = speaker.says(request[0])
         if turn.status != 200:
             raise RuntimeError(f"the skill refused a request: {turn.body}")
-        heard = spoken_turn(turn, clock.now(), timing)  # the speaker talks once it has the reply
+        answered = clock.now()  # the speaker talks once it has the reply
+        heard = spoken_turn(turn, answered, timing, reply_s=answered - asked)
         session.turns.append(heard)
         console.say("speaker", heard.lead_in, heard.at)
         if heard.hold_s:
@@ -341,13 +359,15 @@ def _print_alignment(session: Session, out: TextIO, origin: float, speed: float)
     ends = [(t.hold_end, t) for t in session.turns if t.hold_s]
     buzzes = [at for at, cue in session.buzzes if cue.kind == CueKind.HOLD_END]
     print("\nhold end: spoken 'time's up' vs wrist buzz", file=out)
-    print(f"{'hold':>4}  {'spoken (s)':>10}  {'buzz (s)':>10}  {'error (ms)':>10}", file=out)
+    columns = ("spoken (s)", "buzz (s)", "error (ms)", "reply (ms)")
+    print(f"{'hold':>4}" + "".join(f"  {name:>10}" for name in columns), file=out)
     errors = []
-    for number, ((spoken_at, _), buzz_at) in enumerate(zip(ends, buzzes, strict=False), 1):
+    for number, ((spoken_at, turn), buzz_at) in enumerate(zip(ends, buzzes, strict=False), 1):
         error = (buzz_at - spoken_at) * 1000
         errors.append(abs(error))
         print(
-            f"{number:>4}  {spoken_at - origin:>10.2f}  {buzz_at - origin:>10.2f}  {error:>10.1f}",
+            f"{number:>4}  {spoken_at - origin:>10.2f}  {buzz_at - origin:>10.2f}  {error:>10.1f}"
+            f"  {turn.reply_s * 1000:>10.1f}",
             file=out,
         )
     if len(buzzes) != len(ends):
