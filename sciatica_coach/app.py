@@ -20,7 +20,7 @@ from shared.redis_notify import RedisNotifier
 from shared.redis_store import RedisStore
 from shared.routine import load_routine
 from shared.sqlite_store import SQLiteStore
-from shared.timing import SpeechTimingModel
+from shared.voices import Voices
 from skill.builder import build_skill
 from skill.endpoint import init_skill
 from skill.handlers import Services
@@ -30,6 +30,7 @@ from wearable.api import init_wearable
 from . import config as config_module
 from .body_limit import ChunkedBodyLimit
 from .health import bp as health_bp
+from .timing_config import deployment_timing
 
 log = logging.getLogger(__name__)
 
@@ -44,10 +45,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
         app.config.update(config)
 
     clock: Clock = app.config.get("CLOCK") or SystemClock()
-    timing = SpeechTimingModel(
-        words_per_minute=app.config["SPEECH_WPM"],
-        start_delay_s=app.config["VOICE_START_DELAY_S"],
-    )
+    timing = deployment_timing(app.config)
     engine = RoutineEngine(load_routine(app.config["ROUTINE_FILE"]), timing)
     store, notifier = _storage(app.config)
     coach = Coach(store, engine, clock, notifier=notifier)
@@ -58,7 +56,11 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     app.config.setdefault("VERIFY_CLOCK", clock.now)
 
     app.register_blueprint(health_bp)
-    services = Services(coach=coach, narrator=Narrator(coach), pairing=pairing)
+    voices = Voices(store, timing)
+    app.extensions["sciatica_voices"] = voices
+    services = Services(
+        coach=coach, narrator=Narrator(coach, voices), pairing=pairing, voices=voices
+    )
     init_skill(app, build_skill(services, app.config["SKILL_ID"] or None))
     _register_error_handlers(app)
     # Outermost, so every blueprint sees chunked bodies with a length it can limit.

@@ -9,6 +9,8 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
+from . import voice_cli
+
 #: The demo's default speed: the whole routine in about 20 s of wall time, well under a minute.
 DEFAULT_SPEED = 20.0
 #: Above this a loopback round trip (a few real ms) is seconds of routine time: the spoken
@@ -72,6 +74,7 @@ def build_parser() -> argparse.ArgumentParser:
         default="sciatica-session.svg",
         help="where to write the session timeline (SVG)",
     )
+    voice_cli.add_parser(commands)
     demo.add_argument(
         "--in-process",
         action="store_true",
@@ -82,6 +85,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    if args.command == "voice":
+        return voice_cli.run(args)
     if args.command == "demo":
         logging.basicConfig(
             level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s %(message)s"

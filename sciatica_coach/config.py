@@ -91,6 +91,8 @@ def from_env(environ: Mapping[str, str] | None = None) -> dict[str, Any]:
         "TRUSTED_PROXIES": _integer(env, "SCIATICA_TRUSTED_PROXIES", 0, low=0, high=5),
         "SPEECH_WPM": _number(env, "SCIATICA_SPEECH_WPM", 160.0, low=0, high=1000, low_open=True),
         "VOICE_START_DELAY_S": _number(env, "SCIATICA_VOICE_START_DELAY_S", 0.3, low=0, high=10),
+        # A voice profile (`sciatica-coach voice calibrate`) for every user who has none.
+        "VOICE_PROFILE": env.get("SCIATICA_VOICE_PROFILE") or None,
         "MAX_CONTENT_LENGTH": _integer(
             env, "SCIATICA_MAX_BODY", DEFAULT_MAX_BODY, low=1024, high=16 * 1024 * 1024
         ),

@@ -76,7 +76,7 @@ class CoreVoice:
         words = narration.words
         if words is None:
             return Reply(now, ((now, speech.say("routine_done")),), None, True)
-        lead_end = now + self.coach.engine.timing.estimate(words.lead_in)
+        lead_end = now + self.narrator.voices.timing_for(self.user_id).estimate(words.lead_in)
         hold = narration.view.hold
         spoken_end = lead_end + hold.remaining if hold else None
         segments = ((now, words.lead_in), (spoken_end or lead_end, words.after))

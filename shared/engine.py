@@ -22,7 +22,7 @@ from typing import Any
 
 from .cues import Cue, CueKind, hold_cues
 from .routine import Routine, Step
-from .timing import SpeechTimingModel
+from .timing import SpeechTiming, SpeechTimingModel
 
 log = logging.getLogger(__name__)
 
@@ -257,7 +257,7 @@ class RoutineEngine:
     """Applies events to run states for one routine, on times the caller supplies."""
 
     routine: Routine
-    timing: SpeechTimingModel = field(default_factory=SpeechTimingModel)
+    timing: SpeechTiming = field(default_factory=SpeechTimingModel)
     new_run_id: Callable[[], str] = field(default=lambda: uuid.uuid4().hex)
 
     def new_state(self) -> RunState:

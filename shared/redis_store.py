@@ -47,6 +47,7 @@ from .store import (
     DeviceRecord,
     PairingRecord,
     UserRecord,
+    UserVoice,
     VersionConflict,
     counter_scopes,
     decode_run,
@@ -270,9 +271,9 @@ redis.call('HSET', KEYS[1], 'version', ARGV[2], 'state', ARGV[3])
 return {1, ''}
 """
 
-# KEYS: user, run, history, history:order, devices.
+# KEYS: user, run, history, history:order, devices, voice.
 _DELETE_USER_KEYS = """
-redis.call('DEL', KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5])
+redis.call('DEL', unpack(KEYS))
 """
 
 # KEYS: token. ARGV: now. A watch is the JSON of strings under its token's key.
@@ -551,7 +552,7 @@ class RedisStore:
     def user_keys(self, user_id: str) -> dict[str, str]:
         """The names of one user's keys, all in the slot of their hash tag."""
         slot = f"{self.prefix}{{u:{user_tag(user_id)}}}:"
-        names = ("user", "run", "history", "history:order", "devices")
+        names = ("user", "run", "history", "history:order", "devices", "voice")
         return {name: slot + name for name in names}
 
     def pairing_keys(self) -> list[str]:
@@ -582,6 +583,22 @@ class RedisStore:
 
     def mark_safety_heard(self, user_id: str, now: float) -> None:
         self._run("mark_safety", [self.user_keys(user_id)["user"]], [_num(now)])
+
+    def load_voice(self, user_id: str) -> UserVoice:
+        profile, offset = self.client.hmget(
+            self.user_keys(user_id)["voice"], ["profile", "offset_s"]
+        )
+        return UserVoice(profile or None, float(offset) if offset is not None else 0.0)
+
+    def save_voice(self, user_id: str, voice: UserVoice, now: float) -> None:
+        key = self.user_keys(user_id)["voice"]
+        with self.client.pipeline(transaction=True) as pipe:
+            pipe.delete(key)
+            fields = {"offset_s": _num(voice.offset_s), "updated_at": _num(now)}
+            if voice.profile is not None:
+                fields["profile"] = voice.profile
+            pipe.hset(key, mapping=fields)
+            pipe.execute()
 
     def delete_user(self, user_id: str) -> None:
         """Forget a user, one slot at a time: pairings, watches, their own keys, counters.

@@ -21,6 +21,7 @@ from .store import (
     DeviceRecord,
     PairingRecord,
     UserRecord,
+    UserVoice,
     VersionConflict,
     counter_scopes,
     decode_run,
@@ -84,6 +85,15 @@ MIGRATIONS: tuple[str, ...] = (
         count INTEGER NOT NULL,
         PRIMARY KEY (key, bucket)
     ) WITHOUT ROWID;
+    """,
+    # 3: a user's own voice: the profile fitted to their speaker, and their nudges.
+    """
+    CREATE TABLE voices (
+        user_id TEXT PRIMARY KEY REFERENCES users(user_id) ON DELETE CASCADE,
+        profile TEXT,
+        offset_s REAL NOT NULL DEFAULT 0,
+        updated_at REAL NOT NULL
+    );
     """,
 )
 SCHEMA_VERSION = len(MIGRATIONS)
@@ -225,9 +235,25 @@ class SQLiteStore:
         with self._write() as conn:
             conn.execute("UPDATE users SET safety_heard_at = ? WHERE user_id = ?", (now, user_id))
 
+    def load_voice(self, user_id: str) -> UserVoice:
+        row = self._fetchone("SELECT profile, offset_s FROM voices WHERE user_id = ?", (user_id,))
+        return UserVoice(row[0], float(row[1])) if row else UserVoice()
+
+    def save_voice(self, user_id: str, voice: UserVoice, now: float) -> None:
+        with self._write() as conn:
+            conn.execute(
+                "INSERT OR IGNORE INTO users (user_id, created_at) VALUES (?, ?)", (user_id, now)
+            )
+            conn.execute(
+                "INSERT INTO voices (user_id, profile, offset_s, updated_at) VALUES (?, ?, ?, ?)"
+                " ON CONFLICT (user_id) DO UPDATE SET profile = excluded.profile,"
+                " offset_s = excluded.offset_s, updated_at = excluded.updated_at",
+                (user_id, voice.profile, voice.offset_s, now),
+            )
+
     def delete_user(self, user_id: str) -> None:
         with self._write() as conn:
-            for table in ("history", "runs", "users", "devices", "pairings"):
+            for table in ("history", "runs", "voices", "users", "devices", "pairings"):
                 conn.execute(f"DELETE FROM {table} WHERE user_id = ?", (user_id,))
             for scope in counter_scopes(user_id):
                 # Keys are "<limit name>:<scope>"; a scope is hex, so no GLOB wildcard.

@@ -97,6 +97,18 @@ class UserRecord:
 
 
 @dataclass(frozen=True, slots=True)
+class UserVoice:
+    """How a person's own speaker sounds to us: their fitted profile and their nudges.
+
+    `profile` is a voice profile's JSON (shared/timing/profile.py), None when they never
+    calibrated; `offset_s` is the sum of their "the buzz was early/late" nudges.
+    """
+
+    profile: str | None = None
+    offset_s: float = 0.0
+
+
+@dataclass(frozen=True, slots=True)
 class CompletedRun:
     """One finished routine, kept so a user can hear how they are getting on."""
 
@@ -114,6 +126,14 @@ class Store(Protocol):
     def get_user(self, user_id: str) -> UserRecord | None: ...
 
     def mark_safety_heard(self, user_id: str, now: float) -> None: ...
+
+    def load_voice(self, user_id: str) -> UserVoice:
+        """The user's voice settings; the defaults (no profile, no nudge) if none are kept."""
+        ...
+
+    def save_voice(self, user_id: str, voice: UserVoice, now: float) -> None:
+        """Keep `voice` as the user's settings, replacing what was there."""
+        ...
 
     def load_run(self, user_id: str) -> RunState | None: ...
 
@@ -137,8 +157,8 @@ class Store(Protocol):
     def delete_user(self, user_id: str) -> None:
         """Forget everything about a user (the skill was disabled).
 
-        Their run, history, watches, pairings bound to them, and their own rate-limit
-        counters (those scoped by counter_scopes(user_id)).
+        Their run, history, voice settings, watches, pairings bound to them, and their own
+        rate-limit counters (those scoped by counter_scopes(user_id)).
         """
         ...
 

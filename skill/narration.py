@@ -6,6 +6,8 @@ from dataclasses import dataclass
 
 from shared.coach import Coach, Outcome
 from shared.engine import Announcement, Event, Phase, RunView
+from shared.timing import SpeechTiming
+from shared.voices import Voices
 
 from . import speech
 
@@ -23,12 +25,19 @@ class Narration:
 
 
 class Narrator:
-    """Applies events through the Coach with the lead-in of the exact words that will be spoken."""
+    """Applies events through the Coach with the lead-in of the exact words that will be spoken.
 
-    def __init__(self, coach: Coach) -> None:
+    Every time comes from the timing of the user's own voice (their profile and nudges, else
+    the deployment's), and the hold's silence is written for that voice too.
+    """
+
+    def __init__(self, coach: Coach, voices: Voices | None = None) -> None:
         self.coach = coach
+        self.voices = voices or Voices(coach.store, coach.engine.timing)
 
-    def words_for(self, announcement: Announcement, intro: str = "") -> speech.StepSpeech:
+    def words_for(
+        self, announcement: Announcement, timing: SpeechTiming, intro: str = ""
+    ) -> speech.StepSpeech:
         resumed = announcement.resumed_hold_s is not None
         return speech.step_speech(
             self.coach.routine,
@@ -36,20 +45,22 @@ class Narrator:
             intro=intro,
             hold_seconds=announcement.resumed_hold_s,
             resumed=resumed,
+            break_for_silence=timing.break_for_silence,
         )
 
     def apply(self, user_id: str, event: Event, intro: str = "") -> Narration:
         """Apply `event`; an announced step's hold starts when its lead-in is estimated to end."""
+        timing = self.voices.timing_for(user_id)
 
         def lead_in(announcement: Announcement) -> float:
-            return self.coach.engine.timing.estimate(self.words_for(announcement, intro).lead_in)
+            return timing.estimate(self.words_for(announcement, timing, intro).lead_in)
 
         outcome = self.coach.apply(user_id, event, lead_in)
         announcement = outcome.transition.announcement
-        words = None if announcement is None else self.words_for(announcement, intro)
+        words = None if announcement is None else self.words_for(announcement, timing, intro)
         return Narration(outcome, words)
 
-    def rest_of_hold(self, view: RunView, said: str) -> str:
+    def rest_of_hold(self, user_id: str, view: RunView, said: str) -> str:
         """Words plus silence up to the hold's end, so an interrupted hold still ends aloud.
 
         Asking a question mid-hold cuts the speaker off, silence and all; the answer then
@@ -57,7 +68,8 @@ class Narrator:
         """
         if view.phase is not Phase.HOLDING or view.hold is None or view.step is None:
             return speech.wrap(said)
-        spoken = self.coach.engine.timing.estimate(said)
-        silence = max(0.0, view.hold.end - view.now - spoken)
+        timing = self.voices.timing_for(user_id)
+        spoken = timing.estimate(speech.wrap(said))
+        silence = timing.break_for_silence(max(0.0, view.hold.end - view.now - spoken))
         words = speech.step_speech(self.coach.routine, view.step_index)
         return speech.wrap(said, speech.silence_ssml(silence), words.after)

@@ -6,11 +6,18 @@ routine's own step text is already checked to be SSML-safe when the routine load
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from xml.sax.saxutils import escape
 
 from shared.routine import Routine, Step
 from shared.timing import silence_ssml
+from shared.timing.ssml import PIECE_BREAK
+
+# Between the pieces of what is said before a hold (safety note, heading, instruction, the
+# hold's length, the cue to start) goes PIECE_BREAK, a short written break: each piece is
+# then a stretch of speech a voice profile has measured once, exactly, instead of one long
+# stretch guessed.
 
 #: The skill's invocation name and a ResumeIntent sample, as every locale's model has them
 #: (tests/interaction_models holds the models to these), for the line that tells a paused
@@ -30,8 +37,9 @@ PHRASES: dict[str, str] = {
     "to begin again.",
     "step_heading": "Step {number} of {count}: {title}.",
     "first_step_again": "That was the first step, so here it is again.",
-    "hold_start": "Hold for {seconds} seconds, starting now.",
-    "hold_resume": "Picking up your hold with {seconds} seconds to go, starting now.",
+    "hold_start": "Hold for {seconds} seconds.",
+    "hold_resume": "Picking up your hold with {seconds} seconds to go.",
+    "start_cue": "Starting now.",
     "time_up_switch": "Time's up. Switch sides.",
     "time_up": "Time's up. Nicely done.",
     "next_prompt": "Say next when you're ready.",
@@ -71,6 +79,17 @@ PHRASES: dict[str, str] = {
     "pair_busy": "Pairing is busy just now. Please try again in a few minutes.",
     "unpair_ok": "Done. Your watch is unpaired and won't get any more cues.",
     "unpair_none": "There was no watch paired with your account.",
+    "tune_intro": "Let's tune your watch to this speaker. Keep the watch face open near me, "
+    "and stay quiet while I read some lines from the routine.",
+    "tune_done": "That's the last line. Your watch will tell you how it went.",
+    "tune_no_watch": "To tune your watch, first pair it: say pair code, then the six digits "
+    "on the watch face.",
+    "tune_result": "Your watch heard me, and the buzzes now follow this speaker.",
+    "nudge_later": "Okay, I'll buzz your watch a little later from now on.",
+    "nudge_earlier": "Okay, I'll buzz your watch a little earlier from now on.",
+    "nudge_at_limit": "That's as far as I can move the buzz. To get it closer, say: "
+    "Alexa, ask sciatica coach to tune my watch.",
+    "nudge_missing": "Was the buzz early, or late? Say the buzz was early, or the buzz was late.",
     "safety_reprompt": "Would you like to start the routine?",
     "error": "Sorry, something went wrong on my side. Please try that again.",
     "busy": "Sorry, I couldn't save that just now. Please say it again.",
@@ -113,6 +132,10 @@ class StepSpeech:
         return wrap(self.lead_in, self.hold, self.after)
 
 
+def _same_length(seconds: float) -> float:
+    return seconds
+
+
 def step_speech(
     routine: Routine,
     index: int,
@@ -120,29 +143,39 @@ def step_speech(
     intro: str = "",
     hold_seconds: float | None = None,
     resumed: bool = False,
+    break_for_silence: Callable[[float], float] = _same_length,
 ) -> StepSpeech:
     """The words for step `index`: heading, instruction, the hold as silence, the spoken end.
 
     `hold_seconds` overrides the hold length (a resumed hold speaks only what is left).
+    A hold's last piece is the same short cue every time, so the moment it ends (the hold's
+    start) follows from a measured text. `break_for_silence` writes the hold's silence for
+    the voice that says it: a voice that draws out a break gets a shorter one, so "Time's
+    up" starts as the hold ends.
     """
     step = routine.step(index)
     heading = say("step_heading", number=index + 1, count=len(routine), title=step.title)
     lead = [intro] if intro else []
     if resumed and step.hold is not None:
         seconds = step.hold.seconds if hold_seconds is None else hold_seconds
-        lead.append(say("hold_resume", seconds=round(seconds)))
+        lead += [say("hold_resume", seconds=round(seconds)), say("start_cue")]
     else:
         lead += [heading, step.say]
     last = index >= routine.last_index
     if step.hold is None:
         after = say("routine_done") if last else say("next_prompt")
-        return StepSpeech(" ".join(lead), "", after, ends_session=last)
+        return StepSpeech(PIECE_BREAK.join(lead), "", after, ends_session=last)
     seconds = step.hold.seconds if hold_seconds is None else hold_seconds
     if not resumed:
-        lead.append(say("hold_start", seconds=f"{seconds:g}"))
-    end = say("time_up_switch") if _switches_side(routine, index) else say("time_up")
-    after = end + " " + (say("routine_done") if last else say("next_prompt"))
-    return StepSpeech(" ".join(lead), silence_ssml(seconds), after, ends_session=last)
+        lead += [say("hold_start", seconds=f"{seconds:g}"), say("start_cue")]
+    after = time_up(routine, index) + " " + (say("routine_done") if last else say("next_prompt"))
+    silence = silence_ssml(break_for_silence(seconds))
+    return StepSpeech(PIECE_BREAK.join(lead), silence, after, ends_session=last)
+
+
+def time_up(routine: Routine, index: int) -> str:
+    """What is said as step `index`'s hold ends: its first sound is the hold-end buzz."""
+    return say("time_up_switch") if _switches_side(routine, index) else say("time_up")
 
 
 def _switches_side(routine: Routine, index: int) -> bool:

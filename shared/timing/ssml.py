@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import html
 import re
+from dataclasses import dataclass
 
 _TAG = re.compile(r"<\s*(/?)\s*([a-zA-Z:-]+)([^>]*?)(/?)\s*>")
 _ATTR = re.compile(r"([a-zA-Z:-]+)\s*=\s*(\"[^\"]*\"|'[^']*')")
@@ -26,8 +27,13 @@ _BREAK_STRENGTH = {
 }
 #: Alexa's reference: a paragraph pauses like an x-strong break, a sentence like a strong one.
 STRUCTURE_PAUSE = {"p": _BREAK_STRENGTH["x-strong"], "s": _BREAK_STRENGTH["strong"]}
+_WORDLIKE = re.compile(r"[A-Za-z0-9]")
 #: Alexa plays at most ten seconds for one <break>.
 MAX_BREAK_SECONDS = 10.0
+#: The short break between the pieces of what is said before a hold (skill/speech.py): each
+#: piece is then a stretch of speech a voice profile measured once, exactly.
+PIECE_BREAK_S = 0.3
+PIECE_BREAK = f'<break time="{round(PIECE_BREAK_S * 1000)}ms"/>'
 
 
 def tokens(ssml: str) -> list[tuple[str, object]]:
@@ -101,3 +107,67 @@ def silence_ssml(seconds: float) -> str:
         parts.append(f'<break time="{chunk}ms"/>')
         left_ms -= chunk
     return "".join(parts)
+
+
+@dataclass(frozen=True, slots=True)
+class Speech:
+    """A stretch of words with no silence inside that SSML asks for."""
+
+    text: str
+    spell: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class Silence:
+    """Silence that SSML asks for: breaks in a row add up, as Alexa plays them."""
+
+    seconds: float
+
+
+def pieces(ssml: str) -> list[Speech | Silence]:
+    """The document as the speaker plays it: stretches of speech and the silences between.
+
+    Text with no word in it (spaces, a lone full stop) joins the stretch it follows. Breaks
+    next to each other add up; paragraph and sentence edges that meet pause once, as long
+    as the longest of them. A stretch spelled out with say-as is its own piece.
+    """
+    out: list[Speech | Silence] = []
+    spell = False
+    words: list[str] = []
+    silence = edge = 0.0
+
+    def close_words() -> None:
+        text = "".join(words).strip()
+        words.clear()
+        if not text:
+            return
+        if _WORDLIKE.search(text):
+            out.append(Speech(text, spell))
+        elif out and isinstance(out[-1], Speech):  # trailing punctuation of the last stretch
+            out[-1] = Speech(out[-1].text + text, out[-1].spell)
+
+    def close_silence() -> None:
+        nonlocal silence, edge
+        if silence + edge > 0:
+            out.append(Silence(silence + edge))
+        silence = edge = 0.0
+
+    for kind, value in tokens(ssml):
+        if kind == "text":
+            text = str(value)
+            if _WORDLIKE.search(text):
+                close_silence()
+            words.append(text)
+        elif kind in ("spell+", "spell-"):
+            close_words()
+            spell = kind == "spell+"
+        elif kind == "break":
+            close_words()
+            silence += float(value)  # type: ignore[arg-type]
+        else:  # a paragraph or sentence edge; one at the very start pauses nothing
+            close_words()
+            if out:
+                edge = max(edge, float(value))  # type: ignore[arg-type]
+    close_words()
+    close_silence()
+    return out

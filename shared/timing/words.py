@@ -12,6 +12,9 @@ from dataclasses import dataclass, field
 
 from .ssml import tokens
 
+#: The most a nudge may move every cue, either way, in seconds.
+MAX_OFFSET_S = 2.0
+
 _WORD = re.compile(r"[A-Za-z0-9]+(?:['\u2019][A-Za-z]+)*")
 
 
@@ -27,6 +30,8 @@ class SpeechTimingModel:
     punctuation_pause_s: dict[str, float] = field(default_factory=_default_punctuation)
     #: Delay between the response leaving the server and the first word being heard.
     start_delay_s: float = 0.0
+    #: A person's nudge ("the buzz was early"), added to every time this model gives.
+    offset_s: float = 0.0
 
     def __post_init__(self) -> None:
         # isfinite, because NaN slips through every comparison and poisons every deadline.
@@ -38,6 +43,8 @@ class SpeechTimingModel:
             raise ValueError(
                 f"start_delay_s must be a number not below 0, not {self.start_delay_s!r}"
             )
+        if not math.isfinite(self.offset_s) or abs(self.offset_s) > MAX_OFFSET_S:
+            raise ValueError(f"offset_s must be within ±{MAX_OFFSET_S:g} s, not {self.offset_s!r}")
         for mark, seconds in self.punctuation_pause_s.items():
             if not math.isfinite(seconds) or seconds < 0:
                 raise ValueError(f"punctuation_pause_s[{mark!r}] must be a number not below 0")
@@ -77,7 +84,12 @@ class SpeechTimingModel:
                 if stripped:
                     said_pause = self.punctuation_pause_s.get(stripped[-1], 0.0)
         pauses += max(0.0, edge - said_pause)
-        return self.start_delay_s + words * 60.0 / self.words_per_minute + pauses
+        spoken = self.start_delay_s + words * 60.0 / self.words_per_minute + pauses
+        return max(0.0, spoken + self.offset_s)
+
+    def break_for_silence(self, seconds: float) -> float:
+        """This model takes a break to be heard exactly as long as it is written."""
+        return max(0.0, seconds)
 
 
 def _count_words(text: str, *, spell: bool) -> float:

@@ -10,6 +10,7 @@ from ask_sdk_core.utils import get_user_id
 from ask_sdk_model import Response
 
 from shared.coach import Coach
+from shared.voices import Voices
 
 from .. import speech
 from ..narration import Narration, Narrator
@@ -28,6 +29,7 @@ class Services:
     coach: Coach
     narrator: Narrator
     pairing: PairingService
+    voices: Voices
 
 
 def user_id_of(handler_input: HandlerInput) -> str:

@@ -148,7 +148,7 @@ class ResumeHandler(_EventHandler):
             said = speech.say("not_paused")
             return reply(
                 handler_input,
-                self.services.narrator.rest_of_hold(view, said),
+                self.services.narrator.rest_of_hold(user_id, view, said),
                 reprompt=speech.say("next_reprompt"),
             )
         return super().nothing_announced(handler_input, user_id)
@@ -186,12 +186,13 @@ class TimeLeftHandler(AbstractRequestHandler):
         return is_intent_name(Intent.TIME_LEFT)(handler_input)
 
     def handle(self, handler_input: HandlerInput) -> Response:
-        view = self.services.coach.view(user_id_of(handler_input))
+        user_id = user_id_of(handler_input)
+        view = self.services.coach.view(user_id)
         said = time_left_words(view)
         if view.phase is Phase.HOLDING:
             return reply(
                 handler_input,
-                self.services.narrator.rest_of_hold(view, said),
+                self.services.narrator.rest_of_hold(user_id, view, said),
                 reprompt=speech.say("next_reprompt"),
             )
         if view.phase in (Phase.IDLE, Phase.COMPLETED):

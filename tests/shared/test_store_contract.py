@@ -21,6 +21,7 @@ from shared.store import (
     DeviceRecord,
     PairingRecord,
     UserRecord,
+    UserVoice,
     VersionConflict,
     counter_scopes,
     user_counter_scope,
@@ -115,6 +116,28 @@ def test_hearing_the_safety_note_is_remembered_for_known_users_only(any_store: A
 
 
 # -- runs: compare-and-set on the version -----------------------------------------------------
+
+
+def test_a_user_without_voice_settings_has_the_defaults(any_store: AnyStore) -> None:
+    assert any_store.load_voice(ALICE) == UserVoice(profile=None, offset_s=0.0)
+
+
+def test_voice_settings_come_back_as_saved_and_are_replaced_whole(any_store: AnyStore) -> None:
+    any_store.ensure_user(ALICE, NOW)
+    any_store.save_voice(ALICE, UserVoice('{"format": 1}', -0.25), NOW)
+    assert any_store.load_voice(ALICE) == UserVoice('{"format": 1}', -0.25)
+
+    any_store.save_voice(ALICE, UserVoice(None, 0.1), NOW + 1)  # the profile dropped, a nudge kept
+
+    assert any_store.load_voice(ALICE) == UserVoice(None, 0.1)
+    assert any_store.load_voice(BOB) == UserVoice()
+
+
+def test_saving_voice_settings_introduces_an_unknown_user_without_losing_them(
+    any_store: AnyStore,
+) -> None:
+    any_store.save_voice(ALICE, UserVoice(None, 0.2), NOW)
+    assert any_store.load_voice(ALICE).offset_s == 0.2
 
 
 def test_a_run_comes_back_exactly_as_saved(any_store: AnyStore) -> None:
@@ -276,6 +299,7 @@ def test_deleting_a_user_forgets_all_of_theirs_and_nothing_of_anyone_else(
         any_store.save_run(user, a_run(), None)
         complete(any_store, user, finished(f"run-{who}", NOW))
         paired(any_store, user, f"token-{who}", f"device-{who}", f"code-{who}")
+        any_store.save_voice(user, UserVoice(f'{{"voice": "{who}"}}', 0.3), NOW)
         any_store.add_pairing(a_pairing(f"bound-{who}", f"bound-code-{who}"))
         any_store.bind_pairing(f"bound-code-{who}", user, NOW + 1)
         any_store.add_pairing(a_pairing(f"denied-{who}", f"denied-code-{who}"))
@@ -288,6 +312,7 @@ def test_deleting_a_user_forgets_all_of_theirs_and_nothing_of_anyone_else(
     assert any_store.get_user(ALICE) is None
     assert any_store.load_run(ALICE) is None
     assert any_store.history(ALICE) == []
+    assert any_store.load_voice(ALICE) == UserVoice()
     assert any_store.device("token-a") is None
     assert any_store.pairing("bound-a") is None
     assert any_store.pairing("denied-a") is None
@@ -295,6 +320,7 @@ def test_deleting_a_user_forgets_all_of_theirs_and_nothing_of_anyone_else(
     assert any_store.get_user(BOB) is not None
     assert any_store.load_run(BOB) is not None
     assert len(any_store.history(BOB)) == 1
+    assert any_store.load_voice(BOB) == UserVoice('{"voice": "b"}', 0.3)
     assert any_store.device("token-b") is not None
     assert any_store.pairing("bound-b") is not None
     assert any_store.pairing("nobody's") is not None

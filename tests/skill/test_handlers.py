@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-import re
-
 import pytest
 from flask import Flask
+from speech_support import hold_silence_s
 
 from sciatica_coach.app import coach_of
 from shared.clock import ManualClock
@@ -15,16 +14,10 @@ from shared.pairing import PairingError, PairingFailure
 from skill import speech
 from skill.simulator import AlexaSimulator
 
-BREAK = re.compile(r'<break time="(\d+)ms"/>')
-
 
 @pytest.fixture
 def coach(app: Flask) -> Coach:
     return coach_of(app)
-
-
-def silence_s(ssml: str) -> float:
-    return sum(int(ms) for ms in BREAK.findall(ssml)) / 1000
 
 
 def into_first_hold(speaker: AlexaSimulator, coach: Coach, clock: ManualClock, into: float) -> None:
@@ -77,7 +70,7 @@ class TestLaunch:
         assert "continue" in turn.reprompt
         resumed = speaker.says("AMAZON.YesIntent")
         assert "Step 2 of 6" in resumed.ssml
-        assert silence_s(resumed.ssml) == pytest.approx(30)
+        assert hold_silence_s(resumed.ssml) == pytest.approx(30)
 
     def test_no_ends_the_session_and_keeps_the_place(
         self, speaker: AlexaSimulator, coach: Coach
@@ -162,7 +155,7 @@ class TestPauseAndTime:
         assert "12 seconds" in speaker.says("TimeLeftIntent").ssml
         turn = speaker.says("AMAZON.ResumeIntent")
         assert "12 seconds to go" in turn.ssml
-        assert silence_s(turn.ssml) == pytest.approx(12)
+        assert hold_silence_s(turn.ssml) == pytest.approx(12)
         view = coach.view(speaker.user_id)
         timing = coach.engine.timing
         lead_in = turn.ssml.split("<break")[0]
@@ -247,7 +240,7 @@ class TestPauseAndTime:
         turn = speaker.says("TimeLeftIntent")
         assert "20 seconds left" in turn.ssml
         spoken = coach.engine.timing.estimate(turn.ssml.split("<break")[0])
-        assert silence_s(turn.ssml) == pytest.approx(20 - spoken, abs=0.001)
+        assert hold_silence_s(turn.ssml) == pytest.approx(20 - spoken, abs=0.001)
         assert "Time's up" in turn.ssml
 
     @pytest.mark.parametrize(

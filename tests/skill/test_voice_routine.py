@@ -6,6 +6,7 @@ import re
 
 import pytest
 from flask import Flask
+from speech_support import hold_silence_s
 
 from sciatica_coach.app import coach_of
 from shared.clock import ManualClock
@@ -20,10 +21,6 @@ BREAK = re.compile(r'<break time="(\d+)ms"/>')
 
 def coach(app: Flask) -> Coach:
     return coach_of(app)
-
-
-def silence_s(ssml: str) -> float:
-    return sum(int(ms) for ms in BREAK.findall(ssml)) / 1000
 
 
 def test_whole_routine_by_voice_keeps_voice_and_wrist_together(
@@ -47,7 +44,7 @@ def test_whole_routine_by_voice_keeps_voice_and_wrist_together(
             # The hold is spoken as chained breaks of at most ten seconds each...
             breaks = [int(ms) for ms in BREAK.findall(turn.ssml)]
             assert all(ms <= MAX_BREAK_SECONDS * 1000 for ms in breaks)
-            assert silence_s(turn.ssml) == pytest.approx(step.hold.seconds)
+            assert hold_silence_s(turn.ssml) == pytest.approx(step.hold.seconds)
             assert "Time's up" in turn.ssml
             # ...and the core's hold starts where the words before it end.
             lead_in = turn.ssml.split("<break")[0]

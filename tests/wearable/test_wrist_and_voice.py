@@ -6,10 +6,9 @@ both through the same app on the same hand-moved clock, as one person would use 
 
 from __future__ import annotations
 
-import re
-
 import pytest
 from flask.testing import FlaskClient
+from speech_support import hold_silence_s
 from watch_support import WatchActions
 
 from shared.clock import ManualClock
@@ -17,12 +16,6 @@ from shared.coach import Coach
 from shared.engine import Phase
 from shared.pairing import PairingService
 from skill.simulator import AlexaSimulator
-
-BREAK = re.compile(r'<break time="(\d+)ms"/>')
-
-
-def silence_s(ssml: str) -> float:
-    return sum(int(ms) for ms in BREAK.findall(ssml)) / 1000
 
 
 @pytest.fixture
@@ -71,7 +64,7 @@ def test_a_hold_paused_on_the_wrist_is_resumed_by_voice_with_the_time_it_had_lef
     clock.advance(120)  # a long pause: the hold waits
     resumed = speaker.says("AMAZON.ResumeIntent")  # "Alexa, ask sciatica coach to resume"
     assert resumed.status == 200
-    assert silence_s(resumed.ssml) == pytest.approx(left_s)  # the rest of the hold, spoken
+    assert hold_silence_s(resumed.ssml) == pytest.approx(left_s)  # the rest of the hold, spoken
     after = coach.view(speaker.user_id)
     assert after.phase in (Phase.ANNOUNCING, Phase.HOLDING)
     assert after.step_index == 0

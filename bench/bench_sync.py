@@ -1,0 +1,191 @@
+"""How far each hold's buzzes land from the voice, measured on real speech audio.
+
+Run from the repository root (needs Debian's espeak-ng):
+
+    python -m bench.bench_sync
+
+The real skill (create_app, SQLite in a temporary folder, a hand-driven clock) is talked
+through a whole routine by a simulated speaker: start, then next after every step, with one
+hold paused and resumed and one question ("how long is left?") mid-hold, whose answer has
+to carry the rest of that hold. Every reply with a hold in it is read aloud by espeak-ng
+(bench/espeak.py) and the audio is searched for where the words before the hold end and
+where "Time's up" begins; the buzzes are the hold's start and end as the watch is told them.
+The error of a buzz is (the reply's time + where the audio says it) - the buzz's time.
+
+Three voices, each timed three ways:
+
+- `default`: the word-count model every deployment starts with (160 wpm);
+- `calibrated`: that voice's profile, learned by `voice calibrate` from espeak-ng reading
+  the calibration script (`voice script`);
+- `calibrated, one stretch`: the same profile, with the short breaks between the pieces
+  before a hold taken out, to show what splitting the lead-in into measured pieces buys.
+
+Nothing here compares an estimate with itself: every figure is audio against a buzz.
+"""
+
+from __future__ import annotations
+
+import statistics
+import sys
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+from bench.espeak import VOICES, Voice, available, hold_in, speak
+from bench.support import machine, percentile
+from sciatica_coach import create_app
+from sciatica_coach.app import coach_of
+from sciatica_coach.recording import sounds_in
+from shared.clock import ManualClock
+from shared.routine import load_routine
+from shared.timing import VoiceProfile
+from shared.timing.fit import fit_profile
+from skill import speech
+from skill.calibration import calibration_script
+from skill.demo_ca import DemoCA
+from skill.simulator import AlexaSimulator
+
+SKILL_ID = "amzn1.ask.skill.bench-sync"
+USER = "amzn1.ask.account.BENCH-SYNC"
+START = 1_780_000_000.0
+#: After a hold ends, the user takes this long to say "next" (the clock is moved by hand).
+BETWEEN_STEPS_S = 8.0
+
+
+@dataclass(frozen=True, slots=True)
+class Miss:
+    """One buzz against the voice: which hold, which edge, and by how much (+ = buzz early)."""
+
+    turn: str
+    edge: str
+    seconds: float
+
+
+def measure(profile: VoiceProfile | None, voice: Voice, one_stretch: bool) -> list[Miss]:
+    """Every hold of one whole routine, as `voice` says it, timed by `profile` (None: default)."""
+    with _skill(profile) as (speaker, clock, coach), _pieces_joined(one_stretch):
+        misses: list[Miss] = []
+
+        def said(turn_name: str, intent: str, start_too: bool = True) -> None:
+            at = clock.now()
+            turn = speaker.says(intent)
+            hold = coach.view(USER).hold
+            assert hold is not None, f"{turn_name}: no hold"
+            before, after = hold_in(turn.ssml, voice)
+            if start_too:
+                misses.append(Miss(turn_name, "start", at + before - hold.start))
+            misses.append(Miss(turn_name, "end", at + after - hold.end))
+            clock.set(hold.end + BETWEEN_STEPS_S)
+
+        def into_hold(intent: str, seconds: float) -> None:
+            speaker.says(intent)
+            hold = coach.view(USER).hold
+            assert hold is not None
+            clock.set(hold.start + seconds)
+
+        speaker.launch()
+        said("step 1 (with the safety note)", "StartRoutineIntent")
+        said("step 2", "AMAZON.NextIntent")
+        speaker.says("AMAZON.NextIntent")  # step 3 has no hold
+        clock.advance(20)
+        # Step 4: paused 12 s into its hold, resumed half a minute later.
+        into_hold("AMAZON.NextIntent", 12)
+        speaker.says("AMAZON.PauseIntent")
+        clock.advance(30)
+        said("step 4 resumed", "AMAZON.ResumeIntent")
+        # Step 5: "how long is left?" 9 s into the hold.
+        into_hold("AMAZON.NextIntent", 9)
+        said("step 5 time left", "TimeLeftIntent", start_too=False)
+        return misses
+
+
+def calibrate(voice: Voice) -> VoiceProfile:
+    """What `sciatica-coach voice calibrate` learns from `voice` reading `voice script`."""
+    script = calibration_script(load_routine())
+    with tempfile.TemporaryDirectory() as tmp:
+        wav = speak(script.ssml(), voice, Path(tmp) / "script.wav")
+        return fit_profile(script, sounds_in(wav), name=str(voice), response_at=0.0)
+
+
+@contextmanager
+def _skill(profile: VoiceProfile | None) -> Iterator[tuple[AlexaSimulator, ManualClock, object]]:
+    clock = ManualClock(START)
+    with tempfile.TemporaryDirectory() as tmp:
+        config = {
+            "DATABASE": str(Path(tmp) / "bench.sqlite3"),
+            "CLOCK": clock,
+            "SKILL_ID": SKILL_ID,
+            "DEV_SKIP_VERIFY": True,
+            # espeak-ng's file starts at once; a profile measured its own start (0 s).
+            "VOICE_START_DELAY_S": 0.0,
+        }
+        app = create_app(config)
+        coach = coach_of(app)
+        if profile is not None:
+            app.extensions["sciatica_voices"].default = profile
+        client = app.test_client()
+
+        def post(body: bytes, headers: object) -> tuple[int, object]:
+            response = client.post("/alexa", data=body, headers=dict(headers))  # type: ignore[call-overload]
+            return response.status_code, response.get_json(silent=True)
+
+        ca = DemoCA.generate(now=datetime.fromtimestamp(START, UTC))
+        speaker = AlexaSimulator(post, ca, SKILL_ID, clock.now, user_id=USER)
+        try:
+            yield speaker, clock, coach
+        finally:
+            coach.store.close()
+
+
+@contextmanager
+def _pieces_joined(joined: bool) -> Iterator[None]:
+    """With `joined`, the pieces before a hold are one stretch (no breaks between them)."""
+    kept = speech.PIECE_BREAK
+    if joined:
+        speech.PIECE_BREAK = " "
+    try:
+        yield
+    finally:
+        speech.PIECE_BREAK = kept
+
+
+def summary(misses: list[Miss]) -> str:
+    errors = [abs(m.seconds) for m in misses]
+    return (
+        f"median {statistics.median(errors) * 1000:6.0f} ms   "
+        f"p95 {percentile(errors, 0.95) * 1000:6.0f} ms   max {max(errors) * 1000:6.0f} ms"
+    )
+
+
+def main() -> int:
+    if not available():
+        print("needs espeak-ng (apt install espeak-ng)", file=sys.stderr)
+        return 2
+    print(f"bench_sync: |buzz - voice| per hold edge, espeak-ng audio; {machine()}")
+    rows = []
+    for voice in VOICES:
+        profile = calibrate(voice)
+        for label, timing, joined in (
+            ("default", None, False),
+            ("calibrated", profile, False),
+            ("calibrated, one stretch", profile, True),
+        ):
+            misses = measure(timing, voice, joined)
+            rows.append((voice, label, misses))
+            print(f"{voice!s:22} {label:24} n={len(misses):2}  {summary(misses)}")
+    print()
+    print("per hold edge (ms, + = buzz before the voice):")
+    for voice, label, misses in rows:
+        cells = "  ".join(f"{m.turn} {m.edge} {m.seconds * 1000:+.0f}" for m in misses)
+        print(f"  {voice!s:22} {label:24} {cells}")
+    calibrated = [m for _, label, ms in rows if label == "calibrated" for m in ms]
+    print()
+    print(f"all voices, calibrated: {summary(calibrated)}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,245 @@
+"""From a recording of the calibration script (as stretches of sound) to a voice profile.
+
+Whoever listened (the command line reading a WAV file, the watch face's microphone) hands
+over where sound was heard, as (start, end) seconds on one clock. The fit groups them into
+the script's parts by the long separator silences, refuses a recording that does not line
+up with the script, and keeps: every part's length as measured, the break realization
+(heard silence against written break, a straight line), the word prices fitted over all
+parts, and, when the recording's clock starts with the response, the start delay.
+"""
+
+from __future__ import annotations
+
+import statistics
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+
+from .profile import ProfileError, VoiceProfile, WordPrices, run_key
+from .script import SEPARATOR_MIN_S, CalibrationScript, said
+from .text import Features, features, normalized
+from .words import SpeechTimingModel
+
+#: A part heard this many times shorter or longer than the default model says it takes
+#: is not that part: the recording does not follow the script.
+PLAUSIBLE_RATIO = 3.0
+#: Fewer stretches than this (as seconds of sound) is silence, whatever a level meter says.
+MIN_SPEECH_S = 0.5
+#: Ridge weight pulling word prices toward the defaults, so a short script cannot make
+#: one price run wild while another goes negative.
+RIDGE = 0.05
+
+
+class RecordingMismatch(ValueError):
+    """A recording that cannot be the calibration script being read, and why."""
+
+
+@dataclass(frozen=True, slots=True)
+class Segment:
+    """One part as heard: first sound to last, on the recording's clock."""
+
+    start: float
+    end: float
+
+    @property
+    def seconds(self) -> float:
+        return self.end - self.start
+
+
+def group(sounds: Sequence[tuple[float, float]], gap_s: float = SEPARATOR_MIN_S) -> list[Segment]:
+    """Join stretches of sound closer than `gap_s` into segments, in time order."""
+    segments: list[Segment] = []
+    for start, end in sorted(sounds):
+        if end < start:
+            raise RecordingMismatch("a stretch of sound ends before it starts")
+        if segments and start - segments[-1].end < gap_s:
+            segments[-1] = Segment(segments[-1].start, max(end, segments[-1].end))
+        else:
+            segments.append(Segment(start, end))
+    return segments
+
+
+def fit_profile(
+    script: CalibrationScript,
+    sounds: Sequence[tuple[float, float]],
+    *,
+    name: str = "",
+    response_at: float | None = None,
+) -> VoiceProfile:
+    """The profile of the voice heard reading `script`.
+
+    `response_at`, on the sounds' clock, is when the script's response left the server
+    (a recording started with it says 0.0); the start delay is then measured too.
+    """
+    heard = sum(end - start for start, end in sounds)
+    if heard < MIN_SPEECH_S:
+        raise RecordingMismatch("no speech in the recording: it is silent, or too quiet")
+    segments = group(sounds)
+    if response_at is not None:
+        # Sound before the response left is someone else (a cough, the last answer).
+        segments = [s for s in segments if s.end > response_at]
+    if len(segments) != len(script.parts):
+        raise RecordingMismatch(
+            f"heard {len(segments)} separate stretches of speech, but the script has "
+            f"{len(script.parts)} parts: record the whole script, with nothing else talking"
+        )
+    default = SpeechTimingModel()
+    for i, (part, segment) in enumerate(zip(script.parts, segments, strict=True)):
+        expected = default.estimate(f"<speak>{said(part)}</speak>")
+        ratio = segment.seconds / expected if expected else float("inf")
+        if not 1 / PLAUSIBLE_RATIO <= ratio <= PLAUSIBLE_RATIO:
+            first = part if isinstance(part, str) else part[0]
+            raise RecordingMismatch(
+                f"part {i + 1} ({first[:30]!r}) lasted {segment.seconds:.2f} s where it takes "
+                f"about {expected:.1f} s: this is not a recording of the calibration script"
+            )
+    gaps = [(after, nxt.start - seg.end) for seg, nxt, after in _pairs(segments, script)]
+    gap_s, gap_per_s = _line(gaps)
+    heard = list(zip(script.parts, segments, strict=True))
+    parts = {(normalized(p) if isinstance(p, str) else run_key(p)): seg.seconds for p, seg in heard}
+    prices = fit_prices([(features(p), seg.seconds) for p, seg in heard if isinstance(p, str)])
+    piece_gap = _piece_gap(
+        heard, {normalized(p): s.seconds for p, s in heard if isinstance(p, str)}
+    )
+    start_delay = None if response_at is None else max(0.0, segments[0].start - response_at)
+    try:
+        profile = VoiceProfile(
+            name=name,
+            parts=parts,
+            prices=prices,
+            gap_s=gap_s,
+            gap_per_s=gap_per_s,
+            piece_gap_s=piece_gap,
+            start_delay_s=start_delay,
+        )
+    except ProfileError as exc:
+        raise RecordingMismatch(f"the recording gives figures no voice has ({exc})") from None
+    return _with_report(profile, script, segments, gaps)
+
+
+def _piece_gap(
+    heard: Sequence[tuple[str | tuple[str, ...], Segment]], alone: dict[str, float]
+) -> float | None:
+    """What one piece break costs, from each run heard against its pieces heard alone."""
+    costs = [
+        (segment.seconds - sum(alone[normalized(t)] for t in part)) / (len(part) - 1)
+        for part, segment in heard
+        if isinstance(part, tuple) and all(normalized(t) in alone for t in part)
+    ]
+    return statistics.median(costs) if costs else None
+
+
+def fit_prices(rows: Sequence[tuple[Features, float]]) -> WordPrices:
+    """Least squares, pulled gently toward the defaults, with no price below zero.
+
+    Small enough to solve by hand: five unknowns, normal equations, Gaussian elimination;
+    a price that comes out negative is fixed at zero and the rest fitted again.
+    """
+    names = list(WordPrices().to_json())
+    prior = list(WordPrices().to_json().values())
+    free = list(range(len(names)))
+    while True:
+        solution = _ridge([(f.as_row(), y) for f, y in rows], prior, free)
+        negative = [j for j in free if solution[j] < 0]
+        if not negative:
+            return WordPrices(**dict(zip(names, solution, strict=True)))
+        free = [j for j in free if j not in negative]
+
+
+def _ridge(
+    rows: Sequence[tuple[Sequence[float], float]], prior: Sequence[float], free: Sequence[int]
+) -> list[float]:
+    n = len(free)
+    scale = max(1, len(rows))
+    a = [[0.0] * n for _ in range(n)]
+    b = [0.0] * n
+    for x, y in rows:
+        for i, fi in enumerate(free):
+            b[i] += x[fi] * y
+            for j, fj in enumerate(free):
+                a[i][j] += x[fi] * x[fj]
+    for i, fi in enumerate(free):
+        a[i][i] += RIDGE * scale
+        b[i] += RIDGE * scale * prior[fi]
+    solved = _solve(a, b)
+    out = [0.0] * len(prior)
+    for i, fi in enumerate(free):
+        out[fi] = solved[i]
+    return out
+
+
+def _solve(a: list[list[float]], b: list[float]) -> list[float]:
+    """Gaussian elimination with partial pivoting; the ridge keeps `a` well conditioned."""
+    n = len(b)
+    m = [[*row, b[i]] for i, row in enumerate(a)]
+    for col in range(n):
+        pivot = max(range(col, n), key=lambda r: abs(m[r][col]))
+        m[col], m[pivot] = m[pivot], m[col]
+        for r in range(col + 1, n):
+            factor = m[r][col] / m[col][col]
+            for c in range(col, n + 1):
+                m[r][c] -= factor * m[col][c]
+    x = [0.0] * n
+    for r in range(n - 1, -1, -1):
+        x[r] = (m[r][n] - sum(m[r][c] * x[c] for c in range(r + 1, n))) / m[r][r]
+    return x
+
+
+def _pairs(
+    segments: Sequence[Segment], script: CalibrationScript
+) -> Iterator[tuple[Segment, Segment, float]]:
+    return zip(segments[:-1], segments[1:], script.separators, strict=True)
+
+
+def _line(points: Sequence[tuple[float, float]]) -> tuple[float, float]:
+    """(gap_s, gap_per_s) with heard = gap_s + written * (1 + gap_per_s), least squares."""
+    if len(points) < 2 or len({x for x, _ in points}) < 2:
+        return (statistics.fmean(y - x for x, y in points), 0.0) if points else (0.0, 0.0)
+    mean_x = statistics.fmean(x for x, _ in points)
+    mean_y = statistics.fmean(y for _, y in points)
+    sxx = sum((x - mean_x) ** 2 for x, _ in points)
+    slope = sum((x - mean_x) * (y - mean_y) for x, y in points) / sxx
+    slope = min(1.5, max(0.8, slope))
+    return mean_y - slope * mean_x, slope - 1.0
+
+
+def _with_report(
+    profile: VoiceProfile,
+    script: CalibrationScript,
+    segments: Sequence[Segment],
+    gaps: Sequence[tuple[float, float]],
+) -> VoiceProfile:
+    """The profile with its fit report: how far its rules would miss what was heard.
+
+    Parts are timed exactly by construction, so the report checks the rest: each part
+    timed as if it had not been heard (leave one out), and each separator's silence.
+    """
+    misses = []
+    for i, part in enumerate(script.parts):
+        if not isinstance(part, str):
+            continue
+        others = {k: v for k, v in profile.parts.items() if normalized(part) not in k}
+        blind = VoiceProfile(profile.name, others, profile.prices)
+        misses.append(abs(blind.speech_seconds(part) - segments[i].seconds))
+    gap_misses = [abs(profile.silence_heard(x) - y) for x, y in gaps]
+    report = {
+        "parts": len(script.parts),
+        "speech_s": round(sum(s.seconds for s in segments), 3),
+        "unheard_text_miss_s": {
+            "median": round(statistics.median(misses), 3),
+            "max": round(max(misses), 3),
+        },
+        "silence_miss_s": {
+            "median": round(statistics.median(gap_misses), 3) if gap_misses else 0.0,
+            "max": round(max(gap_misses), 3) if gap_misses else 0.0,
+        },
+    }
+    return VoiceProfile(
+        name=profile.name,
+        parts=profile.parts,
+        prices=profile.prices,
+        gap_s=profile.gap_s,
+        gap_per_s=profile.gap_per_s,
+        piece_gap_s=profile.piece_gap_s,
+        start_delay_s=profile.start_delay_s,
+        fit=report,
+    )

@@ -1,0 +1,90 @@
+"""The calibration script: texts a voice reads once, laid out so the recording can be cut apart.
+
+Each part is said on its own, and between two parts lies a written break long enough that no
+pause inside a part (a comma, a full stop, a breath) can be taken for it. The breaks take
+several lengths, so the fit can also learn how this voice plays a break of a given length:
+a hold's silence is a break too, and its length decides when "Time's up" is heard.
+
+A part may also be a run of pieces joined by the short piece break, exactly as the skill
+says them before a hold: the run is then timed as a whole, as heard. Where a run's pieces
+are also said alone, the difference is what a piece break costs this voice in the middle of
+real speech, for runs never heard whole.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from xml.sax.saxutils import escape
+
+from .ssml import MAX_BREAK_SECONDS, PIECE_BREAK
+from .text import normalized
+
+#: The written breaks between parts, in turn: short and long ones, up to the longest single
+#: break Alexa plays, so that a 30 s hold (three 10 s breaks) needs no extrapolation far out.
+SEPARATORS_S = (1.5, 4.0, 2.5, 6.0, 1.5, MAX_BREAK_SECONDS)
+#: A silence at least this long in a recording is a separator; inside a part a voice pauses
+#: for less (espeak-ng and Alexa pause well under a second at a full stop).
+SEPARATOR_MIN_S = 1.1
+#: The most parts one script may have: Alexa speaks at most 8000 characters in one response.
+MAX_SCRIPT_PARTS = 60
+MAX_SCRIPT_CHARS = 7000
+
+
+class ScriptError(ValueError):
+    """A set of texts that cannot make a calibration script."""
+
+
+@dataclass(frozen=True)
+class CalibrationScript:
+    """The parts in the order they are said, and the break written after each but the last.
+
+    A part is a text, or (a run of pieces) a tuple of texts said with piece breaks between.
+    """
+
+    parts: tuple[str | tuple[str, ...], ...]
+
+    @classmethod
+    def of(cls, texts: Iterable[str | Sequence[str]]) -> CalibrationScript:
+        """Each distinct part once, in first-seen order; blank texts are left out."""
+        seen: dict[object, str | tuple[str, ...]] = {}
+        for item in texts:
+            run = tuple(_one_stretch(t) for t in ([item] if isinstance(item, str) else item))
+            run = tuple(t for t in run if t)
+            if not run:
+                continue
+            part: str | tuple[str, ...] = run[0] if len(run) == 1 else run
+            seen.setdefault(tuple(normalized(t) for t in run), part)
+        parts = tuple(seen.values())
+        if len(parts) < 3:
+            raise ScriptError("a calibration script needs at least three different parts")
+        if len(parts) > MAX_SCRIPT_PARTS:
+            raise ScriptError(f"a calibration script holds at most {MAX_SCRIPT_PARTS} parts")
+        script = cls(parts)
+        if len(script.ssml()) > MAX_SCRIPT_CHARS:
+            raise ScriptError(f"the script is longer than {MAX_SCRIPT_CHARS} characters")
+        return script
+
+    @property
+    def separators(self) -> tuple[float, ...]:
+        """The break written after part i, for every part but the last."""
+        return tuple(SEPARATORS_S[i % len(SEPARATORS_S)] for i in range(len(self.parts) - 1))
+
+    def ssml(self) -> str:
+        """The whole script as one SSML document, as the speaker or a TTS engine reads it."""
+        body = []
+        for i, part in enumerate(self.parts):
+            body.append(said(part))
+            if i < len(self.separators):
+                body.append(f'<break time="{round(self.separators[i] * 1000)}ms"/>')
+        return "<speak>" + "".join(body) + "</speak>"
+
+
+def said(part: str | tuple[str, ...]) -> str:
+    """A part as SSML: a text escaped, a run's pieces joined by piece breaks."""
+    return PIECE_BREAK.join(escape(t) for t in ([part] if isinstance(part, str) else part))
+
+
+def _one_stretch(text: str) -> str:
+    """Plain text, spaced once: it is escaped into the SSML, so no tag in it can split it."""
+    return " ".join(text.split())

@@ -1,0 +1,109 @@
+"""Whose voice is speaking: the timing for one user, from their own profile or the deployment's.
+
+One Echo behind a Bluetooth speaker lags and paces differently from the next, so a user may
+calibrate their own speaker (or nudge it: "the buzz was early"), and their settings win over
+the deployment's profile. The voice and the watch both read cues off the run the timing
+decided, so a user's timing moves both together.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import math
+import threading
+from collections import OrderedDict
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from .store import Store, UserVoice
+from .timing import ProfileError, SpeechTiming, VoiceProfile, shifted
+from .timing.fit import fit_profile
+from .timing.script import CalibrationScript
+
+log = logging.getLogger(__name__)
+
+#: One nudge moves a user's cues this much; a person feels ~100 ms between touch and sound.
+NUDGE_STEP_S = 0.1
+#: Nudges add up to at most this either way: beyond it the speaker needs calibrating.
+MAX_NUDGE_S = 1.0
+#: Parsed profiles kept, by the hash of their JSON: parsing one per request would be waste.
+_CACHE = 256
+
+
+@dataclass(frozen=True, slots=True)
+class Nudged:
+    """What a nudge did: the user's offset now, and whether the bound stopped it short."""
+
+    offset_s: float
+    at_limit: bool
+
+
+class Voices:
+    """Timing per user over a store, falling back on the deployment's timing."""
+
+    def __init__(self, store: Store, default: SpeechTiming) -> None:
+        self.store = store
+        self.default = default
+        self._parsed: OrderedDict[str, VoiceProfile] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def timing_for(self, user_id: str) -> SpeechTiming:
+        """The user's own profile if they have one, else the deployment's, plus their nudges."""
+        voice = self.store.load_voice(user_id)
+        timing = self.default
+        if voice.profile is not None:
+            profile = self._profile(voice.profile)
+            if profile is not None:
+                timing = profile
+        return shifted(timing, voice.offset_s) if voice.offset_s else timing
+
+    def nudge(self, user_id: str, seconds: float, now: float) -> Nudged:
+        """Move the user's cues `seconds` later (earlier if negative), within the bound."""
+        if not math.isfinite(seconds):
+            raise ValueError(f"a nudge must be a finite number of seconds, not {seconds!r}")
+        voice = self.store.load_voice(user_id)
+        wanted = voice.offset_s + seconds
+        offset = round(min(MAX_NUDGE_S, max(-MAX_NUDGE_S, wanted)), 3)
+        self.store.save_voice(user_id, UserVoice(voice.profile, offset), now)
+        return Nudged(offset, at_limit=offset != round(wanted, 3))
+
+    def calibrate(
+        self,
+        user_id: str,
+        script: CalibrationScript,
+        sounds: Sequence[tuple[float, float]],
+        response_at: float,
+        now: float,
+    ) -> VoiceProfile:
+        """Fit the user's profile from what their speaker played; their nudges start over.
+
+        Raises RecordingMismatch (shared/timing/fit.py) when the sounds are not the script.
+        """
+        profile = fit_profile(script, sounds, name="own speaker", response_at=response_at)
+        self.store.save_voice(user_id, UserVoice(profile.dumps(), 0.0), now)
+        return profile
+
+    def reset(self, user_id: str, now: float) -> None:
+        """Back to the deployment's timing: the user's profile and nudges are dropped."""
+        self.store.save_voice(user_id, UserVoice(), now)
+
+    def _profile(self, text: str) -> VoiceProfile | None:
+        key = hashlib.sha256(text.encode()).hexdigest()
+        with self._lock:
+            cached = self._parsed.get(key)
+            if cached is not None:
+                self._parsed.move_to_end(key)
+                return cached
+        try:
+            profile = VoiceProfile.loads(text)
+        except ProfileError as exc:
+            # Only this service writes profiles, so this is a bug or an old format: the
+            # deployment's timing still times the routine, which is better than no routine.
+            log.error("a stored voice profile cannot be read (%s); using the default", exc)
+            return None
+        with self._lock:
+            self._parsed[key] = profile
+            if len(self._parsed) > _CACHE:
+                self._parsed.popitem(last=False)
+        return profile
