@@ -58,7 +58,9 @@ def add_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     estimate.add_argument("--profile", help="a voice profile (default: SCIATICA_VOICE_PROFILE)")
 
 
-def run(args: argparse.Namespace, out: TextIO = sys.stdout, err: TextIO = sys.stderr) -> int:
+def run(args: argparse.Namespace, out: TextIO | None = None, err: TextIO | None = None) -> int:
+    out = out or sys.stdout
+    err = err or sys.stderr
     try:
         if args.voice_command == "script":
             print(calibration_script(load_routine(from_env()["ROUTINE_FILE"])).ssml(), file=out)

@@ -93,3 +93,17 @@ def speaker(client: FlaskClient, demo_ca: DemoCA, clock: ManualClock) -> AlexaSi
         clock=clock.now,
         user_id="amzn1.ask.account.TEST-USER-ONE",
     )
+
+
+@pytest.fixture(scope="session")
+def script_recording(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """espeak-ng (en-us, 160 wpm) reading `sciatica-coach voice script`, as a WAV file."""
+    from espeak_support import require_espeak
+
+    from bench.espeak import VOICES, speak
+    from shared.routine import load_routine
+    from skill.calibration import calibration_script
+
+    require_espeak()
+    wav = tmp_path_factory.mktemp("voice") / "script.wav"
+    return speak(calibration_script(load_routine()).ssml(), VOICES[0], wav)
