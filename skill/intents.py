@@ -13,6 +13,8 @@ class Intent(StrEnum):
     SAFETY = "SafetyIntent"
     PAIR_WATCH = "PairWatchIntent"
     UNPAIR_WATCH = "UnpairWatchIntent"
+    BUZZ_EARLY = "BuzzEarlyIntent"
+    BUZZ_LATE = "BuzzLateIntent"
     NEXT = "AMAZON.NextIntent"
     PREVIOUS = "AMAZON.PreviousIntent"
     REPEAT = "AMAZON.RepeatIntent"

@@ -65,7 +65,8 @@ PHRASES: dict[str, str] = {
     "time_left_completed": "Nothing left: you've finished the routine.",
     "help": "I guide you through a sciatica routine, step by step. You can say next, "
     "previous, repeat, pause, resume, start over, or how much time is left. "
-    "To link your watch, say pair code and the six digits on the watch.",
+    "To link your watch, say pair code and the six digits on the watch. If a buzz and "
+    "my voice don't meet, tell me the buzz was early, or late.",
     "help_reprompt": "What would you like to do?",
     "fallback": "Sorry, I didn't catch that. You can say next, repeat, pause, or help.",
     "fallback_reprompt": "Say help to hear what you can say.",
@@ -79,17 +80,13 @@ PHRASES: dict[str, str] = {
     "pair_busy": "Pairing is busy just now. Please try again in a few minutes.",
     "unpair_ok": "Done. Your watch is unpaired and won't get any more cues.",
     "unpair_none": "There was no watch paired with your account.",
-    "tune_intro": "Let's tune your watch to this speaker. Keep the watch face open near me, "
-    "and stay quiet while I read some lines from the routine.",
-    "tune_done": "That's the last line. Your watch will tell you how it went.",
-    "tune_no_watch": "To tune your watch, first pair it: say pair code, then the six digits "
-    "on the watch face.",
-    "tune_result": "Your watch heard me, and the buzzes now follow this speaker.",
-    "nudge_later": "Okay, I'll buzz your watch a little later from now on.",
-    "nudge_earlier": "Okay, I'll buzz your watch a little earlier from now on.",
-    "nudge_at_limit": "That's as far as I can move the buzz. To get it closer, say: "
-    "Alexa, ask sciatica coach to tune my watch.",
-    "nudge_missing": "Was the buzz early, or late? Say the buzz was early, or the buzz was late.",
+    "tune_intro": "Let's measure how this speaker talks, so the buzzes meet my words. "
+    "Please stay quiet while I read some lines from the routine.",
+    "tune_done": "That's the last line. Thank you.",
+    "nudge_later": "Okay, from your next hold on, your watch will buzz a little later.",
+    "nudge_earlier": "Okay, from your next hold on, your watch will buzz a little earlier.",
+    "nudge_at_limit": "That's as far as I can move the buzz, so I've left it there. "
+    "Your speaker may need measuring with the voice calibration.",
     "safety_reprompt": "Would you like to start the routine?",
     "error": "Sorry, something went wrong on my side. Please try that again.",
     "busy": "Sorry, I couldn't save that just now. Please say it again.",

@@ -25,6 +25,7 @@ from .session import (
     StopHandler,
     UnknownRequestHandler,
 )
+from .tuning import BuzzEarlyHandler, BuzzLateHandler
 from .watch import PairWatchHandler, UnpairWatchHandler
 from .welcome import LaunchHandler, NoHandler, YesHandler
 
@@ -49,6 +50,8 @@ _INTENT_HANDLERS = {
     Intent.FALLBACK: FallbackHandler,
     Intent.PAIR_WATCH: PairWatchHandler,
     Intent.UNPAIR_WATCH: UnpairWatchHandler,
+    Intent.BUZZ_EARLY: BuzzEarlyHandler,
+    Intent.BUZZ_LATE: BuzzLateHandler,
     Intent.YES: YesHandler,
     Intent.NO: NoHandler,
 }

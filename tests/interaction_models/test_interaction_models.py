@@ -35,6 +35,7 @@ from skill.handlers.session import (
     SafetyHandler,
     StopHandler,
 )
+from skill.handlers.tuning import BuzzEarlyHandler, BuzzLateHandler
 from skill.handlers.watch import PairWatchHandler, UnpairWatchHandler
 from skill.handlers.welcome import NoHandler, YesHandler
 from skill.intents import PAIR_CODE_SLOT, Intent
@@ -365,6 +366,8 @@ EXPECTED_HANDLER: dict[str, type[AbstractRequestHandler]] = {
     "SafetyIntent": SafetyHandler,
     "PairWatchIntent": PairWatchHandler,
     "UnpairWatchIntent": UnpairWatchHandler,
+    "BuzzEarlyIntent": BuzzEarlyHandler,
+    "BuzzLateIntent": BuzzLateHandler,
     "AMAZON.NextIntent": NextHandler,
     "AMAZON.PreviousIntent": PreviousHandler,
     "AMAZON.RepeatIntent": RepeatHandler,
