@@ -17,12 +17,15 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from xml.sax.saxutils import escape
 
-from .ssml import MAX_BREAK_SECONDS, PIECE_BREAK
+from .ssml import MAX_BREAK_SECONDS, PIECE_BREAK, silence_ssml
 from .text import normalized
 
 #: The written breaks between parts, in turn: short and long ones, up to the longest single
 #: break Alexa plays, so that a 30 s hold (three 10 s breaks) needs no extrapolation far out.
 SEPARATORS_S = (1.5, 4.0, 2.5, 6.0, 1.5, MAX_BREAK_SECONDS)
+#: The break before the last part: as long as a hold, so the fit measures a hold's silence
+#: instead of stretching a line from ten seconds to thirty.
+LONGEST_SEPARATOR_S = 30.0
 #: A silence at least this long in a recording is a separator; inside a part a voice pauses
 #: for less (espeak-ng and Alexa pause well under a second at a full stop).
 SEPARATOR_MIN_S = 1.1
@@ -68,7 +71,10 @@ class CalibrationScript:
     @property
     def separators(self) -> tuple[float, ...]:
         """The break written after part i, for every part but the last."""
-        return tuple(SEPARATORS_S[i % len(SEPARATORS_S)] for i in range(len(self.parts) - 1))
+        cycle = [SEPARATORS_S[i % len(SEPARATORS_S)] for i in range(len(self.parts) - 1)]
+        if cycle:
+            cycle[-1] = LONGEST_SEPARATOR_S
+        return tuple(cycle)
 
     def ssml(self) -> str:
         """The whole script as one SSML document, as the speaker or a TTS engine reads it."""
@@ -76,7 +82,7 @@ class CalibrationScript:
         for i, part in enumerate(self.parts):
             body.append(said(part))
             if i < len(self.separators):
-                body.append(f'<break time="{round(self.separators[i] * 1000)}ms"/>')
+                body.append(silence_ssml(self.separators[i]))
         return "<speak>" + "".join(body) + "</speak>"
 
 

@@ -111,7 +111,9 @@ def test_silence_is_refused(script: CalibrationScript) -> None:
 def test_a_script_takes_each_part_once_as_plain_text() -> None:
     script = CalibrationScript.of(["One.", "one.", "  ", "Two, then.", "Three <b>."])
     assert script.parts == ("One.", "Two, then.", "Three <b>.")
-    assert script.ssml().count("<break") == 2
+    # The last break is as long as a hold: three of Alexa's 10 s breaks in a row.
+    assert script.separators == (1.5, 30.0)
+    assert script.ssml().count('<break time="10000ms"/>') == 3
     assert "Three &lt;b&gt;." in script.ssml()
     with pytest.raises(ScriptError, match="at least three"):
         CalibrationScript.of(["One.", "Two."])
