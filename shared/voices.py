@@ -27,7 +27,8 @@ log = logging.getLogger(__name__)
 NUDGE_STEP_S = 0.1
 #: Nudges add up to at most this either way: beyond it the speaker needs calibrating.
 MAX_NUDGE_S = 1.0
-#: Parsed profiles kept, by the hash of their JSON: parsing one per request would be waste.
+#: Parsed profiles kept, by the hash of their JSON and the nudge: one parse per request
+#: would be waste.
 _CACHE = 256
 
 
@@ -51,12 +52,11 @@ class Voices:
     def timing_for(self, user_id: str) -> SpeechTiming:
         """The user's own profile if they have one, else the deployment's, plus their nudges."""
         voice = self.store.load_voice(user_id)
-        timing = self.default
         if voice.profile is not None:
-            profile = self._profile(voice.profile)
+            profile = self._profile(voice.profile, voice.offset_s)
             if profile is not None:
-                timing = profile
-        return shifted(timing, voice.offset_s) if voice.offset_s else timing
+                return profile
+        return shifted(self.default, voice.offset_s) if voice.offset_s else self.default
 
     def nudge(self, user_id: str, seconds: float, now: float) -> Nudged:
         """Move the user's cues `seconds` later (earlier if negative), within the bound."""
@@ -88,15 +88,16 @@ class Voices:
         """Back to the deployment's timing: the user's profile and nudges are dropped."""
         self.store.save_voice(user_id, UserVoice(), now)
 
-    def _profile(self, text: str) -> VoiceProfile | None:
-        key = hashlib.sha256(text.encode()).hexdigest()
+    def _profile(self, text: str, offset_s: float) -> VoiceProfile | None:
+        """The stored profile with the user's nudge applied, parsed once per (profile, nudge)."""
+        key = f"{hashlib.sha256(text.encode()).hexdigest()}{offset_s:+.3f}"
         with self._lock:
             cached = self._parsed.get(key)
             if cached is not None:
                 self._parsed.move_to_end(key)
                 return cached
         try:
-            profile = VoiceProfile.loads(text)
+            profile = shifted(VoiceProfile.loads(text), offset_s)
         except ProfileError as exc:
             # Only this service writes profiles, so this is a bug or an old format: the
             # deployment's timing still times the routine, which is better than no routine.

@@ -10,8 +10,9 @@ parts, and, when the recording's clock starts with the response, the start delay
 
 from __future__ import annotations
 
+import dataclasses
 import statistics
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 
 from .profile import ProfileError, VoiceProfile, WordPrices, run_key
@@ -97,9 +98,7 @@ def fit_profile(
     heard = list(zip(script.parts, segments, strict=True))
     parts = {(normalized(p) if isinstance(p, str) else run_key(p)): seg.seconds for p, seg in heard}
     prices = fit_prices([(features(p), seg.seconds) for p, seg in heard if isinstance(p, str)])
-    piece_gap = _piece_gap(
-        heard, {normalized(p): s.seconds for p, s in heard if isinstance(p, str)}
-    )
+    piece_gap = _piece_gap(heard, parts)
     start_delay = None if response_at is None else max(0.0, segments[0].start - response_at)
     try:
         profile = VoiceProfile(
@@ -117,9 +116,12 @@ def fit_profile(
 
 
 def _piece_gap(
-    heard: Sequence[tuple[str | tuple[str, ...], Segment]], alone: dict[str, float]
+    heard: Sequence[tuple[str | tuple[str, ...], Segment]], alone: Mapping[str, float]
 ) -> float | None:
-    """What one piece break costs, from each run heard against its pieces heard alone."""
+    """What one piece break costs, from each run heard against its pieces heard alone.
+
+    `alone` is the profile's parts: a run's key holds RUN_JOIN, so no text lookup finds it.
+    """
     costs = [
         (segment.seconds - sum(alone[normalized(t)] for t in part)) / (len(part) - 1)
         for part, segment in heard
@@ -233,13 +235,4 @@ def _with_report(
             "max": round(max(gap_misses), 3) if gap_misses else 0.0,
         },
     }
-    return VoiceProfile(
-        name=profile.name,
-        parts=profile.parts,
-        prices=profile.prices,
-        gap_s=profile.gap_s,
-        gap_per_s=profile.gap_per_s,
-        piece_gap_s=profile.piece_gap_s,
-        start_delay_s=profile.start_delay_s,
-        fit=report,
-    )
+    return dataclasses.replace(profile, fit=report)
