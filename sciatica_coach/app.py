@@ -20,8 +20,10 @@ from shared.redis_notify import RedisNotifier
 from shared.redis_store import RedisStore
 from shared.routine import load_routine
 from shared.sqlite_store import SQLiteStore
+from shared.tuning import SECTION_LIMIT_S, Tuning
 from shared.voices import Voices
 from skill.builder import build_skill
+from skill.calibration import calibration_script
 from skill.endpoint import init_skill
 from skill.handlers import Services
 from skill.narration import Narrator
@@ -46,7 +48,8 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
 
     clock: Clock = app.config.get("CLOCK") or SystemClock()
     timing = deployment_timing(app.config)
-    engine = RoutineEngine(load_routine(app.config["ROUTINE_FILE"]), timing)
+    routine = load_routine(app.config["ROUTINE_FILE"])
+    engine = RoutineEngine(routine, timing)
     store, notifier = _storage(app.config)
     coach = Coach(store, engine, clock, notifier=notifier)
     app.extensions[EXTENSION] = coach
@@ -58,8 +61,17 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     app.register_blueprint(health_bp)
     voices = Voices(store, timing)
     app.extensions["sciatica_voices"] = voices
+    # The watch listens while the voice reads the script; only this factory knows both.
+    script = app.config.get("CALIBRATION_SCRIPT") or calibration_script(routine)
+    limit = float(app.config.get("TUNING_SECTION_S", SECTION_LIMIT_S))
+    tuning = Tuning(voices, script, section_limit_s=limit)
+    app.extensions["sciatica_tuning"] = tuning
     services = Services(
-        coach=coach, narrator=Narrator(coach, voices), pairing=pairing, voices=voices
+        coach=coach,
+        narrator=Narrator(coach, voices),
+        pairing=pairing,
+        voices=voices,
+        tuning=tuning,
     )
     init_skill(app, build_skill(services, app.config["SKILL_ID"] or None))
     _register_error_handlers(app)

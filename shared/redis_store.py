@@ -585,10 +585,12 @@ class RedisStore:
         self._run("mark_safety", [self.user_keys(user_id)["user"]], [_num(now)])
 
     def load_voice(self, user_id: str) -> UserVoice:
-        profile, offset = self.client.hmget(
-            self.user_keys(user_id)["voice"], ["profile", "offset_s"]
+        profile, offset, tuning = self.client.hmget(
+            self.user_keys(user_id)["voice"], ["profile", "offset_s", "tuning"]
         )
-        return UserVoice(profile or None, float(offset) if offset is not None else 0.0)
+        return UserVoice(
+            profile or None, float(offset) if offset is not None else 0.0, tuning or None
+        )
 
     def save_voice(self, user_id: str, voice: UserVoice, now: float) -> None:
         key = self.user_keys(user_id)["voice"]
@@ -597,6 +599,8 @@ class RedisStore:
             fields = {"offset_s": _num(voice.offset_s), "updated_at": _num(now)}
             if voice.profile is not None:
                 fields["profile"] = voice.profile
+            if voice.tuning is not None:
+                fields["tuning"] = voice.tuning
             pipe.hset(key, mapping=fields)
             pipe.execute()
 

@@ -95,6 +95,10 @@ MIGRATIONS: tuple[str, ...] = (
         updated_at REAL NOT NULL
     );
     """,
+    # 4: a calibration by the user's own watch, while it is under way.
+    """
+    ALTER TABLE voices ADD COLUMN tuning TEXT;
+    """,
 )
 SCHEMA_VERSION = len(MIGRATIONS)
 
@@ -236,8 +240,10 @@ class SQLiteStore:
             conn.execute("UPDATE users SET safety_heard_at = ? WHERE user_id = ?", (now, user_id))
 
     def load_voice(self, user_id: str) -> UserVoice:
-        row = self._fetchone("SELECT profile, offset_s FROM voices WHERE user_id = ?", (user_id,))
-        return UserVoice(row[0], float(row[1])) if row else UserVoice()
+        row = self._fetchone(
+            "SELECT profile, offset_s, tuning FROM voices WHERE user_id = ?", (user_id,)
+        )
+        return UserVoice(row[0], float(row[1]), row[2]) if row else UserVoice()
 
     def save_voice(self, user_id: str, voice: UserVoice, now: float) -> None:
         with self._write() as conn:
@@ -245,10 +251,12 @@ class SQLiteStore:
                 "INSERT OR IGNORE INTO users (user_id, created_at) VALUES (?, ?)", (user_id, now)
             )
             conn.execute(
-                "INSERT INTO voices (user_id, profile, offset_s, updated_at) VALUES (?, ?, ?, ?)"
+                "INSERT INTO voices (user_id, profile, offset_s, tuning, updated_at)"
+                " VALUES (?, ?, ?, ?, ?)"
                 " ON CONFLICT (user_id) DO UPDATE SET profile = excluded.profile,"
-                " offset_s = excluded.offset_s, updated_at = excluded.updated_at",
-                (user_id, voice.profile, voice.offset_s, now),
+                " offset_s = excluded.offset_s, tuning = excluded.tuning,"
+                " updated_at = excluded.updated_at",
+                (user_id, voice.profile, voice.offset_s, voice.tuning, now),
             )
 
     def delete_user(self, user_id: str) -> None:

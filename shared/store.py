@@ -101,11 +101,13 @@ class UserVoice:
     """How a person's own speaker sounds to us: their fitted profile and their nudges.
 
     `profile` is a voice profile's JSON (shared/timing/profile.py), None when they never
-    calibrated; `offset_s` is the sum of their "the buzz was early/late" nudges.
+    calibrated; `offset_s` is the sum of their "the buzz was early/late" nudges; `tuning`
+    is a calibration by their own watch in progress (shared/tuning.py's JSON), if any.
     """
 
     profile: str | None = None
     offset_s: float = 0.0
+    tuning: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -14,11 +14,11 @@ import math
 import threading
 from collections import OrderedDict
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from .store import Store, UserVoice
 from .timing import ProfileError, SpeechTiming, VoiceProfile, shifted
-from .timing.fit import fit_profile
+from .timing.fit import Take, fit_takes
 from .timing.script import CalibrationScript
 
 log = logging.getLogger(__name__)
@@ -65,28 +65,33 @@ class Voices:
         voice = self.store.load_voice(user_id)
         wanted = voice.offset_s + seconds
         offset = round(min(MAX_NUDGE_S, max(-MAX_NUDGE_S, wanted)), 3)
-        self.store.save_voice(user_id, UserVoice(voice.profile, offset), now)
+        self.store.save_voice(user_id, replace(voice, offset_s=offset), now)
         return Nudged(offset, at_limit=offset != round(wanted, 3))
 
     def calibrate(
-        self,
-        user_id: str,
-        script: CalibrationScript,
-        sounds: Sequence[tuple[float, float]],
-        response_at: float,
-        now: float,
+        self, user_id: str, script: CalibrationScript, takes: Sequence[Take], now: float
     ) -> VoiceProfile:
         """Fit the user's profile from what their speaker played; their nudges start over.
 
         Raises RecordingMismatch (shared/timing/fit.py) when the sounds are not the script.
+        A calibration under way ends with it, fitted or not.
         """
-        profile = fit_profile(script, sounds, name="own speaker", response_at=response_at)
+        profile = fit_takes(script, takes, name="own speaker")
         self.store.save_voice(user_id, UserVoice(profile.dumps(), 0.0), now)
         return profile
 
     def reset(self, user_id: str, now: float) -> None:
         """Back to the deployment's timing: the user's profile and nudges are dropped."""
         self.store.save_voice(user_id, UserVoice(), now)
+
+    def tuning(self, user_id: str) -> str | None:
+        """The user's calibration under way, as shared/tuning.py keeps it."""
+        return self.store.load_voice(user_id).tuning
+
+    def keep_tuning(self, user_id: str, tuning: str | None, now: float) -> None:
+        """Keep (None: drop) the calibration under way, leaving profile and nudges alone."""
+        voice = self.store.load_voice(user_id)
+        self.store.save_voice(user_id, replace(voice, tuning=tuning), now)
 
     def _profile(self, text: str, offset_s: float) -> VoiceProfile | None:
         """The stored profile with the user's nudge applied, parsed once per (profile, nudge)."""

@@ -15,6 +15,7 @@ class Intent(StrEnum):
     UNPAIR_WATCH = "UnpairWatchIntent"
     BUZZ_EARLY = "BuzzEarlyIntent"
     BUZZ_LATE = "BuzzLateIntent"
+    TUNE_WATCH = "TuneWatchIntent"
     NEXT = "AMAZON.NextIntent"
     PREVIOUS = "AMAZON.PreviousIntent"
     REPEAT = "AMAZON.RepeatIntent"

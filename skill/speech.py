@@ -83,6 +83,11 @@ PHRASES: dict[str, str] = {
     "tune_intro": "Let's measure how this speaker talks, so the buzzes meet my words. "
     "Please stay quiet while I read some lines from the routine.",
     "tune_done": "That's the last line. Thank you.",
+    "tune_open_face": "To tune the buzz to this speaker, open your watch face, tap Tune, and "
+    "let it use the microphone. Then ask me again to tune your watch.",
+    "tune_part_end": "That's part {number} of {count}. Say next when you're ready for the rest.",
+    "tune_part_reprompt": "Say next to hear the next part of the tuning, or stop to leave it.",
+    "tune_check_watch": "Your watch will show how the tuning went.",
     "nudge_later": "Okay, from your next hold on, your watch will buzz a little later.",
     "nudge_earlier": "Okay, from your next hold on, your watch will buzz a little earlier.",
     "nudge_at_limit": "That's as far as I can move the buzz, so I've left it there. "
@@ -101,6 +106,21 @@ def say(key: str, **data: object) -> str:
 def wrap(*parts: str) -> str:
     """Join SSML fragments into one <speak> document."""
     return "<speak>" + " ".join(p for p in parts if p) + "</speak>"
+
+
+#: The silence before the words that close a part of the tuning: longer than any pause
+#: inside a part, so the watch hears them apart from the script (and leaves them out).
+TUNING_CLOSE_BREAK_S = 2.5
+
+
+def tuning_part(body: str, number: int, count: int) -> str:
+    """One part of the calibration script as the speaker reads it, with its closing words."""
+    close = (
+        say("tune_check_watch")
+        if number == count
+        else say("tune_part_end", number=number, count=count)
+    )
+    return wrap(body + silence_ssml(TUNING_CLOSE_BREAK_S) + close)
 
 
 def duration_words(seconds: float) -> str:

@@ -28,6 +28,8 @@ from shared.pairing import (
     TokenErrorCode,
 )
 from shared.store import VersionConflict
+from shared.timing.fit import RecordingMismatch
+from shared.tuning import NotListening, Tuning, TuningError
 
 from .actions import DEFAULT_WATCH_LEAD_IN_S, WatchAction, watch_lead_in
 from .auth import invalid_token, require_user
@@ -36,6 +38,7 @@ from .face import face
 from .long_poll import wait_for_change
 from .openapi import build_spec
 from .problems import Problem, ProblemType, from_http_exception
+from .tuning import TUNING_MAX_BODY, sounds_from_body, tuning_body
 
 log = logging.getLogger(__name__)
 
@@ -49,7 +52,9 @@ _CACHE_HEADERS = {"Cache-Control": "private, no-cache", "Vary": "Authorization"}
 _NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
 _UINT = re.compile(r"[0-9]{1,15}")
 #: The views that read a body; every other one drains it unread, within the same limit.
-_READS_BODY = {"watch_api.token", "watch_api.act"}
+_READS_BODY = {"watch_api.token", "watch_api.act", "watch_api.tuning_heard"}
+#: Views that read more than WATCH_MAX_BODY, and how much.
+_LARGER_BODY = {"watch_api.tuning_heard": TUNING_MAX_BODY}
 
 api = Blueprint("watch_api", __name__, url_prefix=PREFIX)
 
@@ -67,6 +72,10 @@ def _coach() -> Coach:
 
 def _pairing() -> PairingService:
     return current_app.extensions["sciatica_pairing"]
+
+
+def _tuning() -> Tuning:
+    return current_app.extensions["sciatica_tuning"]
 
 
 # -- errors -----------------------------------------------------------------------------------
@@ -89,9 +98,10 @@ def _limit_body() -> None:
     A declared length over the limit is a 413 at once; a chunked body is cut off at the limit
     as it is read. Draining the small ones keeps a kept-alive connection in step.
     """
-    request.max_content_length = WATCH_MAX_BODY
-    if (request.content_length or 0) > WATCH_MAX_BODY:
-        raise RequestEntityTooLarge(f"The watch API reads at most {WATCH_MAX_BODY} bytes.")
+    limit = _LARGER_BODY.get(request.endpoint or "", WATCH_MAX_BODY)
+    request.max_content_length = limit
+    if (request.content_length or 0) > limit:
+        raise RequestEntityTooLarge(f"This endpoint reads at most {limit} bytes.")
     if request.endpoint not in _READS_BODY:
         request.get_data(cache=False)
 
@@ -328,6 +338,72 @@ def _json_body() -> Any:
     except (UnicodeDecodeError, json.JSONDecodeError, RecursionError):
         # RecursionError: 4 KiB of "[" nests deeper than the parser recurses.
         raise Problem(400, "The body is not valid JSON.", ProblemType.MALFORMED_REQUEST) from None
+
+
+# -- tuning: the face listens while the speaker reads the calibration script ---------------------
+
+
+@api.post("/tuning")
+def tuning_listen() -> ResponseReturnValue:
+    """The face is listening from now; any tuning before this one starts over."""
+    user_id, _ = require_user(request, _pairing())
+    now = _coach().clock.now()
+    state = _tuning().listen(user_id, now)
+    return jsonify(tuning_body(state, now)), 201, _NO_STORE
+
+
+@api.get("/tuning")
+def tuning_status() -> ResponseReturnValue:
+    """Which parts of the script the voice has read, and when, while the face listens."""
+    user_id, _ = require_user(request, _pairing())
+    now = _coach().clock.now()
+    state = _tuning().state(user_id, now)
+    if state is None:
+        raise _no_tuning()
+    return jsonify(tuning_body(state, now)), 200, _NO_STORE
+
+
+@api.delete("/tuning")
+def tuning_cancel() -> ResponseReturnValue:
+    """The face stops listening; the tuning under way, if any, is dropped."""
+    user_id, _ = require_user(request, _pairing())
+    _tuning().cancel(user_id, _coach().clock.now())
+    return Response(status=204, headers=_NO_STORE)
+
+
+@api.post("/tuning/heard")
+def tuning_heard() -> ResponseReturnValue:
+    """Where the face heard sound: the server fits this user's own voice profile from it."""
+    user_id, _ = require_user(request, _pairing())
+    if not request.is_json:
+        raise Problem(415, 'Send {"sounds": [[start_ms, end_ms], ...]} as application/json.')
+    sounds = sounds_from_body(_json_body())
+    now = _coach().clock.now()
+    try:
+        profile = _tuning().finish(user_id, sounds, now)
+    except NotListening:
+        raise _no_tuning() from None
+    except RecordingMismatch as exc:
+        raise Problem(422, f"{exc}.", ProblemType.RECORDING_MISMATCH) from None
+    except TuningError as exc:
+        raise Problem(409, f"Not yet: {exc}.", ProblemType.TUNING_UNFINISHED) from None
+    log.info("a user's own voice profile was fitted from their watch")
+    fit = profile.fit or {}
+    body = {
+        "start_delay_ms": round((profile.start_delay_s or 0.0) * 1000),
+        "parts": fit.get("parts"),
+        "speech_s": fit.get("speech_s"),
+        "fit": fit,
+    }
+    return jsonify(body), 200, _NO_STORE
+
+
+def _no_tuning() -> Problem:
+    return Problem(
+        404,
+        "No tuning is under way for this watch: start listening (POST /api/v1/tuning) first.",
+        ProblemType.NO_TUNING,
+    )
 
 
 # -- the spec ---------------------------------------------------------------------------------

@@ -23,6 +23,7 @@ from shared.pairing import (
 from .actions import WatchAction
 from .cue_payload import ETAG_PATTERN, MAX_WAIT_S
 from .haptics import FITBIT_VIBRATION_PATTERNS, WATCHOS_HAPTIC_TYPES, Platform
+from .tuning import MAX_MS, MAX_SOUNDS, TUNING_MAX_BODY
 
 _MAX_MS = 999_999_999_999_999  # 15 digits: what the server parses as a millisecond time
 
@@ -192,6 +193,53 @@ def _schemas() -> dict[str, Any]:
             {"action": {"enum": [action.value for action in WatchAction]}}, closed=True
         ),
         "HapticPattern": pattern,
+        "Tuning": {
+            "description": "A tuning under way: which parts of the calibration script the "
+            "speaker has read, and when (server clock), while the face listens.",
+            **_obj(
+                {
+                    "server_time_ms": _MS,
+                    "listening_since_ms": _MS,
+                    "listen_until_ms": _MS,
+                    "sections": {
+                        "type": "array",
+                        "items": _obj(
+                            {
+                                "parts": {"type": "integer", "minimum": 1},
+                                "spoken_at_ms": {"type": ["integer", "null"], "minimum": 0},
+                            }
+                        ),
+                    },
+                    "done_speaking": {"type": "boolean"},
+                    "separator_min_ms": _MS,
+                    "max_sounds": {"const": MAX_SOUNDS},
+                }
+            ),
+        },
+        "HeardRequest": _obj(
+            {
+                "sounds": {
+                    "type": "array",
+                    "maxItems": MAX_SOUNDS,
+                    "description": "Where sound started and ended (epoch ms, server clock).",
+                    "items": {
+                        "type": "array",
+                        "minItems": 2,
+                        "maxItems": 2,
+                        "items": {"type": "number", "minimum": 0, "maximum": MAX_MS},
+                    },
+                }
+            },
+            closed=True,
+        ),
+        "TunedVoice": _obj(
+            {
+                "start_delay_ms": _MS,
+                "parts": {"type": "integer", "minimum": 1},
+                "speech_s": {"type": "number", "minimum": 0},
+                "fit": {"type": "object"},
+            }
+        ),
         "Cue": _obj(
             {
                 "at_ms": _MS,
@@ -367,6 +415,60 @@ def _paths() -> dict[str, Any]:
                     "204": {"description": "Unpaired."},
                     **_AUTH_ERRORS,
                     **_TOO_LARGE,
+                },
+            }
+        },
+        "/api/v1/tuning": {
+            "post": {
+                "summary": "The face listens from now, for the speaker to read the script",
+                "operationId": "startTuning",
+                "security": bearer,
+                "responses": {
+                    "201": _json("Listening; say 'tune my watch' to Alexa.", "Tuning"),
+                    **_AUTH_ERRORS,
+                    **_TOO_LARGE,
+                },
+            },
+            "get": {
+                "summary": "Which parts of the script the speaker has read, and when",
+                "operationId": "getTuning",
+                "security": bearer,
+                "responses": {
+                    "200": _json("The tuning under way.", "Tuning"),
+                    **_AUTH_ERRORS,
+                    "404": _problem("No tuning is under way (or it was given up on)."),
+                    **_TOO_LARGE,
+                },
+            },
+            "delete": {
+                "summary": "Stop listening: the tuning under way is dropped",
+                "operationId": "cancelTuning",
+                "security": bearer,
+                "responses": {
+                    "204": {"description": "Dropped (or there was none)."},
+                    **_AUTH_ERRORS,
+                    **_TOO_LARGE,
+                },
+            },
+        },
+        "/api/v1/tuning/heard": {
+            "post": {
+                "summary": "Where the face heard sound: fits this user's own voice profile",
+                "operationId": "tuningHeard",
+                "security": bearer,
+                "requestBody": {
+                    "required": True,
+                    "content": {"application/json": {"schema": _ref("HeardRequest")}},
+                },
+                "responses": {
+                    "200": _json("The user's speaker, measured.", "TunedVoice"),
+                    "400": _problem("Malformed body."),
+                    **_AUTH_ERRORS,
+                    "404": _problem("No tuning is under way."),
+                    "409": _problem("The speaker has not read the whole script yet."),
+                    "413": _problem(f"The body is larger than {TUNING_MAX_BODY // 1024} KiB."),
+                    "415": _problem("The body is not JSON."),
+                    "422": _problem("What was heard is not the script; the tuning ends."),
                 },
             }
         },

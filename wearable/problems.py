@@ -29,6 +29,9 @@ class ProblemType(StrEnum):
     ILLEGAL_ACTION = _TAG + "illegal-action"
     UNAUTHORIZED = _TAG + "unauthorized"
     BUSY = _TAG + "busy"
+    NO_TUNING = _TAG + "no-tuning"
+    TUNING_UNFINISHED = _TAG + "tuning-unfinished"
+    RECORDING_MISMATCH = _TAG + "recording-mismatch"
 
 
 _TITLES = {
@@ -37,6 +40,9 @@ _TITLES = {
     ProblemType.ILLEGAL_ACTION: "That action makes no sense right now",
     ProblemType.UNAUTHORIZED: "A valid watch token is required",
     ProblemType.BUSY: "Try again shortly",
+    ProblemType.NO_TUNING: "No tuning is under way",
+    ProblemType.TUNING_UNFINISHED: "The speaker has not read the whole script yet",
+    ProblemType.RECORDING_MISMATCH: "What the watch heard is not the script",
 }
 
 

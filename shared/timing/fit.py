@@ -12,11 +12,12 @@ from __future__ import annotations
 
 import dataclasses
 import statistics
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from itertools import pairwise
 
 from .profile import ProfileError, VoiceProfile, WordPrices, run_key
-from .script import SEPARATOR_MIN_S, CalibrationScript, said
+from .script import SEPARATOR_MIN_S, CalibrationScript, Section, said
 from .text import Features, features, normalized
 from .words import SpeechTimingModel
 
@@ -25,6 +26,9 @@ from .words import SpeechTimingModel
 PLAUSIBLE_RATIO = 3.0
 #: Fewer stretches than this (as seconds of sound) is silence, whatever a level meter says.
 MIN_SPEECH_S = 0.5
+#: A silence between parts heard further than this from the voice's own break line means
+#: the parts are not lined up (a break heard is written +- a few tens of milliseconds).
+MAX_SILENCE_MISS_S = 0.75
 #: Ridge weight pulling word prices toward the defaults, so a short script cannot make
 #: one price run wild while another goes negative.
 RIDGE = 0.05
@@ -59,6 +63,21 @@ def group(sounds: Sequence[tuple[float, float]], gap_s: float = SEPARATOR_MIN_S)
     return segments
 
 
+@dataclass(frozen=True, slots=True)
+class Take:
+    """What was heard while one section of the script was said, on one clock.
+
+    `response_at` is when that section's response left the server (a recording started
+    with it says 0.0; None: unknown, and no start delay is measured). With `then_more`,
+    sound after the section's last part is someone answering ("next") and is left out.
+    """
+
+    section: Section
+    sounds: Sequence[tuple[float, float]]
+    response_at: float | None = None
+    then_more: bool = False
+
+
 def fit_profile(
     script: CalibrationScript,
     sounds: Sequence[tuple[float, float]],
@@ -66,40 +85,46 @@ def fit_profile(
     name: str = "",
     response_at: float | None = None,
 ) -> VoiceProfile:
-    """The profile of the voice heard reading `script`.
+    """The profile of the voice heard reading `script` whole, in one recording.
 
     `response_at`, on the sounds' clock, is when the script's response left the server
     (a recording started with it says 0.0); the start delay is then measured too.
     """
-    heard = sum(end - start for start, end in sounds)
-    if heard < MIN_SPEECH_S:
-        raise RecordingMismatch("no speech in the recording: it is silent, or too quiet")
-    segments = group(sounds)
-    if response_at is not None:
-        # Sound before the response left is someone else (a cough, the last answer).
-        segments = [s for s in segments if s.end > response_at]
-    if len(segments) != len(script.parts):
-        raise RecordingMismatch(
-            f"heard {len(segments)} separate stretches of speech, but the script has "
-            f"{len(script.parts)} parts: record the whole script, with nothing else talking"
+    whole = Take((0, len(script.parts)), sounds, response_at)
+    return fit_takes(script, [whole], name=name)
+
+
+def fit_takes(script: CalibrationScript, takes: Sequence[Take], *, name: str = "") -> VoiceProfile:
+    """The profile of the voice heard reading `script` section by section, one take each.
+
+    The takes must cover the script's parts in order. Each is lined up with its section on
+    its own (its parts counted, their lengths and the silences between them checked against
+    the script), so a speaker that reads a long script in several turns fits like one read.
+    """
+    covered = [i for take in takes for i in range(take.section[0], sum(take.section))]
+    if covered != list(range(len(script.parts))):
+        raise ValueError("the takes must cover the script's parts once each, in order")
+    segments: list[Segment] = []
+    gaps: list[tuple[float, float]] = []
+    delays: list[float] = []
+    for number, take in enumerate(takes, start=1):
+        where = f" in part {number} of {len(takes)}" if len(takes) > 1 else ""
+        heard = _line_up(script, take, where)
+        first = take.section[0]
+        gaps.extend(
+            (script.separators[first + i], nxt.start - seg.end)
+            for i, (seg, nxt) in enumerate(pairwise(heard))
         )
-    default = SpeechTimingModel()
-    for i, (part, segment) in enumerate(zip(script.parts, segments, strict=True)):
-        expected = default.estimate(f"<speak>{said(part)}</speak>")
-        ratio = segment.seconds / expected if expected else float("inf")
-        if not 1 / PLAUSIBLE_RATIO <= ratio <= PLAUSIBLE_RATIO:
-            first = part if isinstance(part, str) else part[0]
-            raise RecordingMismatch(
-                f"part {i + 1} ({first[:30]!r}) lasted {segment.seconds:.2f} s where it takes "
-                f"about {expected:.1f} s: this is not a recording of the calibration script"
-            )
-    gaps = [(after, nxt.start - seg.end) for seg, nxt, after in _pairs(segments, script)]
+        if take.response_at is not None:
+            delays.append(max(0.0, heard[0].start - take.response_at))
+        segments.extend(heard)
     gap_s, gap_per_s = _line(gaps)
+    _check_silences(gaps, gap_s, gap_per_s)
     heard = list(zip(script.parts, segments, strict=True))
     parts = {(normalized(p) if isinstance(p, str) else run_key(p)): seg.seconds for p, seg in heard}
     prices = fit_prices([(features(p), seg.seconds) for p, seg in heard if isinstance(p, str)])
     piece_gap = _piece_gap(heard, parts)
-    start_delay = None if response_at is None else max(0.0, segments[0].start - response_at)
+    start_delay = statistics.median(delays) if delays else None
     try:
         profile = VoiceProfile(
             name=name,
@@ -113,6 +138,51 @@ def fit_profile(
     except ProfileError as exc:
         raise RecordingMismatch(f"the recording gives figures no voice has ({exc})") from None
     return _with_report(profile, script, segments, gaps)
+
+
+def _line_up(script: CalibrationScript, take: Take, where: str) -> list[Segment]:
+    """The take's segments, one per part of its section, or why they cannot be."""
+    first, count = take.section
+    if sum(end - start for start, end in take.sounds) < MIN_SPEECH_S:
+        raise RecordingMismatch(f"no speech{where}: the recording is silent, or too quiet")
+    segments = group(take.sounds)
+    if take.response_at is not None:
+        # Sound before the response left is someone else (a cough, the last answer).
+        segments = [s for s in segments if s.end > take.response_at]
+    if len(segments) > count and take.then_more:
+        segments = segments[:count]
+    if len(segments) != count:
+        raise RecordingMismatch(
+            f"heard {len(segments)} separate stretches of speech{where}, but the script has "
+            f"{count} parts there: record the whole script, with nothing else talking"
+        )
+    default = SpeechTimingModel()
+    for i, segment in zip(range(first, first + count), segments, strict=True):
+        part = script.parts[i]
+        expected = default.estimate(f"<speak>{said(part)}</speak>")
+        ratio = segment.seconds / expected if expected else float("inf")
+        if not 1 / PLAUSIBLE_RATIO <= ratio <= PLAUSIBLE_RATIO:
+            opening = part if isinstance(part, str) else part[0]
+            raise RecordingMismatch(
+                f"part {i + 1} ({opening[:30]!r}) lasted {segment.seconds:.2f} s where it takes "
+                f"about {expected:.1f} s: this is not a recording of the calibration script"
+            )
+    return segments
+
+
+def _check_silences(gaps: Sequence[tuple[float, float]], gap_s: float, gap_per_s: float) -> None:
+    """Refuse a recording whose silences do not follow the script's written breaks.
+
+    The breaks take several lengths, so stretches matched to the wrong parts (a word lost,
+    a cough counted) leave silences far off any one line through written and heard.
+    """
+    for written, heard in gaps:
+        expected = gap_s + written * (1 + gap_per_s)
+        if abs(heard - expected) > MAX_SILENCE_MISS_S:
+            raise RecordingMismatch(
+                f"a {written:g} s pause in the script was heard as {heard:.2f} s: the "
+                "stretches of speech do not line up with the script's parts"
+            )
 
 
 def _piece_gap(
@@ -184,12 +254,6 @@ def _solve(a: list[list[float]], b: list[float]) -> list[float]:
     for r in range(n - 1, -1, -1):
         x[r] = (m[r][n] - sum(m[r][c] * x[c] for c in range(r + 1, n))) / m[r][r]
     return x
-
-
-def _pairs(
-    segments: Sequence[Segment], script: CalibrationScript
-) -> Iterator[tuple[Segment, Segment, float]]:
-    return zip(segments[:-1], segments[1:], script.separators, strict=True)
 
 
 def _line(points: Sequence[tuple[float, float]]) -> tuple[float, float]:

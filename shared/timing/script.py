@@ -13,7 +13,7 @@ real speech, for runs never heard whole.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from xml.sax.saxutils import escape
 
@@ -34,6 +34,10 @@ MAX_SCRIPT_PARTS = 60
 MAX_SCRIPT_CHARS = 7000
 
 
+#: A stretch of the script said in one turn: (index of its first part, how many parts).
+Section = tuple[int, int]
+
+
 class ScriptError(ValueError):
     """A set of texts that cannot make a calibration script."""
 
@@ -43,9 +47,22 @@ class CalibrationScript:
     """The parts in the order they are said, and the break written after each but the last.
 
     A part is a text, or (a run of pieces) a tuple of texts said with piece breaks between.
+    `gaps` overrides the standard separators (a short script for a quick check, a test);
+    each must still be long enough to tell apart from a pause inside a part.
     """
 
     parts: tuple[str | tuple[str, ...], ...]
+    gaps: tuple[float, ...] | None = None
+
+    def __post_init__(self) -> None:
+        if self.gaps is None:
+            return
+        if len(self.gaps) != len(self.parts) - 1:
+            raise ScriptError(f"{len(self.parts)} parts need {len(self.parts) - 1} separators")
+        if any(not SEPARATOR_MIN_S + 0.3 <= gap <= LONGEST_SEPARATOR_S for gap in self.gaps):
+            raise ScriptError(
+                f"a separator must be {SEPARATOR_MIN_S + 0.3:g} to {LONGEST_SEPARATOR_S:g} s"
+            )
 
     @classmethod
     def of(cls, texts: Iterable[str | Sequence[str]]) -> CalibrationScript:
@@ -71,19 +88,50 @@ class CalibrationScript:
     @property
     def separators(self) -> tuple[float, ...]:
         """The break written after part i, for every part but the last."""
+        if self.gaps is not None:
+            return self.gaps
         cycle = [SEPARATORS_S[i % len(SEPARATORS_S)] for i in range(len(self.parts) - 1)]
         if cycle:
             cycle[-1] = LONGEST_SEPARATOR_S
         return tuple(cycle)
 
-    def ssml(self) -> str:
-        """The whole script as one SSML document, as the speaker or a TTS engine reads it."""
+    def ssml(self, section: Section | None = None) -> str:
+        """The script (or one section of it) as one SSML document, as a voice reads it."""
+        return "<speak>" + self.body(section) + "</speak>"
+
+    def body(self, section: Section | None = None) -> str:
+        """The SSML inside <speak>: parts with their separators, none after the last."""
+        first, count = (0, len(self.parts)) if section is None else section
         body = []
-        for i, part in enumerate(self.parts):
-            body.append(said(part))
-            if i < len(self.separators):
+        for i in range(first, first + count):
+            body.append(said(self.parts[i]))
+            if i < first + count - 1:
                 body.append(silence_ssml(self.separators[i]))
-        return "<speak>" + "".join(body) + "</speak>"
+        return "".join(body)
+
+    def sections(self, seconds: Callable[[str], float], limit_s: float) -> tuple[Section, ...]:
+        """The script cut into pieces each said within `limit_s`, by the `seconds` estimate.
+
+        One response plays at most a few minutes of speech, so a speaker reads a long script
+        in turns. A cut falls only where a separator stands, never at a hold-long one (the
+        fit needs that silence heard), and a part longer than the limit is a section alone.
+        """
+        lengths = [seconds(f"<speak>{said(part)}</speak>") for part in self.parts]
+        cuts: list[Section] = []
+        first = 0
+        while first < len(self.parts):
+            count, total = 1, lengths[first]
+            while first + count < len(self.parts):
+                more = self.separators[first + count - 1] + lengths[first + count]
+                if total + more > limit_s and self._cuttable(first + count - 1):
+                    break
+                count, total = count + 1, total + more
+            cuts.append((first, count))
+            first += count
+        return tuple(cuts)
+
+    def _cuttable(self, after: int) -> bool:
+        return self.separators[after] <= MAX_BREAK_SECONDS
 
 
 def said(part: str | tuple[str, ...]) -> str:

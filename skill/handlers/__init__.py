@@ -25,7 +25,7 @@ from .session import (
     StopHandler,
     UnknownRequestHandler,
 )
-from .tuning import BuzzEarlyHandler, BuzzLateHandler
+from .tuning import BuzzEarlyHandler, BuzzLateHandler, TuneNextHandler, TuneWatchHandler
 from .watch import PairWatchHandler, UnpairWatchHandler
 from .welcome import LaunchHandler, NoHandler, YesHandler
 
@@ -52,6 +52,7 @@ _INTENT_HANDLERS = {
     Intent.UNPAIR_WATCH: UnpairWatchHandler,
     Intent.BUZZ_EARLY: BuzzEarlyHandler,
     Intent.BUZZ_LATE: BuzzLateHandler,
+    Intent.TUNE_WATCH: TuneWatchHandler,
     Intent.YES: YesHandler,
     Intent.NO: NoHandler,
 }
@@ -59,7 +60,8 @@ _INTENT_HANDLERS = {
 
 def request_handlers(services: Services) -> list[AbstractRequestHandler]:
     """Handlers in dispatch order: specific ones first, the catch-alls last."""
-    specific = [LaunchHandler, SessionEndedHandler, SkillDisabledHandler]
+    # TuneNextHandler takes "next" only between two parts of the calibration script.
+    specific = [LaunchHandler, SessionEndedHandler, SkillDisabledHandler, TuneNextHandler]
     seen: list[type[AbstractRequestHandler]] = []
     for handler in [*specific, *_INTENT_HANDLERS.values()]:
         if handler not in seen and handler is not FallbackHandler:

@@ -10,6 +10,7 @@ from ask_sdk_core.utils import get_user_id
 from ask_sdk_model import Response
 
 from shared.coach import Coach
+from shared.tuning import Tuning
 from shared.voices import Voices
 
 from .. import speech
@@ -20,6 +21,8 @@ if TYPE_CHECKING:
 
 #: Session attribute naming the question the last reply asked, so "yes" knows what it answers.
 PENDING = "pending"
+#: PENDING's value while the speaker reads the calibration script part by part.
+PENDING_TUNING = "tuning"
 
 
 @dataclass(frozen=True, slots=True)
@@ -30,6 +33,7 @@ class Services:
     narrator: Narrator
     pairing: PairingService
     voices: Voices
+    tuning: Tuning
 
 
 def user_id_of(handler_input: HandlerInput) -> str:

@@ -1,8 +1,10 @@
-"""Telling the coach the buzz was early or late: a small, bounded move of that user's cues.
+"""Fitting the buzz to a person's own speaker: measuring it, or nudging it by a step.
 
 A person feels a buzz and hears "Time's up" as one moment only within about 100 ms; a
 speaker that lags (Bluetooth, a slow network) can be further off than any model knows.
-One nudge moves every later cue of theirs by shared.voices.NUDGE_STEP_S, up to a bound.
+"Tune my watch" has the speaker read the calibration script, part by part, while the
+watch face listens (shared/tuning.py); a nudge moves every later cue of theirs by
+shared.voices.NUDGE_STEP_S, up to a bound.
 """
 
 from __future__ import annotations
@@ -13,11 +15,69 @@ from ask_sdk_core.utils import is_intent_name
 from ask_sdk_model import Response
 
 from shared.engine import Phase
+from shared.tuning import NotListening, Turn
 from shared.voices import NUDGE_STEP_S
 
 from .. import speech
 from ..intents import Intent
-from .base import Services, reply, user_id_of
+from .base import PENDING, PENDING_TUNING, Services, reply, session, user_id_of
+
+#: "Tune my watch" carries on with the next part if the last one was read this recently
+#: (the person let the session close before saying next); otherwise it starts over.
+CARRY_ON_WITHIN_S = 5 * 60.0
+
+
+class TuneWatchHandler(AbstractRequestHandler):
+    """'Tune my watch': read the calibration script's first part (or the next one)."""
+
+    def __init__(self, services: Services) -> None:
+        self.services = services
+
+    def can_handle(self, handler_input: HandlerInput) -> bool:
+        return is_intent_name(Intent.TUNE_WATCH)(handler_input)
+
+    def handle(self, handler_input: HandlerInput) -> Response:
+        user_id = user_id_of(handler_input)
+        tuning = self.services.tuning
+        now = self.services.coach.clock.now()
+        state = tuning.state(user_id, now)
+        if state is None:
+            return reply(handler_input, speech.wrap(speech.say("tune_open_face")), end=True)
+        recent = bool(state.spoken) and now - state.spoken[-1] <= CARRY_ON_WITHIN_S
+        carry_on = recent and not state.all_spoken
+        return _read(handler_input, tuning.speak(user_id, now, from_start=not carry_on))
+
+
+class TuneNextHandler(AbstractRequestHandler):
+    """'Next' (or 'yes') between two parts of the calibration script: read the next one."""
+
+    def __init__(self, services: Services) -> None:
+        self.services = services
+
+    def can_handle(self, handler_input: HandlerInput) -> bool:
+        asked = session(handler_input).get(PENDING) == PENDING_TUNING
+        wants = is_intent_name(Intent.NEXT)(handler_input) or is_intent_name(Intent.YES)(
+            handler_input
+        )
+        return asked and wants
+
+    def handle(self, handler_input: HandlerInput) -> Response:
+        user_id = user_id_of(handler_input)
+        now = self.services.coach.clock.now()
+        try:
+            turn = self.services.tuning.speak(user_id, now, from_start=False)
+        except NotListening:
+            return reply(handler_input, speech.wrap(speech.say("tune_open_face")), end=True)
+        return _read(handler_input, turn)
+
+
+def _read(handler_input: HandlerInput, turn: Turn) -> Response:
+    ssml = speech.tuning_part(turn.body, turn.number, turn.count)
+    if turn.last:
+        return reply(handler_input, ssml, end=True)
+    return reply(
+        handler_input, ssml, reprompt=speech.say("tune_part_reprompt"), pending=PENDING_TUNING
+    )
 
 
 class _NudgeHandler(AbstractRequestHandler):

@@ -35,7 +35,7 @@ from skill.handlers.session import (
     SafetyHandler,
     StopHandler,
 )
-from skill.handlers.tuning import BuzzEarlyHandler, BuzzLateHandler
+from skill.handlers.tuning import BuzzEarlyHandler, BuzzLateHandler, TuneWatchHandler
 from skill.handlers.watch import PairWatchHandler, UnpairWatchHandler
 from skill.handlers.welcome import NoHandler, YesHandler
 from skill.intents import PAIR_CODE_SLOT, Intent
@@ -368,6 +368,7 @@ EXPECTED_HANDLER: dict[str, type[AbstractRequestHandler]] = {
     "UnpairWatchIntent": UnpairWatchHandler,
     "BuzzEarlyIntent": BuzzEarlyHandler,
     "BuzzLateIntent": BuzzLateHandler,
+    "TuneWatchIntent": TuneWatchHandler,
     "AMAZON.NextIntent": NextHandler,
     "AMAZON.PreviousIntent": PreviousHandler,
     "AMAZON.RepeatIntent": RepeatHandler,

@@ -15,7 +15,7 @@ import pytest
 import schemathesis
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from openapi_support import as_a_paired_watch, fuzz_config
+from openapi_support import NO_2XX_BY_FUZZING, as_a_paired_watch, fuzz_config
 from schemathesis.generation import GenerationMode
 from serve_support import SKILL_ID, Launcher, Server
 
@@ -26,6 +26,9 @@ from shared.pairing import PairingService
 from shared.routine import load_routine
 from shared.sqlite_store import SQLiteStore
 from shared.timing import SpeechTimingModel
+from shared.tuning import Tuning
+from shared.voices import Voices
+from skill.calibration import calibration_script
 from wearable.openapi import build_spec
 
 USER = "amzn1.ask.account.SERVE-OPENAPI"
@@ -53,13 +56,16 @@ def pairing(live: tuple[Server, SQLiteStore]) -> PairingService:
 
 @pytest.fixture
 def authorization(live: tuple[Server, SQLiteStore], pairing: PairingService) -> str:
-    """A watch paired on the server's store, its run under way so cue answers are full ones."""
+    """A watch paired on the server's store, its run under way and its face listening for a
+    tuning, so cue and tuning answers are full ones."""
     started = pairing.start()
     pairing.bind(USER, started.user_code)
     token = pairing.exchange(started.device_code).access_token
     coach = Coach(live[1], RoutineEngine(load_routine(), SpeechTimingModel()), SystemClock())
     if coach.view(USER).phase in (Phase.IDLE, Phase.COMPLETED):
         coach.apply(USER, Event.START)
+    voices = Voices(live[1], SpeechTimingModel())
+    Tuning(voices, calibration_script(load_routine())).listen(USER, SystemClock().now())
     return f"Bearer {token}"
 
 
@@ -89,4 +95,5 @@ def test_the_live_server_answers_every_case_as_its_own_document_says(
 
     fuzz()
     assert not [status for status in statuses if status >= 500], statuses
-    assert any(200 <= status < 300 for status in statuses), statuses
+    if (path, method) not in NO_2XX_BY_FUZZING:
+        assert any(200 <= status < 300 for status in statuses), statuses

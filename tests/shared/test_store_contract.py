@@ -133,6 +133,17 @@ def test_voice_settings_come_back_as_saved_and_are_replaced_whole(any_store: Any
     assert any_store.load_voice(BOB) == UserVoice()
 
 
+def test_a_tuning_under_way_is_kept_beside_the_profile_and_dropped_with_it(
+    any_store: AnyStore,
+) -> None:
+    any_store.save_voice(ALICE, UserVoice('{"format": 1}', 0.1, '{"listening_since": 1}'), NOW)
+    assert any_store.load_voice(ALICE) == UserVoice('{"format": 1}', 0.1, '{"listening_since": 1}')
+
+    any_store.save_voice(ALICE, UserVoice('{"format": 2}'), NOW + 1)
+
+    assert any_store.load_voice(ALICE) == UserVoice('{"format": 2}')
+
+
 def test_saving_voice_settings_introduces_an_unknown_user_without_losing_them(
     any_store: AnyStore,
 ) -> None:

@@ -10,6 +10,7 @@ from timing_support import recording_of
 from shared.sqlite_store import SQLiteStore
 from shared.store import UserVoice
 from shared.timing import SpeechTimingModel
+from shared.timing.fit import Take
 from shared.timing.script import CalibrationScript
 from shared.voices import MAX_NUDGE_S, NUDGE_STEP_S, Voices
 
@@ -18,6 +19,11 @@ BOB = "amzn1.ask.account.BOB"
 NOW = 1_780_000_000.0
 DOC = "<speak>Hold for 30 seconds.</speak>"
 SCRIPT = CalibrationScript.of(["Hold for 30 seconds.", "Starting now.", "Time's up."])
+
+
+def whole(sounds: list[tuple[float, float]]) -> Take:
+    """The whole script heard in one take, its recording started with the response."""
+    return Take((0, len(SCRIPT.parts)), sounds, response_at=0.0)
 
 
 @pytest.fixture
@@ -32,7 +38,7 @@ def test_a_user_with_nothing_of_their_own_gets_the_deployments_timing(voices: Vo
 def test_a_calibrated_user_is_timed_by_their_own_profile_and_no_one_else(
     voices: Voices,
 ) -> None:
-    profile = voices.calibrate(ALICE, SCRIPT, recording_of(SCRIPT, start=1.2), 0.0, NOW)
+    profile = voices.calibrate(ALICE, SCRIPT, [whole(recording_of(SCRIPT, start=1.2))], NOW)
     assert profile.start_delay_s == pytest.approx(1.2)
     assert voices.timing_for(ALICE).estimate(DOC) == pytest.approx(profile.estimate(DOC))
     assert voices.timing_for(ALICE).estimate(DOC) != voices.default.estimate(DOC)
@@ -53,7 +59,7 @@ def test_nudges_add_up_in_small_steps_and_stop_at_the_bound(voices: Voices) -> N
 
 def test_calibrating_starts_the_nudges_over_and_reset_drops_both(voices: Voices) -> None:
     voices.nudge(ALICE, -NUDGE_STEP_S, NOW)
-    voices.calibrate(ALICE, SCRIPT, recording_of(SCRIPT), 0.0, NOW)
+    voices.calibrate(ALICE, SCRIPT, [whole(recording_of(SCRIPT))], NOW)
     assert voices.store.load_voice(ALICE).offset_s == 0.0
     voices.reset(ALICE, NOW)
     assert voices.store.load_voice(ALICE) == UserVoice()

@@ -16,7 +16,7 @@ from flask import Flask
 from flask.testing import FlaskClient
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from openapi_support import as_a_paired_watch, fuzz_config
+from openapi_support import NO_2XX_BY_FUZZING, as_a_paired_watch, fuzz_config
 from schemathesis.generation import GenerationMode
 from watch_support import WATCH_USER, WatchActions
 
@@ -38,9 +38,11 @@ OPERATIONS = [
 
 
 @pytest.fixture
-def fuzz_auth(watch: WatchActions, coach: Coach) -> dict[str, str]:
-    """A paired watch's header, with its run mid-routine so that cue answers are full ones."""
+def fuzz_auth(watch: WatchActions, coach: Coach, app: Flask) -> dict[str, str]:
+    """A paired watch's header, its run mid-routine and its face listening for a tuning,
+    so that cue and tuning answers are full ones."""
     coach.apply(WATCH_USER, Event.START)
+    app.extensions["sciatica_tuning"].listen(WATCH_USER, coach.clock.now())
     return watch.auth
 
 
@@ -59,7 +61,8 @@ def test_every_answer_matches_the_document(
         statuses.add(case.call_and_validate().status_code)
 
     fuzz()
-    assert any(200 <= status < 300 for status in statuses), statuses  # 2xx answers were checked
+    if (path, method) not in NO_2XX_BY_FUZZING:
+        assert any(200 <= status < 300 for status in statuses), statuses  # 2xx were checked
 
 
 def test_the_app_serves_the_document_the_fuzzer_reads(client: FlaskClient) -> None:
