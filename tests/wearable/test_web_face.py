@@ -7,14 +7,22 @@ them it skips, unless CI is set: there it must run. Screenshots go to test-outpu
 from __future__ import annotations
 
 import os
-import re
-import sys
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
+import browser_support
 import pytest
+from browser_support import (
+    CHROMIUM,
+    CHROMIUM_ARGS,
+    open_face,
+    page_script,
+    pair_face,
+    require_browser,
+    tap_to_enable,
+)
 from watch_support import OTHER_USER, WATCH_USER
 
 from shared.coach import Coach
@@ -23,20 +31,8 @@ from shared.engine import Event
 from shared.pairing import PairingService
 from wearable.haptics import pattern_for, to_web_vibration
 
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 #: The tests' output folder at the repo root (git-ignored), where the screenshots go.
 SCREENSHOTS = Path(__file__).resolve().parents[2] / "test-output"
-SPOKEN_CODE = re.compile(r"^\d( \d){5}$")
 #: Whole-millisecond timestamps on both clocks can move an NTP estimate by this much more.
 CLOCK_ROUNDING_MS = 2
 #: A browser may run a timer this much before its delay (it rounds to whole milliseconds).
@@ -49,74 +45,6 @@ ENABLE_BUZZ = [60]
 PAGE_FAST_BY_MS = 7_000
 
 
-def page_script(*, skew_ms: int = 0, vibrate: bool = True, wake_lock: bool = True) -> str:
-    """An init script: the page's clock `skew_ms` off, and vibrate / wake lock recorded.
-
-    Each vibrate call is noted with the true time (the clock before skewing), so a test can
-    hold it against the server's cue times whatever the page believes the time is.
-    """
-    lines = [
-        "const trueNow = Date.now.bind(Date);",
-        "window.__trueNow = trueNow;",
-        f"Date.now = () => trueNow() + {skew_ms};",
-        "window.__vibrations = [];",
-        "window.__wakeLocks = [];",
-    ]
-    if vibrate:
-        lines.append(
-            """Object.defineProperty(Navigator.prototype, "vibrate", {
-  configurable: true,
-  value: function (pattern) {
-    const list = Array.isArray(pattern) ? Array.from(pattern) : [pattern];
-    window.__vibrations.push({ pattern: list, at: trueNow() });
-    return true;
-  },
-});"""
-        )
-    else:  # a watch (or desktop browser) that cannot vibrate at all
-        lines.append("delete Navigator.prototype.vibrate;")
-    if wake_lock:
-        lines.append(
-            """Object.defineProperty(Navigator.prototype, "wakeLock", {
-  configurable: true,
-  get() {
-    return {
-      request: async (type) => {
-        window.__wakeLocks.push(type);
-        const sentinel = new EventTarget();
-        sentinel.release = async () => sentinel.dispatchEvent(new Event("release"));
-        window.__sentinel = sentinel;
-        return sentinel;
-      },
-    };
-  },
-});"""
-        )
-    else:
-        lines.append("delete Navigator.prototype.wakeLock;")
-    return "\n".join(lines)
-
-
-def _missing() -> str | None:
-    if not CHROMIUM.exists():
-        return f"{CHROMIUM} (apt-get install chromium)"
-    try:
-        import playwright.sync_api  # noqa: F401
-    except ImportError:
-        return "Playwright for Python (pip install playwright; never `playwright install`)"
-    return None
-
-
-def require_browser(environ: Mapping[str, str]) -> None:
-    """Skip without a browser, except in CI (CI set, not 0 or false): there it must run."""
-    missing = _missing()
-    if missing is None:
-        return
-    if environ.get("CI", "").strip().lower() not in {"", "0", "false", "no"}:
-        pytest.fail(f"the web face test must run in CI, but {missing} is missing")
-    pytest.skip(f"headless browser test skipped: {missing} is missing")
-
-
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
     require_browser(os.environ)
@@ -126,20 +54,6 @@ def browser() -> Iterator[Any]:
         chromium = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
         yield chromium
         chromium.close()
-
-
-def open_face(browser: Any, base_url: str, init_script: str) -> Any:
-    context = browser.new_context(viewport={"width": 440, "height": 440})
-    context.add_init_script(init_script)
-    page = context.new_page()
-    page.goto(f"{base_url}/watch")
-    return page
-
-
-def tap_to_enable(page: Any) -> None:
-    """What a person does first: tap the face, so the browser lets it vibrate."""
-    page.locator(".enable:visible").click()
-    page.wait_for_function("document.getElementById('face').dataset.enabled === 'true'")
 
 
 def cue_vibrations(page: Any) -> list[dict[str, Any]]:
@@ -168,19 +82,6 @@ def assert_buzzed_on_cue(page: Any, cues: list[float], skew_ms: int = 0) -> list
         assert -TIMER_EARLY_MS <= late <= FACE_LATE_TOLERANCE_MS, buzz
         assert abs(vibration["at"] - (buzz["fired_ms"] - skew_ms)) <= CLOCK_ROUNDING_MS
     return buzzes
-
-
-def pair_face(page: Any, pairing: PairingService, user_id: str) -> str:
-    """Read the code off the face, say it (bind it in the core), and wait to be paired."""
-    code = page.locator("#user-code")
-    page.wait_for_function(
-        "re => new RegExp(re).test(document.getElementById('user-code').textContent)",
-        arg=SPOKEN_CODE.pattern,
-    )
-    spoken = code.inner_text()
-    pairing.bind(user_id, spoken)
-    page.wait_for_function("document.getElementById('face').dataset.screen === 'routine'")
-    return spoken
 
 
 def wait_for_state(page: Any, state: str, timeout_ms: int = 10_000) -> None:
@@ -413,7 +314,7 @@ def test_unpairing_while_the_coach_is_unreachable_keeps_the_face_paired(
 def test_in_ci_a_missing_browser_fails_the_run(
     monkeypatch: pytest.MonkeyPatch, tmp_path: Path, ci: str
 ) -> None:
-    monkeypatch.setattr(sys.modules[__name__], "CHROMIUM", tmp_path / "no-chromium")
+    monkeypatch.setattr(browser_support, "CHROMIUM", tmp_path / "no-chromium")
     with pytest.raises(pytest.fail.Exception, match="must run in CI"):
         require_browser({"CI": ci})
 
@@ -422,6 +323,6 @@ def test_in_ci_a_missing_browser_fails_the_run(
 def test_outside_ci_a_missing_browser_skips_with_a_reason(
     monkeypatch: pytest.MonkeyPatch, tmp_path: Path, environ: dict[str, str]
 ) -> None:
-    monkeypatch.setattr(sys.modules[__name__], "CHROMIUM", tmp_path / "no-chromium")
+    monkeypatch.setattr(browser_support, "CHROMIUM", tmp_path / "no-chromium")
     with pytest.raises(pytest.skip.Exception, match="apt-get install chromium"):
         require_browser(environ)

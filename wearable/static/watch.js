@@ -239,6 +239,161 @@
     draw();
   }
 
+  // -- tuning to the speaker --------------------------------------------------------------
+  //
+  // The person taps Tune, then allows the microphone; the face listens (keeping only the
+  // loudness of every 5 ms, never audio) and tells them to ask Alexa to tune the watch. The
+  // speaker reads the calibration script part by part; once the last part has been read and
+  // heard, the face sends where it heard sound, on the server's clock, and forgets the rest.
+
+  const TUNING_POLL_MS = 1000;
+  const QUIET_AFTER_MS = 2000; // silence after the closing words: the speaker is done
+  const LAST_PART_MAX_MS = 300000; // a section reads in well under this; then send anyway
+  const tuning = { phase: "idle", listener: null, status: null, result: null, sent: null };
+
+  function setTuning(phase, text) {
+    tuning.phase = phase;
+    face.dataset.tuning = phase;
+    if (text !== undefined) $("tune-status").textContent = text;
+  }
+
+  // Where a frame the audio context heard at `seconds` falls on the server's clock.
+  function contextToServerMs(context, seconds) {
+    const stamp = context.getOutputTimestamp ? context.getOutputTimestamp() : {};
+    const perfNow = performance.now();
+    const dateNow = Date.now();
+    let heardAt;
+    if (stamp.performanceTime > 0) {
+      heardAt = dateNow - (perfNow - stamp.performanceTime) - (stamp.contextTime - seconds) * 1000;
+    } else {
+      heardAt = dateNow - (context.currentTime - seconds) * 1000;
+    }
+    return heardAt + watch.offsetMs;
+  }
+
+  function openTuning() {
+    show("tuning");
+    tuning.result = null;
+    setTuning("asking", "");
+    $("tune-close").textContent = "Cancel";
+  }
+
+  async function startListening() {
+    const listener = new SciaticaListening.Listener(contextToServerMs);
+    try {
+      await listener.start();
+    } catch (err) {
+      listener.stop();
+      setTuning("failed", "The watch can't use the microphone. Allow it for this page, then try again.");
+      return;
+    }
+    tuning.listener = listener;
+    let response;
+    try {
+      response = await fetch(API + "tuning", {
+        method: "POST",
+        cache: "no-store",
+        headers: authHeaders(),
+      });
+    } catch (err) {
+      return stopListening("failed", "Can't reach the coach; try again.");
+    }
+    if (response.status === 401) {
+      stopListening("failed", "");
+      forgetToken();
+      return;
+    }
+    if (!response.ok) return stopListening("failed", "The coach could not start tuning; try again.");
+    tuning.status = await response.json();
+    setTuning("listening", "Listening. Now say: “Alexa, ask sciatica coach to tune my watch”.");
+    followTuning();
+  }
+
+  function stopListening(phase, text) {
+    if (tuning.listener) tuning.listener.stop();
+    tuning.listener = null;
+    setTuning(phase, text);
+  }
+
+  async function followTuning() {
+    while (tuning.phase === "listening") {
+      await sleep(TUNING_POLL_MS);
+      if (tuning.phase !== "listening") return;
+      let response;
+      try {
+        response = await fetch(API + "tuning", { headers: authHeaders(), cache: "no-store" });
+      } catch (err) {
+        continue; // the listening goes on; the next poll may reach the coach
+      }
+      if (response.status === 404) {
+        return stopListening("failed", "The tuning was stopped or ran out of time. Tap listen to start again.");
+      }
+      if (!response.ok) continue;
+      tuning.status = await response.json();
+      const sections = tuning.status.sections;
+      const spoken = sections.filter((s) => s.spoken_at_ms !== null).length;
+      if (spoken && tuning.phase === "listening") {
+        const of = sections.length;
+        const hint = spoken < of ? " When it stops, say “next”." : "";
+        $("tune-status").textContent = `Listening to part ${spoken} of ${of}.${hint}`;
+      }
+      if (finishedSpeaking(tuning.status)) await sendHeard();
+    }
+  }
+
+  // The last part has been read: its parts and closing words heard, then quiet (or too long).
+  function finishedSpeaking(status) {
+    if (!status.done_speaking) return false;
+    const last = status.sections[status.sections.length - 1];
+    if (serverNow() > last.spoken_at_ms + LAST_PART_MAX_MS) return true;
+    const found = tuning.listener.heard().stretches;
+    const after = SciaticaListening.parts(found, status.separator_min_ms).filter(
+      ([, end]) => end > last.spoken_at_ms,
+    );
+    if (after.length < last.parts + 1) return false;
+    return serverNow() - after[after.length - 1][1] >= QUIET_AFTER_MS;
+  }
+
+  async function sendHeard() {
+    const heard = tuning.listener.heard();
+    stopListening("sending", "Working out how your speaker sounds…");
+    tuning.sent = heard.stretches.length;
+    let response;
+    try {
+      response = await fetch(API + "tuning/heard", {
+        method: "POST",
+        cache: "no-store",
+        headers: { ...authHeaders(), "Content-Type": "application/json" },
+        body: JSON.stringify({ sounds: heard.stretches }),
+      });
+    } catch (err) {
+      return setTuning("failed", "Can't reach the coach to finish tuning; try again.");
+    }
+    const body = await response.json().catch(() => ({}));
+    $("tune-close").textContent = "Done";
+    if (response.ok) {
+      tuning.result = body;
+      const delay = (body.start_delay_ms / 1000).toFixed(1);
+      return setTuning("tuned", `Tuned. Your speaker starts ${delay} s after Alexa answers; the buzzes now follow it.`);
+    }
+    const why = body.detail || `the coach answered ${response.status}`;
+    setTuning("failed", `That didn't work: ${why} Tap listen to try again.`);
+  }
+
+  async function closeTuning() {
+    const listening = tuning.phase === "listening" || tuning.phase === "asking";
+    stopListening("idle", "");
+    if (listening && watch.token) {
+      try {
+        await fetch(API + "tuning", { method: "DELETE", headers: authHeaders() });
+      } catch (err) {
+        // it runs out on the server by itself
+      }
+    }
+    show("routine");
+    draw();
+  }
+
   // -- pairing -----------------------------------------------------------------------------
 
   async function pair() {
@@ -374,7 +529,7 @@
   async function main() {
     for (;;) {
       if (!watch.token) await pair();
-      show("routine");
+      if (face.dataset.screen !== "tuning") show("routine");
       draw();
       try {
         while (watch.token) {
@@ -390,13 +545,25 @@
     button.addEventListener("click", () => act(button.dataset.action));
   });
   $("unpair").addEventListener("click", unpair);
+  $("tune").addEventListener("click", openTuning);
+  $("tune-start").addEventListener("click", startListening);
+  $("tune-close").addEventListener("click", closeTuning);
   document.querySelectorAll("[data-enable]").forEach((button) => {
     button.addEventListener("click", enable);
   });
   setInterval(draw, 100);
   // Read-only for anyone who asks (diagnostics, the face's tests): every buzz and its aim.
   Object.defineProperty(window, "sciaticaWatch", {
-    value: Object.freeze({ buzzes: () => buzzLog.map((entry) => ({ ...entry })) }),
+    value: Object.freeze({
+      buzzes: () => buzzLog.map((entry) => ({ ...entry })),
+      tuning: () => ({
+        phase: tuning.phase,
+        listening_from_ms: tuning.listener ? tuning.listener.firstMs : null,
+        levels_kept: tuning.listener ? tuning.listener.levelsKept : 0,
+        sent: tuning.sent,
+        result: tuning.result,
+      }),
+    }),
   });
   main();
 })();
