@@ -41,11 +41,10 @@ from sciatica_coach import create_app
 from sciatica_coach.app import coach_of
 from sciatica_coach.recording import sounds_in
 from shared.clock import ManualClock
-from shared.routine import load_routine
+from shared.coach import Coach
 from shared.timing import VoiceProfile
-from shared.timing.fit import fit_profile
+from shared.tuning import Tuning
 from skill import speech
-from skill.calibration import calibration_script
 from skill.demo_ca import DemoCA
 from skill.simulator import AlexaSimulator
 
@@ -67,7 +66,7 @@ class Miss:
 
 def measure(profile: VoiceProfile | None, voice: Voice, one_stretch: bool) -> list[Miss]:
     """Every hold of one whole routine, as `voice` says it, timed by `profile` (None: default)."""
-    with _skill(profile) as (speaker, clock, coach), _pieces_joined(one_stretch):
+    with _skill(profile) as (speaker, clock, coach, _), _pieces_joined(one_stretch):
         misses: list[Miss] = []
 
         def said(turn_name: str, intent: str, start_too: bool = True) -> None:
@@ -104,15 +103,35 @@ def measure(profile: VoiceProfile | None, voice: Voice, one_stretch: bool) -> li
 
 
 def calibrate(voice: Voice) -> VoiceProfile:
-    """What `sciatica-coach voice calibrate` learns from `voice` reading `voice script`."""
-    script = calibration_script(load_routine())
-    with tempfile.TemporaryDirectory() as tmp:
-        wav = speak(script.ssml(), voice, Path(tmp) / "script.wav")
-        return fit_profile(script, sounds_in(wav), name=str(voice), response_at=0.0)
+    """What tuning by the watch learns from `voice`: the skill reads the script part by part.
+
+    The real skill is asked "tune my watch", then "next" until every part has been read;
+    each reply is read aloud on its own (as a speaker plays each response), and what was
+    heard goes to the same fit the watch's timings go to, on the server's clock.
+    """
+    with _skill(None) as (speaker, clock, _, tuning), tempfile.TemporaryDirectory() as tmp:
+        tuning.listen(USER, clock.now())
+        speaker.launch()
+        speaker.says("TuneWatchIntent")  # the introduction, heard before any part
+        heard: list[tuple[float, float]] = []
+        for k in range(100):
+            clock.advance(BETWEEN_STEPS_S)
+            at = clock.now()
+            turn = speaker.says("AMAZON.NextIntent")
+            wav = speak(turn.ssml, voice, Path(tmp) / f"part{k}.wav")
+            sounds = sounds_in(wav)
+            heard += [(at + start, at + end) for start, end in sounds]
+            clock.set(at + sounds[-1][1])
+            if turn.ends_session:
+                break
+        clock.advance(BETWEEN_STEPS_S)
+        return tuning.finish(USER, heard, clock.now())
 
 
 @contextmanager
-def _skill(profile: VoiceProfile | None) -> Iterator[tuple[AlexaSimulator, ManualClock, object]]:
+def _skill(
+    profile: VoiceProfile | None,
+) -> Iterator[tuple[AlexaSimulator, ManualClock, Coach, Tuning]]:
     clock = ManualClock(START)
     with tempfile.TemporaryDirectory() as tmp:
         config = {
@@ -136,7 +155,7 @@ def _skill(profile: VoiceProfile | None) -> Iterator[tuple[AlexaSimulator, Manua
         ca = DemoCA.generate(now=datetime.fromtimestamp(START, UTC))
         speaker = AlexaSimulator(post, ca, SKILL_ID, clock.now, user_id=USER)
         try:
-            yield speaker, clock, coach
+            yield speaker, clock, coach, app.extensions["sciatica_tuning"]
         finally:
             coach.store.close()
 

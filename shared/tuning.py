@@ -133,6 +133,16 @@ class Tuning:
             return None
         return state
 
+    def restart(self, user_id: str, now: float) -> None:
+        """Read the script from its first part again (the watch listens on).
+
+        Raises NotListening when no watch listens.
+        """
+        state = self.state(user_id, now)
+        if state is None:
+            raise NotListening("no watch is listening")
+        self.voices.keep_tuning(user_id, replace(state, plan=(), spoken=()).dumps(), now)
+
     def speak(self, user_id: str, now: float, *, from_start: bool) -> Turn:
         """The next section to read, noted as said now; `from_start` reads the first again.
 
@@ -171,15 +181,15 @@ class Tuning:
             )
         if len(sounds) > MAX_SOUNDS:
             raise TuningError(f"at most {MAX_SOUNDS} stretches of sound, not {len(sounds)}")
-        for start, end in sounds:
-            if not (math.isfinite(start) and math.isfinite(end)) or end < start:
-                raise RecordingMismatch("a stretch of sound ends before it starts")
-        takes = []
-        for k, (section, spoken_at) in enumerate(zip(state.plan, state.spoken, strict=True)):
-            until = state.spoken[k + 1] if k + 1 < len(state.spoken) else math.inf
-            heard = [(s, e) for s, e in sounds if spoken_at <= e and s < until]
-            takes.append(Take(section, heard, response_at=spoken_at, then_more=True))
         try:
+            for start, end in sounds:
+                if not (math.isfinite(start) and math.isfinite(end)) or end < start:
+                    raise RecordingMismatch("a stretch of sound ends before it starts")
+            takes = []
+            for k, (section, spoken_at) in enumerate(zip(state.plan, state.spoken, strict=True)):
+                until = state.spoken[k + 1] if k + 1 < len(state.spoken) else math.inf
+                heard = [(s, e) for s, e in sounds if spoken_at <= e and s < until]
+                takes.append(Take(section, heard, response_at=spoken_at, then_more=True))
             return self.voices.calibrate(user_id, self.script, takes, now)
         finally:
             self.voices.keep_tuning(user_id, None, now)

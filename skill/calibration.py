@@ -2,8 +2,8 @@
 
 A voice profile times exactly the texts it heard, so the script holds the routine's own
 words before each hold (safety note, headings, instructions, the hold's length, the cue to
-start) and every "Time's up". Texts with a number in them (a resumed hold, the seconds left)
-are said with a spread of numbers, from which the profile prices the rest. What the skill
+start) and every "Time's up". Texts with a number in them (the seconds left) are
+said with a spread of numbers, from which the profile prices the rest. What the skill
 says before each hold is said as it will be, pieces and breaks, so it is measured whole.
 """
 
@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Iterator, Sequence
 
 from shared.routine import Routine
-from shared.timing.script import CalibrationScript
+from shared.timing.script import CalibrationScript, Opening
 
 from . import speech
 
@@ -20,30 +20,39 @@ from . import speech
 #: syllables they take ("six" to "twenty-seven").
 SAMPLE_SECONDS = (6, 12, 17, 21, 27)
 
+Item = str | Sequence[str] | Opening
+
 
 def calibration_script(routine: Routine) -> CalibrationScript:
     return CalibrationScript.of(_texts(routine))
 
 
-def _texts(routine: Routine) -> Iterator[str | Sequence[str]]:
-    yield speech.say("tune_intro")
-    yield routine.safety_note
-    yield speech.say("first_step_again")
+def _texts(routine: Routine) -> Iterator[Item]:
+    """Each hold's lead-in opens a part of its own, with its "Time's up" and a share of the
+    rest (texts with numbers, steps without a hold) after it; the last line ends the script."""
+    cue = speech.say("start_cue")
+    groups: list[list[Item]] = []
+    rest: list[Item] = [routine.safety_note, speech.say("first_step_again")]
     for index, step in enumerate(routine.steps):
         heading = speech.say("step_heading", number=index + 1, count=len(routine), title=step.title)
         if step.hold is None:
-            yield heading
-            yield step.say
+            rest += [heading, step.say]
             continue
-        # As the skill says it before the hold: measured whole, exactly.
+        # As the skill says it before the hold, first in its reply: measured whole, exactly.
         hold = speech.say("hold_start", seconds=f"{step.hold.seconds:g}")
-        yield (heading, step.say, hold, speech.say("start_cue"))
-        yield speech.time_up(routine, index)
-    yield speech.say("start_cue")
+        lead = (heading, step.say, hold, cue)
+        after = speech.time_up(routine, index)
+        if not groups:
+            # The first reply of all opens with the safety note.
+            groups.append([Opening((routine.safety_note, *lead)), after])
+        groups.append([Opening(lead), after])
+    resume = speech.say("hold_resume")
+    rest += [cue, resume, (resume, cue)]  # alone too: its pieces price runs never heard whole
     for seconds in SAMPLE_SECONDS:
-        resume = speech.say("hold_resume", seconds=seconds)
-        yield resume  # alone too: a run never heard whole is priced from its pieces
-        yield (resume, speech.say("start_cue"))
-        yield speech.say("time_left_holding", remaining=speech.duration_words(seconds))
-    yield speech.say("not_paused")
+        rest.append(speech.say("time_left_holding", remaining=speech.duration_words(seconds)))
+    rest.append(speech.say("not_paused"))
+    share = -(-len(rest) // max(1, len(groups)))
+    for k, group in enumerate(groups or [[]]):
+        yield from group
+        yield from rest[k * share : (k + 1) * share]
     yield speech.say("tune_done")

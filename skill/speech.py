@@ -38,7 +38,9 @@ PHRASES: dict[str, str] = {
     "step_heading": "Step {number} of {count}: {title}.",
     "first_step_again": "That was the first step, so here it is again.",
     "hold_start": "Hold for {seconds} seconds.",
-    "hold_resume": "Picking up your hold with {seconds} seconds to go.",
+    # No number before a resumed hold: a fixed text is timed exactly, a number only priced
+    # (the watch shows what is left, and "how long is left?" says it).
+    "hold_resume": "Picking up your hold where you left it.",
     "start_cue": "Starting now.",
     "time_up_switch": "Time's up. Switch sides.",
     "time_up": "Time's up. Nicely done.",
@@ -85,6 +87,8 @@ PHRASES: dict[str, str] = {
     "tune_done": "That's the last line. Thank you.",
     "tune_open_face": "To tune the buzz to this speaker, open your watch face, tap Tune, and "
     "let it use the microphone. Then ask me again to tune your watch.",
+    "tune_first_part": "Say next when you're ready for the first part.",
+    "tune_all_read": "I've read every part. Your watch will show how the tuning went.",
     "tune_part_end": "That's part {number} of {count}. Say next when you're ready for the rest.",
     "tune_part_reprompt": "Say next to hear the next part of the tuning, or stop to leave it.",
     "tune_check_watch": "Your watch will show how the tuning went.",
@@ -175,7 +179,7 @@ def step_speech(
     lead = [intro] if intro else []
     if resumed and step.hold is not None:
         seconds = step.hold.seconds if hold_seconds is None else hold_seconds
-        lead += [say("hold_resume", seconds=round(seconds)), say("start_cue")]
+        lead += [say("hold_resume"), say("start_cue")]
     else:
         lead += [heading, step.say]
     last = index >= routine.last_index

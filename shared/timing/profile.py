@@ -101,6 +101,10 @@ class VoiceProfile:
     start_delay_s: float | None = None
     #: A person's nudge ("the buzz was early"), added to every time this profile gives.
     offset_s: float = 0.0
+    #: For a part heard first in its response (an opening): how much later than the start
+    #: delay its first sound came. A soft first sound ("Step" begins with a hiss) is heard
+    #: later than a hard one, so a reply opening with that part is timed from it.
+    onsets: Mapping[str, float] = field(default_factory=dict)
     #: How well the fit went, as `voice calibrate` printed it; for people, not for timing.
     fit: Mapping[str, Any] = field(default_factory=dict)
     _heard: dict[str, tuple[list[str], Features, float]] = field(
@@ -126,8 +130,9 @@ class VoiceProfile:
         while index < len(played):
             piece = played[index]
             if isinstance(piece, Speech):
-                seconds, index = self._longest_run(played, index)
-                total += seconds
+                opens = index == 0
+                seconds, index, key = self._longest_run(played, index)
+                total += seconds + (self.onsets.get(key, 0.0) if opens and key else 0.0)
                 continue
             if 0 < index < len(played) - 1:
                 total += self.silence_heard(piece.seconds)
@@ -136,9 +141,11 @@ class VoiceProfile:
             index += 1
         return max(0.0, total)  # a nudge earlier cannot make words end before they start
 
-    def _longest_run(self, played: list[Speech | Silence], start: int) -> tuple[float, int]:
+    def _longest_run(
+        self, played: list[Speech | Silence], start: int
+    ) -> tuple[float, int, str | None]:
         """The longest run of pieces from `start` (joined by piece breaks) heard as one, else
-        the piece alone; with the index of what follows."""
+        the piece alone; with the index of what follows, and the part's key if it was heard."""
         ends = [start]
         i = start
         while (
@@ -152,10 +159,12 @@ class VoiceProfile:
         for end in reversed(ends[1:]):
             key = run_key(p.text for p in played[start : end + 1 : 2])  # type: ignore[union-attr]
             if key in self.parts:
-                return self.parts[key], end + 1
+                return self.parts[key], end + 1, key
         first = played[start]
         assert isinstance(first, Speech)
-        return self.speech_seconds(first.text, spell=first.spell), start + 1
+        key = normalized(first.text)
+        heard = key if not first.spell and key in self.parts else None
+        return self.speech_seconds(first.text, spell=first.spell), start + 1, heard
 
     def speech_seconds(self, text: str, *, spell: bool = False) -> float:
         """One stretch of speech: measured if heard, else from its likeness to what was."""
@@ -206,6 +215,7 @@ class VoiceProfile:
             "piece_gap_s": self.piece_gap_s,
             "prices": self.prices.to_json(),
             "parts": [{"text": text, "seconds": seconds} for text, seconds in self.parts.items()],
+            "onsets": [{"text": text, "seconds": seconds} for text, seconds in self.onsets.items()],
             "fit": dict(self.fit),
         }
 
@@ -232,6 +242,14 @@ class VoiceProfile:
             if not isinstance(part, dict) or not isinstance(part.get("text"), str):
                 raise ProfileError(f"parts[{i}]: must be an object with a text")
             measured[normalized(part["text"])] = _number(part.get("seconds"), f"parts[{i}].seconds")
+        onsets_data = data.get("onsets", [])
+        if not isinstance(onsets_data, list) or len(onsets_data) > MAX_PARTS:
+            raise ProfileError(f"onsets: must be a list of at most {MAX_PARTS}")
+        onsets: dict[str, float] = {}
+        for i, onset in enumerate(onsets_data):
+            if not isinstance(onset, dict) or not isinstance(onset.get("text"), str):
+                raise ProfileError(f"onsets[{i}]: must be an object with a text")
+            onsets[normalized(onset["text"])] = _number(onset.get("seconds"), f"onsets[{i}]")
         start_delay = data.get("start_delay_s")
         piece_gap = data.get("piece_gap_s")
         fit = data.get("fit", {})
@@ -249,6 +267,7 @@ class VoiceProfile:
             piece_gap_s=None if piece_gap is None else _number(piece_gap, "piece_gap_s"),
             start_delay_s=None if start_delay is None else _number(start_delay, "start_delay_s"),
             offset_s=_number(data.get("offset_s", 0.0), "offset_s"),
+            onsets=onsets,
             fit=fit if isinstance(fit, dict) else {},
         )
 
@@ -267,6 +286,10 @@ class VoiceProfile:
         except (OSError, UnicodeDecodeError) as exc:
             raise ProfileError(f"cannot read {path}: {exc}") from None
         return cls.loads(text)
+
+
+#: The most a reply's opening part may start later (or earlier) than the start delay.
+MAX_ONSET_S = 2.0
 
 
 def _number(value: Any, name: str) -> float:
@@ -298,5 +321,9 @@ def _check(profile: VoiceProfile) -> None:
     within("offset_s", profile.offset_s, -MAX_OFFSET_S, MAX_OFFSET_S)
     if profile.start_delay_s is not None:
         within("start_delay_s", profile.start_delay_s, 0.0, 10.0)
+    for text, seconds in profile.onsets.items():
+        if text not in profile.parts:
+            raise ProfileError(f"onsets: {text[:30]!r} is not one of the parts")
+        within(f"onsets[{text[:30]!r}]", seconds, -MAX_ONSET_S, MAX_ONSET_S)
     for name, price in profile.prices.to_json().items():
         within(f"prices.{name}", price, -1.0, 5.0)

@@ -38,6 +38,13 @@ MAX_SCRIPT_CHARS = 7000
 Section = tuple[int, int]
 
 
+@dataclass(frozen=True)
+class Opening:
+    """A part the skill says first in a response: the script has it read first in one."""
+
+    texts: str | tuple[str, ...]
+
+
 class ScriptError(ValueError):
     """A set of texts that cannot make a calibration script."""
 
@@ -48,39 +55,53 @@ class CalibrationScript:
 
     A part is a text, or (a run of pieces) a tuple of texts said with piece breaks between.
     `gaps` overrides the standard separators (a short script for a quick check, a test);
-    each must still be long enough to tell apart from a pause inside a part.
+    each must still be long enough to tell apart from a pause inside a part. `openings`
+    are the parts the skill says first in a response, so a speaker reads each of them first
+    in one too: a voice may draw out words said after a minute of talk (espeak-ng does, by
+    up to 150 ms on a 20 s lead-in), and a hold starts where the words before it end.
     """
 
     parts: tuple[str | tuple[str, ...], ...]
     gaps: tuple[float, ...] | None = None
+    openings: frozenset[int] = frozenset()
 
     def __post_init__(self) -> None:
+        if any(not 0 <= i < len(self.parts) for i in self.openings):
+            raise ScriptError("an opening must be one of the script's parts")
         if self.gaps is None:
             return
         if len(self.gaps) != len(self.parts) - 1:
             raise ScriptError(f"{len(self.parts)} parts need {len(self.parts) - 1} separators")
-        if any(not SEPARATOR_MIN_S + 0.3 <= gap <= LONGEST_SEPARATOR_S for gap in self.gaps):
-            raise ScriptError(
-                f"a separator must be {SEPARATOR_MIN_S + 0.3:g} to {LONGEST_SEPARATOR_S:g} s"
-            )
+        shortest = round(SEPARATOR_MIN_S + 0.3, 3)  # 1.1 + 0.3 is 1.4000000000000001
+        if any(not shortest <= gap <= LONGEST_SEPARATOR_S for gap in self.gaps):
+            raise ScriptError(f"a separator must be {shortest:g} to {LONGEST_SEPARATOR_S:g} s")
 
     @classmethod
-    def of(cls, texts: Iterable[str | Sequence[str]]) -> CalibrationScript:
+    def of(cls, texts: Iterable[str | Sequence[str] | Opening]) -> CalibrationScript:
         """Each distinct part once, in first-seen order; blank texts are left out."""
         seen: dict[object, str | tuple[str, ...]] = {}
+        opening_keys: set[object] = set()
         for item in texts:
-            run = tuple(_one_stretch(t) for t in ([item] if isinstance(item, str) else item))
+            first = isinstance(item, Opening)
+            texts_of = item.texts if isinstance(item, Opening) else item
+            run = tuple(
+                _one_stretch(t) for t in ([texts_of] if isinstance(texts_of, str) else texts_of)
+            )
             run = tuple(t for t in run if t)
             if not run:
                 continue
             part: str | tuple[str, ...] = run[0] if len(run) == 1 else run
-            seen.setdefault(tuple(normalized(t) for t in run), part)
+            key = tuple(normalized(t) for t in run)
+            seen.setdefault(key, part)
+            if first:
+                opening_keys.add(key)
         parts = tuple(seen.values())
+        openings = frozenset(i for i, key in enumerate(seen) if key in opening_keys)
         if len(parts) < 3:
             raise ScriptError("a calibration script needs at least three different parts")
         if len(parts) > MAX_SCRIPT_PARTS:
             raise ScriptError(f"a calibration script holds at most {MAX_SCRIPT_PARTS} parts")
-        script = cls(parts)
+        script = cls(parts, openings=openings)
         if len(script.ssml()) > MAX_SCRIPT_CHARS:
             raise ScriptError(f"the script is longer than {MAX_SCRIPT_CHARS} characters")
         return script
@@ -113,15 +134,16 @@ class CalibrationScript:
         """The script cut into pieces each said within `limit_s`, by the `seconds` estimate.
 
         One response plays at most a few minutes of speech, so a speaker reads a long script
-        in turns. A cut falls only where a separator stands, never at a hold-long one (the
-        fit needs that silence heard), and a part longer than the limit is a section alone.
+        in turns. Each opening starts a section; other cuts fall only where a separator
+        stands, never at a hold-long one (the fit needs that silence heard), and a part
+        longer than the limit is a section alone.
         """
         lengths = [seconds(f"<speak>{said(part)}</speak>") for part in self.parts]
         cuts: list[Section] = []
         first = 0
         while first < len(self.parts):
             count, total = 1, lengths[first]
-            while first + count < len(self.parts):
+            while first + count < len(self.parts) and first + count not in self.openings:
                 more = self.separators[first + count - 1] + lengths[first + count]
                 if total + more > limit_s and self._cuttable(first + count - 1):
                     break

@@ -15,7 +15,7 @@ from ask_sdk_core.utils import is_intent_name
 from ask_sdk_model import Response
 
 from shared.engine import Phase
-from shared.tuning import NotListening, Turn
+from shared.tuning import NotListening, TuningError, Turn
 from shared.voices import NUDGE_STEP_S
 
 from .. import speech
@@ -28,7 +28,11 @@ CARRY_ON_WITHIN_S = 5 * 60.0
 
 
 class TuneWatchHandler(AbstractRequestHandler):
-    """'Tune my watch': read the calibration script's first part (or the next one)."""
+    """'Tune my watch': say what is about to happen, then read a part at each 'next'.
+
+    The calibration script's parts each begin as one of the skill's replies begins, so
+    nothing may come before a part in its reply: the introduction is a reply of its own.
+    """
 
     def __init__(self, services: Services) -> None:
         self.services = services
@@ -44,8 +48,16 @@ class TuneWatchHandler(AbstractRequestHandler):
         if state is None:
             return reply(handler_input, speech.wrap(speech.say("tune_open_face")), end=True)
         recent = bool(state.spoken) and now - state.spoken[-1] <= CARRY_ON_WITHIN_S
-        carry_on = recent and not state.all_spoken
-        return _read(handler_input, tuning.speak(user_id, now, from_start=not carry_on))
+        if recent and not state.all_spoken:
+            return _read(handler_input, tuning.speak(user_id, now, from_start=False))
+        tuning.restart(user_id, now)
+        prompt = speech.say("tune_first_part")
+        return reply(
+            handler_input,
+            speech.wrap(speech.say("tune_intro"), prompt),
+            reprompt=prompt,
+            pending=PENDING_TUNING,
+        )
 
 
 class TuneNextHandler(AbstractRequestHandler):
@@ -68,6 +80,8 @@ class TuneNextHandler(AbstractRequestHandler):
             turn = self.services.tuning.speak(user_id, now, from_start=False)
         except NotListening:
             return reply(handler_input, speech.wrap(speech.say("tune_open_face")), end=True)
+        except TuningError:
+            return reply(handler_input, speech.wrap(speech.say("tune_all_read")), end=True)
         return _read(handler_input, turn)
 
 

@@ -56,9 +56,9 @@ SCRIPT = CalibrationScript(
 VOICE = Voice("en-us", 175)
 #: The person answering between two parts, in another voice.
 PERSON = Voice("en-gb", 160)
-#: Where the beep is in the file, and where the speaker starts on the first part.
+#: Where the beep is in the file, and where the speaker starts on its first reply.
 BEEP_AT_S, BEEP_S = 0.6, 0.3
-FIRST_PART_AT_S = 6.0
+FIRST_REPLY_AT_S = 6.0
 ASK_AFTER_BEEP_S = 0.4
 #: After a part's closing words: the person says "next" this much later, the skill is
 #: asked once they are done, and the speaker reads the next part from NEXT_PART_AFTER_S.
@@ -66,9 +66,11 @@ PERSON_AFTER_S, ASK_AFTER_S, NEXT_PART_AFTER_S = 1.0, 2.6, 5.0
 #: Silence at the end: the face waits for 2 s of it before it sends.
 TAIL_S = 8.0
 PAGE_FAST_BY_MS = 7_000
-#: The face's onsets against recording.py's on the same audio (Chromium resamples it).
-PART_TOLERANCE_S = 0.03
-DELAY_TOLERANCE_S = 0.04
+#: The face's onsets against recording.py's on the same audio. Both apply one rule, but
+#: Chromium resamples the file and frames it afresh, so a soft first sound that sits at the
+#: threshold (the hiss of "Step") can be cut a few frames apart: ~45 ms seen, 3 ms typical.
+PART_TOLERANCE_S = 0.06
+DELAY_TOLERANCE_S = 0.06
 
 
 @dataclass(frozen=True)
@@ -78,8 +80,8 @@ class Recording:
     wav: Path
     plan: tuple[Section, ...]
     ssml: tuple[str, ...]
-    part_at: tuple[float, ...]
-    part_end: tuple[float, ...]
+    reply_at: tuple[float, ...]
+    reply_end: tuple[float, ...]
 
 
 @pytest.fixture(scope="module")
@@ -124,29 +126,30 @@ def server_url(tuning_app: Flask) -> Iterator[str]:
 
 @pytest.fixture(scope="module")
 def recording(tuning_app: Flask, tmp_path_factory: pytest.TempPathFactory) -> Recording:
-    """The file the fake microphone plays: beep, part 1, "Alexa, next", part 2, quiet."""
+    """The file the fake microphone plays: beep, the introduction, then each part of the
+    script, with "Alexa, next" after every reply but the last; then quiet."""
     require_espeak()
     tmp = tmp_path_factory.mktemp("face-tuning-audio")
     tuning: Tuning = tuning_app.extensions["sciatica_tuning"]
     timing = tuning.voices.timing_for(WATCH_USER)
     plan = SCRIPT.sections(timing.estimate, tuning.section_limit_s)
     assert len(plan) == 2, plan
-    ssml = tuple(
-        speech.tuning_part(SCRIPT.body(section), k + 1, len(plan)) for k, section in enumerate(plan)
-    )
+    intro = speech.wrap(speech.say("tune_intro"), speech.say("tune_first_part"))
+    parts = [speech.tuning_part(SCRIPT.body(sec), k + 1, len(plan)) for k, sec in enumerate(plan)]
+    ssml = (intro, *parts)
     audio = [_read(speak(doc, VOICE, tmp / f"part{k}.wav")) for k, doc in enumerate(ssml)]
     person = _read(speak("<speak>Alexa, next.</speak>", PERSON, tmp / "person.wav"))
     rate = audio[0][1]
     beep_t = np.arange(round(BEEP_S * rate)) / rate
     beep = 0.3 * np.sin(2 * np.pi * 880 * beep_t)
-    lead = FIRST_PART_AT_S - BEEP_AT_S - BEEP_S
+    lead = FIRST_REPLY_AT_S - BEEP_AT_S - BEEP_S
     track = [*_silence(BEEP_AT_S, rate), beep, *_silence(lead, rate)]
-    part_at, part_end = [], []
+    reply_at, reply_end = [], []
     for k, (samples, _) in enumerate(audio):
         at = sum(len(x) for x in track) / rate
-        part_at.append(at)
+        reply_at.append(at)
         track.append(samples)
-        part_end.append(at + len(samples) / rate)
+        reply_end.append(at + len(samples) / rate)
         if k < len(audio) - 1:
             track += [*_silence(PERSON_AFTER_S, rate), person[0]]
             used = PERSON_AFTER_S + len(person[0]) / rate
@@ -155,7 +158,7 @@ def recording(tuning_app: Flask, tmp_path_factory: pytest.TempPathFactory) -> Re
     track += _silence(TAIL_S, rate)
     wav = tmp / "microphone.wav"
     soundfile.write(wav, np.concatenate(track).astype(np.float32), rate, subtype="PCM_16")
-    return Recording(wav, plan, ssml, tuple(part_at), tuple(part_end))
+    return Recording(wav, plan, ssml, tuple(reply_at), tuple(reply_end))
 
 
 def _read(path: Path) -> tuple[np.ndarray, int]:
@@ -241,21 +244,19 @@ def test_the_face_hears_the_speaker_read_the_script_and_tunes_the_users_buzz(
     speaker = speaker_for(tuning_app)
     # The beep is ours, not the speaker's: the person asks Alexa once it has played.
     wait_until(file_start + BEEP_AT_S + BEEP_S + ASK_AFTER_BEEP_S)
-    turns = [speaker.says("TuneWatchIntent")]
-    state = tuning.state(WATCH_USER, time.time())
-    assert state is not None
-    assert state.spoken[0] < file_start + FIRST_PART_AT_S
-    for k in range(1, len(recording.plan)):
-        wait_until(file_start + recording.part_end[k - 1] + ASK_AFTER_S)
+    turns = [speaker.says("TuneWatchIntent")]  # the introduction: no part of the script yet
+    assert time.time() < file_start + FIRST_REPLY_AT_S, "asked after the speaker began"
+    for k in range(1, len(recording.ssml)):
+        wait_until(file_start + recording.reply_end[k - 1] + ASK_AFTER_S)
         turns.append(speaker.says("AMAZON.NextIntent"))
     assert [t.ssml for t in turns] == list(recording.ssml)
-    assert [t.ends_session for t in turns] == [False, True]
+    assert [t.ends_session for t in turns] == [False, False, True]
     state = tuning.state(WATCH_USER, time.time())
     assert state is not None
     assert state.all_spoken
     spoken = state.spoken
     for k, at in enumerate(spoken):
-        assert at < file_start + recording.part_at[k], "the speaker began before its response"
+        assert at < file_start + recording.reply_at[k + 1], "the speaker began before its reply"
 
     page.wait_for_function(
         "['tuned', 'failed'].includes(window.sciaticaWatch.tuning().phase)", timeout=60_000
