@@ -31,7 +31,7 @@ LISTEN_FOR_S = 15 * 60.0
 SECTION_LIMIT_S = 200.0
 #: The most stretches of sound one calibration may report: the script's parts, split at
 #: every pause, with room for a noisy room.
-MAX_SOUNDS = 2000
+MAX_SOUNDS = 1500
 
 
 class TuningError(ValueError):

@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Iterator, Sequence
 
 from shared.routine import Routine
-from shared.timing.script import CalibrationScript, Opening
+from shared.timing.script import CalibrationScript, HoldEnd, Opening
 
 from . import speech
 
@@ -20,7 +20,7 @@ from . import speech
 #: syllables they take ("six" to "twenty-seven").
 SAMPLE_SECONDS = (6, 12, 17, 21, 27)
 
-Item = str | Sequence[str] | Opening
+Item = str | Sequence[str] | Opening | HoldEnd
 
 
 def calibration_script(routine: Routine) -> CalibrationScript:
@@ -41,7 +41,7 @@ def _texts(routine: Routine) -> Iterator[Item]:
         # As the skill says it before the hold, first in its reply: measured whole, exactly.
         hold = speech.say("hold_start", seconds=f"{step.hold.seconds:g}")
         lead = (heading, step.say, hold, cue)
-        after = speech.time_up(routine, index)
+        after = HoldEnd(speech.time_up(routine, index))
         if not groups:
             # The first reply of all opens with the safety note.
             groups.append([Opening((routine.safety_note, *lead)), after])
@@ -49,7 +49,9 @@ def _texts(routine: Routine) -> Iterator[Item]:
     resume = speech.say("hold_resume")
     rest += [cue, resume, (resume, cue)]  # alone too: its pieces price runs never heard whole
     for seconds in SAMPLE_SECONDS:
+        # Asked mid-hold, the answer carries the rest of the hold: its end is heard after it.
         rest.append(speech.say("time_left_holding", remaining=speech.duration_words(seconds)))
+        rest.append(HoldEnd(speech.say("time_up")))
     rest.append(speech.say("not_paused"))
     share = -(-len(rest) // max(1, len(groups)))
     for k, group in enumerate(groups or [[]]):

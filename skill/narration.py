@@ -70,6 +70,6 @@ class Narrator:
             return speech.wrap(said)
         timing = self.voices.timing_for(user_id)
         spoken = timing.estimate(speech.wrap(said))
-        silence = timing.break_for_silence(max(0.0, view.hold.end - view.now - spoken))
+        silence = timing.break_for_silence(max(0.0, view.hold.end - view.now - spoken), said)
         words = speech.step_speech(self.coach.routine, view.step_index)
         return speech.wrap(said, speech.silence_ssml(silence), words.after)

@@ -153,7 +153,7 @@ class StepSpeech:
         return wrap(self.lead_in, self.hold, self.after)
 
 
-def _same_length(seconds: float) -> float:
+def _same_length(seconds: float, after: str = "") -> float:
     return seconds
 
 
@@ -164,7 +164,7 @@ def step_speech(
     intro: str = "",
     hold_seconds: float | None = None,
     resumed: bool = False,
-    break_for_silence: Callable[[float], float] = _same_length,
+    break_for_silence: Callable[[float, str], float] = _same_length,
 ) -> StepSpeech:
     """The words for step `index`: heading, instruction, the hold as silence, the spoken end.
 
@@ -190,7 +190,7 @@ def step_speech(
     if not resumed:
         lead += [say("hold_start", seconds=f"{seconds:g}"), say("start_cue")]
     after = time_up(routine, index) + " " + (say("routine_done") if last else say("next_prompt"))
-    silence = silence_ssml(break_for_silence(seconds))
+    silence = silence_ssml(break_for_silence(seconds, lead[-1]))
     return StepSpeech(PIECE_BREAK.join(lead), silence, after, ends_session=last)
 
 

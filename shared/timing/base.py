@@ -19,8 +19,9 @@ class SpeechTiming(Protocol):
         """Seconds from the response leaving to the end of the document's last sound."""
         ...
 
-    def break_for_silence(self, seconds: float) -> float:
-        """The break to write after a stretch of speech so the next starts `seconds` later."""
+    def break_for_silence(self, seconds: float, after: str = "") -> float:
+        """The break to write after `after` (a stretch of speech) so the next sound starts
+        `seconds` later."""
         ...
 
 

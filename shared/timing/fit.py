@@ -12,9 +12,9 @@ from __future__ import annotations
 
 import dataclasses
 import statistics
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from itertools import combinations, pairwise
+from itertools import pairwise
 
 from .profile import ProfileError, VoiceProfile, WordPrices, run_key
 from .script import SEPARATOR_MIN_S, CalibrationScript, Section, said
@@ -106,16 +106,17 @@ def fit_takes(script: CalibrationScript, takes: Sequence[Take], *, name: str = "
         raise ValueError("the takes must cover the script's parts once each, in order")
     segments: list[Segment] = []
     gaps: list[tuple[float, float]] = []
+    before_ends: list[tuple[int, int]] = []  # (part before a hold end, its gap's index)
     delays: list[float] = []
     opened: list[tuple[int, float]] = []  # (opening part, its take's delay)
     for number, take in enumerate(takes, start=1):
         where = f" in part {number} of {len(takes)}" if len(takes) > 1 else ""
         heard = _line_up(script, take, where)
         first = take.section[0]
-        gaps.extend(
-            (script.separators[first + i], nxt.start - seg.end)
-            for i, (seg, nxt) in enumerate(pairwise(heard))
-        )
+        for i, (seg, nxt) in enumerate(pairwise(heard)):
+            if first + i + 1 in script.hold_ends:
+                before_ends.append((first + i, len(gaps)))
+            gaps.append((script.separators[first + i], nxt.start - seg.end))
         if take.response_at is not None:
             delays.append(max(0.0, heard[0].start - take.response_at))
             if first in script.openings:
@@ -124,17 +125,23 @@ def fit_takes(script: CalibrationScript, takes: Sequence[Take], *, name: str = "
     gap_s, gap_per_s = _line(gaps)
     _check_silences(gaps, gap_s, gap_per_s)
     heard = list(zip(script.parts, segments, strict=True))
-    parts = {(normalized(p) if isinstance(p, str) else run_key(p)): seg.seconds for p, seg in heard}
+    parts = _mean_by_key((_key(p), seg.seconds) for p, seg in heard)
     prices = fit_prices([(features(p), seg.seconds) for p, seg in heard if isinstance(p, str)])
+    # What a hold's end costs after each text said before it, beyond the break line.
+    ends = _mean_by_key(
+        (
+            normalized(_last_piece(script.parts[i])),
+            gaps[g][1] - gap_s - gaps[g][0] * (1 + gap_per_s),
+        )
+        for i, g in before_ends
+    )
     piece_gap = _piece_gap(heard, parts)
     start_delay = statistics.median(delays) if delays else None
     onsets = {}
     if start_delay is not None:
         for index, delay in opened:
             part = script.parts[index]
-            onsets[normalized(part) if isinstance(part, str) else run_key(part)] = (
-                delay - start_delay
-            )
+            onsets[_key(part)] = delay - start_delay
     try:
         profile = VoiceProfile(
             name=name,
@@ -145,10 +152,27 @@ def fit_takes(script: CalibrationScript, takes: Sequence[Take], *, name: str = "
             piece_gap_s=piece_gap,
             start_delay_s=start_delay,
             onsets=onsets,
+            ends=ends,
         )
     except ProfileError as exc:
         raise RecordingMismatch(f"the recording gives figures no voice has ({exc})") from None
     return _with_report(profile, script, segments, gaps)
+
+
+def _key(part: str | tuple[str, ...]) -> str:
+    return normalized(part) if isinstance(part, str) else run_key(part)
+
+
+def _last_piece(part: str | tuple[str, ...]) -> str:
+    return part if isinstance(part, str) else part[-1]
+
+
+def _mean_by_key(pairs: Iterable[tuple[str, float]]) -> dict[str, float]:
+    """The mean per key, in first-seen order: a part said twice was measured twice."""
+    seen: dict[str, list[float]] = {}
+    for key, value in pairs:
+        seen.setdefault(key, []).append(value)
+    return {key: statistics.fmean(values) for key, values in seen.items()}
 
 
 def _line_up(script: CalibrationScript, take: Take, where: str) -> list[Segment]:
@@ -268,19 +292,16 @@ def _solve(a: list[list[float]], b: list[float]) -> list[float]:
 
 
 def _line(points: Sequence[tuple[float, float]]) -> tuple[float, float]:
-    """(gap_s, gap_per_s) with heard = gap_s + written * (1 + gap_per_s), Theil-Sen.
+    """(gap_s, gap_per_s) with heard = gap_s + written * (1 + gap_per_s): a break is played
+    as long as it is written, plus what the words around it trail and lead by.
 
-    The median of the slopes between every two silences, and the median intercept: one
-    silence a voice plays oddly (espeak-ng's variants shorten some breaks near 30 s by up
-    to 0.2 s) moves it no more than any other, where least squares would tilt the line.
+    That excess differs text by text (tens of milliseconds; see `ends`), which a fitted
+    slope would take for a rate and stretch across a 30 s hold, so the slope stays 1 and
+    the excess is the median over every silence heard.
     """
-    if len(points) < 2 or len({x for x, _ in points}) < 2:
-        return (statistics.median(y - x for x, y in points), 0.0) if points else (0.0, 0.0)
-    slopes = [
-        (y2 - y1) / (x2 - x1) for (x1, y1), (x2, y2) in combinations(points, 2) if x1 != x2
-    ]
-    slope = min(1.5, max(0.8, statistics.median(slopes)))
-    return statistics.median(y - slope * x for x, y in points), slope - 1.0
+    if not points:
+        return 0.0, 0.0
+    return statistics.median(y - x for x, y in points), 0.0
 
 
 def _with_report(

@@ -105,6 +105,9 @@ class VoiceProfile:
     #: delay its first sound came. A soft first sound ("Step" begins with a hiss) is heard
     #: later than a hard one, so a reply opening with that part is timed from it.
     onsets: Mapping[str, float] = field(default_factory=dict)
+    #: For a text said just before a hold's end ("Starting now.", "21 seconds left on this
+    #: hold."): how much longer than the break line the silence after it is heard.
+    ends: Mapping[str, float] = field(default_factory=dict)
     #: How well the fit went, as `voice calibrate` printed it; for people, not for timing.
     fit: Mapping[str, Any] = field(default_factory=dict)
     _heard: dict[str, tuple[list[str], Features, float]] = field(
@@ -185,9 +188,28 @@ class VoiceProfile:
             return self.piece_gap_s
         return self.gap_s + seconds * (1.0 + self.gap_per_s)
 
-    def break_for_silence(self, seconds: float) -> float:
-        """The break to write so that `seconds` pass from one sound to the next."""
-        return max(0.0, (seconds - self.gap_s) / (1.0 + self.gap_per_s))
+    def break_for_silence(self, seconds: float, after: str = "") -> float:
+        """The break to write so that `seconds` pass from the end of `after` to the next sound.
+
+        After a text heard before a hold's end (or one alike), its own trailing silence
+        counts; any other text gets the break line alone.
+        """
+        return max(0.0, (seconds - self.gap_s - self.end_after(after)) / (1.0 + self.gap_per_s))
+
+    def end_after(self, text: str) -> float:
+        """The silence a hold's end adds after `text` beyond the break line (0 if unknown)."""
+        if not text or not self.ends:
+            return 0.0
+        key = normalized(text)
+        if key in self.ends:
+            return self.ends[key]
+        words = spoken_words(text)
+        best = max(
+            self.ends,
+            key=lambda k: difflib.SequenceMatcher(None, words, spoken_words(k)).ratio(),
+        )
+        alike = difflib.SequenceMatcher(None, words, spoken_words(best)).ratio()
+        return self.ends[best] if alike >= SIMILAR_ENOUGH else 0.0
 
     def _unheard(self, text: str, key: str, spell: bool) -> float:
         counted = features(text, spell=spell)
@@ -216,6 +238,7 @@ class VoiceProfile:
             "prices": self.prices.to_json(),
             "parts": [{"text": text, "seconds": seconds} for text, seconds in self.parts.items()],
             "onsets": [{"text": text, "seconds": seconds} for text, seconds in self.onsets.items()],
+            "ends": [{"text": text, "seconds": seconds} for text, seconds in self.ends.items()],
             "fit": dict(self.fit),
         }
 
@@ -242,14 +265,8 @@ class VoiceProfile:
             if not isinstance(part, dict) or not isinstance(part.get("text"), str):
                 raise ProfileError(f"parts[{i}]: must be an object with a text")
             measured[normalized(part["text"])] = _number(part.get("seconds"), f"parts[{i}].seconds")
-        onsets_data = data.get("onsets", [])
-        if not isinstance(onsets_data, list) or len(onsets_data) > MAX_PARTS:
-            raise ProfileError(f"onsets: must be a list of at most {MAX_PARTS}")
-        onsets: dict[str, float] = {}
-        for i, onset in enumerate(onsets_data):
-            if not isinstance(onset, dict) or not isinstance(onset.get("text"), str):
-                raise ProfileError(f"onsets[{i}]: must be an object with a text")
-            onsets[normalized(onset["text"])] = _number(onset.get("seconds"), f"onsets[{i}]")
+        onsets = _texts_and_seconds(data.get("onsets", []), "onsets")
+        ends = _texts_and_seconds(data.get("ends", []), "ends")
         start_delay = data.get("start_delay_s")
         piece_gap = data.get("piece_gap_s")
         fit = data.get("fit", {})
@@ -268,6 +285,7 @@ class VoiceProfile:
             start_delay_s=None if start_delay is None else _number(start_delay, "start_delay_s"),
             offset_s=_number(data.get("offset_s", 0.0), "offset_s"),
             onsets=onsets,
+            ends=ends,
             fit=fit if isinstance(fit, dict) else {},
         )
 
@@ -290,6 +308,18 @@ class VoiceProfile:
 
 #: The most a reply's opening part may start later (or earlier) than the start delay.
 MAX_ONSET_S = 2.0
+
+
+def _texts_and_seconds(items: Any, name: str) -> dict[str, float]:
+    """A list of {"text", "seconds"} objects, as `onsets` and `ends` are written."""
+    if not isinstance(items, list) or len(items) > MAX_PARTS:
+        raise ProfileError(f"{name}: must be a list of at most {MAX_PARTS}")
+    out: dict[str, float] = {}
+    for i, item in enumerate(items):
+        if not isinstance(item, dict) or not isinstance(item.get("text"), str):
+            raise ProfileError(f"{name}[{i}]: must be an object with a text")
+        out[normalized(item["text"])] = _number(item.get("seconds"), f"{name}[{i}]")
+    return out
 
 
 def _number(value: Any, name: str) -> float:
@@ -325,5 +355,11 @@ def _check(profile: VoiceProfile) -> None:
         if text not in profile.parts:
             raise ProfileError(f"onsets: {text[:30]!r} is not one of the parts")
         within(f"onsets[{text[:30]!r}]", seconds, -MAX_ONSET_S, MAX_ONSET_S)
+    if len(profile.ends) > MAX_PARTS:
+        raise ProfileError(f"ends: at most {MAX_PARTS}")
+    for text, seconds in profile.ends.items():
+        if not text or len(text) > MAX_PART_TEXT:
+            raise ProfileError(f"ends: a text must have 1 to {MAX_PART_TEXT} characters")
+        within(f"ends[{text[:30]!r}]", seconds, -MAX_ONSET_S, MAX_ONSET_S)
     for name, price in profile.prices.to_json().items():
         within(f"prices.{name}", price, -1.0, 5.0)

@@ -45,6 +45,18 @@ class Opening:
     texts: str | tuple[str, ...]
 
 
+@dataclass(frozen=True)
+class HoldEnd:
+    """What the skill says as a hold ends, after the part before it; it may come again.
+
+    A voice trails off differently after different words ("now." and "hold." leave 60 ms
+    apart in espeak-ng), so the silence before "Time's up" is measured after each text
+    that precedes a hold's end.
+    """
+
+    texts: str | tuple[str, ...]
+
+
 class ScriptError(ValueError):
     """A set of texts that cannot make a calibration script."""
 
@@ -59,15 +71,18 @@ class CalibrationScript:
     are the parts the skill says first in a response, so a speaker reads each of them first
     in one too: a voice may draw out words said after a minute of talk (espeak-ng does, by
     up to 150 ms on a 20 s lead-in), and a hold starts where the words before it end.
+    `hold_ends` are the parts that end a hold ("Time's up"): each follows a text the skill
+    says before a hold's silence, so the silence heard after that very text is measured.
     """
 
     parts: tuple[str | tuple[str, ...], ...]
     gaps: tuple[float, ...] | None = None
     openings: frozenset[int] = frozenset()
+    hold_ends: frozenset[int] = frozenset()
 
     def __post_init__(self) -> None:
-        if any(not 0 <= i < len(self.parts) for i in self.openings):
-            raise ScriptError("an opening must be one of the script's parts")
+        if any(not 0 <= i < len(self.parts) for i in self.openings | self.hold_ends):
+            raise ScriptError("an opening or hold end must be one of the script's parts")
         if self.gaps is None:
             return
         if len(self.gaps) != len(self.parts) - 1:
@@ -77,31 +92,37 @@ class CalibrationScript:
             raise ScriptError(f"a separator must be {shortest:g} to {LONGEST_SEPARATOR_S:g} s")
 
     @classmethod
-    def of(cls, texts: Iterable[str | Sequence[str] | Opening]) -> CalibrationScript:
-        """Each distinct part once, in first-seen order; blank texts are left out."""
-        seen: dict[object, str | tuple[str, ...]] = {}
-        opening_keys: set[object] = set()
+    def of(cls, texts: Iterable[str | Sequence[str] | Opening | HoldEnd]) -> CalibrationScript:
+        """Each distinct part once, in first-seen order (a HoldEnd each time it comes, after
+        what it follows); blank texts are left out."""
+        parts: list[str | tuple[str, ...]] = []
+        index_of: dict[tuple[str, ...], int] = {}
+        openings: set[int] = set()
+        hold_ends: set[int] = set()
         for item in texts:
-            first = isinstance(item, Opening)
-            texts_of = item.texts if isinstance(item, Opening) else item
+            texts_of = item.texts if isinstance(item, Opening | HoldEnd) else item
             run = tuple(
                 _one_stretch(t) for t in ([texts_of] if isinstance(texts_of, str) else texts_of)
             )
             run = tuple(t for t in run if t)
             if not run:
                 continue
-            part: str | tuple[str, ...] = run[0] if len(run) == 1 else run
             key = tuple(normalized(t) for t in run)
-            seen.setdefault(key, part)
-            if first:
-                opening_keys.add(key)
-        parts = tuple(seen.values())
-        openings = frozenset(i for i, key in enumerate(seen) if key in opening_keys)
-        if len(parts) < 3:
+            if isinstance(item, HoldEnd):
+                hold_ends.add(len(parts))
+            elif key in index_of:
+                if isinstance(item, Opening):
+                    openings.add(index_of[key])
+                continue
+            index_of.setdefault(key, len(parts))
+            if isinstance(item, Opening):
+                openings.add(len(parts))
+            parts.append(run[0] if len(run) == 1 else run)
+        if len(index_of) < 3:
             raise ScriptError("a calibration script needs at least three different parts")
         if len(parts) > MAX_SCRIPT_PARTS:
             raise ScriptError(f"a calibration script holds at most {MAX_SCRIPT_PARTS} parts")
-        script = cls(parts, openings=openings)
+        script = cls(tuple(parts), openings=frozenset(openings), hold_ends=frozenset(hold_ends))
         if len(script.ssml()) > MAX_SCRIPT_CHARS:
             raise ScriptError(f"the script is longer than {MAX_SCRIPT_CHARS} characters")
         return script

@@ -87,8 +87,9 @@ class SpeechTimingModel:
         spoken = self.start_delay_s + words * 60.0 / self.words_per_minute + pauses
         return max(0.0, spoken + self.offset_s)
 
-    def break_for_silence(self, seconds: float) -> float:
-        """This model takes a break to be heard exactly as long as it is written."""
+    def break_for_silence(self, seconds: float, after: str = "") -> float:
+        """This model takes a break to be heard exactly as long as it is written, after
+        any text."""
         return max(0.0, seconds)
 
 

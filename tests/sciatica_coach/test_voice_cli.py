@@ -55,7 +55,7 @@ def test_calibrating_writes_a_profile_that_times_the_scripts_own_texts_as_heard(
     assert f"profile written to {out}" in printed
     profile = VoiceProfile.load(out)
     assert profile.start_delay_s is None  # the recording did not say when the response left
-    assert len(profile.parts) == len(SCRIPT.parts)
+    assert len(profile.parts) == len(set(map(str, SCRIPT.parts)))  # a hold end comes again
     routine = load_routine()
     first_hold = speech.step_speech(routine, 1)
     pieces = first_hold.lead_in.split(speech.PIECE_BREAK)

@@ -1,4 +1,4 @@
-"""Fixtures for the routine core: the packaged routine, a manual clock, an engine and a store."""
+"""Fixtures for the routine core: the routine, a manual clock, an engine, a store, a tuning."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ import pytest
 from core_support import Drive, make_drive
 from redis_support import SentinelSetup, redis_cluster, redis_sentinel, redis_server
 from store_support import AnyStore, Instances, StoreSpec, empty
+from timing_support import TUNING_SCRIPT, TUNING_SECTION_S
 
 from shared.clock import ManualClock
 from shared.coach import Coach
@@ -19,6 +20,8 @@ from shared.redis_store import RedisStore
 from shared.routine import Routine, load_routine
 from shared.sqlite_store import SQLiteStore
 from shared.timing import SpeechTimingModel
+from shared.tuning import Tuning
+from shared.voices import Voices
 
 
 @pytest.fixture(scope="session")
@@ -56,6 +59,12 @@ def store(tmp_path: Path) -> Iterator[SQLiteStore]:
 @pytest.fixture
 def coach(store: SQLiteStore, engine: RoutineEngine, clock: ManualClock) -> Coach:
     return Coach(store, engine, clock)
+
+
+@pytest.fixture
+def tuning(store: SQLiteStore) -> Tuning:
+    """A tuning of the short TUNING_SCRIPT over the users' voices, with the default timing."""
+    return Tuning(Voices(store, SpeechTimingModel()), TUNING_SCRIPT, TUNING_SECTION_S)
 
 
 # -- both stores: the contract tests run each test against SQLite and against Redis ------------

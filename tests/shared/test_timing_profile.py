@@ -136,3 +136,43 @@ def test_any_json_is_a_profile_or_a_profile_error(data: dict[str, Any]) -> None:
     seconds = profile.estimate(f'<speak>{HOLD}<break time="300ms"/>words never heard</speak>')
     assert math.isfinite(seconds)
     assert seconds >= 0
+
+
+# -- the silence before a hold's end, after the text said before it -------------------------
+
+
+def test_a_hold_end_after_a_measured_text_takes_that_texts_own_trailing_silence() -> None:
+    profile = a_profile(
+        gap_per_s=0.0, ends={CUE.lower(): 0.07, "6 seconds left on this hold.": 0.12}
+    )
+
+    assert profile.break_for_silence(20.0, CUE) == pytest.approx(20.0 - 0.05 - 0.07)
+    # Another number, said the same way, trails as the one heard.
+    assert profile.break_for_silence(20.0, "18 seconds left on this hold.") == pytest.approx(
+        20.0 - 0.05 - 0.12
+    )
+    # A text like none heard gets the break line alone.
+    assert profile.break_for_silence(20.0, "Okay, I'll buzz later.") == pytest.approx(20.0 - 0.05)
+    assert profile.break_for_silence(20.0) == pytest.approx(20.0 - 0.05)
+
+
+def test_ends_and_onsets_survive_the_profile_file_and_are_checked() -> None:
+    profile = a_profile(ends={CUE.lower(): 0.07}, onsets={HOLD.lower(): 0.03})
+    again = VoiceProfile.loads(profile.dumps())
+    assert again.ends == profile.ends
+    assert again.onsets == profile.onsets
+    with pytest.raises(ProfileError, match="ends"):
+        a_profile(ends={CUE.lower(): 5.0})
+    with pytest.raises(ProfileError, match="not one of the parts"):
+        a_profile(onsets={"never heard.": 0.1})
+
+
+def test_a_reply_opening_with_a_measured_opening_is_timed_from_its_own_first_sound() -> None:
+    doc = f"<speak>{HOLD}</speak>"
+    plain = a_profile().estimate(doc)
+    assert a_profile(onsets={HOLD.lower(): 0.06}).estimate(doc) == pytest.approx(plain + 0.06)
+    # Said later in a reply, the opening's onset does not apply.
+    later = f'<speak>{CUE}<break time="2s"/>{HOLD}</speak>'
+    assert a_profile(onsets={HOLD.lower(): 0.06}).estimate(later) == pytest.approx(
+        a_profile().estimate(later)
+    )
