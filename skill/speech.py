@@ -68,7 +68,7 @@ PHRASES: dict[str, str] = {
     "help": "I guide you through a sciatica routine, step by step. You can say next, "
     "previous, repeat, pause, resume, start over, or how much time is left. "
     "To link your watch, say pair code and the six digits on the watch. If a buzz and "
-    "my voice don't meet, tell me the buzz was early, or late.",
+    "my voice don't meet, say tune my watch, or tell me the buzz was early, or late.",
     "help_reprompt": "What would you like to do?",
     "fallback": "Sorry, I didn't catch that. You can say next, repeat, pause, or help.",
     "fallback_reprompt": "Say help to hear what you can say.",
