@@ -255,16 +255,7 @@ class VoiceProfile:
         prices = data.get("prices")
         if not isinstance(prices, dict):
             raise ProfileError("prices: must be an object")
-        parts = data.get("parts")
-        if not isinstance(parts, list):
-            raise ProfileError("parts: must be a list")
-        if len(parts) > MAX_PARTS:
-            raise ProfileError(f"parts: at most {MAX_PARTS}")
-        measured: dict[str, float] = {}
-        for i, part in enumerate(parts):
-            if not isinstance(part, dict) or not isinstance(part.get("text"), str):
-                raise ProfileError(f"parts[{i}]: must be an object with a text")
-            measured[normalized(part["text"])] = _number(part.get("seconds"), f"parts[{i}].seconds")
+        measured = _texts_and_seconds(data.get("parts"), "parts")
         onsets = _texts_and_seconds(data.get("onsets", []), "onsets")
         ends = _texts_and_seconds(data.get("ends", []), "ends")
         start_delay = data.get("start_delay_s")
@@ -311,14 +302,16 @@ MAX_ONSET_S = 2.0
 
 
 def _texts_and_seconds(items: Any, name: str) -> dict[str, float]:
-    """A list of {"text", "seconds"} objects, as `onsets` and `ends` are written."""
-    if not isinstance(items, list) or len(items) > MAX_PARTS:
-        raise ProfileError(f"{name}: must be a list of at most {MAX_PARTS}")
+    """A list of {"text", "seconds"} objects, as `parts`, `onsets` and `ends` are written."""
+    if not isinstance(items, list):
+        raise ProfileError(f"{name}: must be a list")
+    if len(items) > MAX_PARTS:
+        raise ProfileError(f"{name}: at most {MAX_PARTS}")
     out: dict[str, float] = {}
     for i, item in enumerate(items):
         if not isinstance(item, dict) or not isinstance(item.get("text"), str):
             raise ProfileError(f"{name}[{i}]: must be an object with a text")
-        out[normalized(item["text"])] = _number(item.get("seconds"), f"{name}[{i}]")
+        out[normalized(item["text"])] = _number(item.get("seconds"), f"{name}[{i}].seconds")
     return out
 
 

@@ -3,15 +3,13 @@
 from __future__ import annotations
 
 import random
-import threading
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
-from watch_support import OTHER_USER, QUICK_ROUTINE, SpyNotifier, WatchActions
-from werkzeug.serving import BaseWSGIServer, make_server
+from watch_support import OTHER_USER, QUICK_ROUTINE, SpyNotifier, WatchActions, serving
 
 from sciatica_coach import create_app
 from shared.clock import ManualClock
@@ -102,13 +100,8 @@ def live_app(tmp_path: Path, quick_routine: Path) -> Iterator[Flask]:
 @pytest.fixture
 def live_server(live_app: Flask) -> Iterator[str]:
     """werkzeug's threaded server on 127.0.0.1 and a free port; yields the base URL."""
-    server: BaseWSGIServer = make_server("127.0.0.1", 0, live_app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, name="live-server", daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_port}"
-    server.shutdown()
-    thread.join(timeout=10)
-    server.server_close()
+    with serving(live_app, "live-server") as url:
+        yield url
 
 
 @pytest.fixture

@@ -12,6 +12,7 @@ the face measured is held against what sciatica_coach/recording.py finds in the 
 from __future__ import annotations
 
 import json
+import os
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -25,8 +26,7 @@ import soundfile
 from browser_support import CHROMIUM, CHROMIUM_ARGS, page_script, pair_face, require_browser
 from espeak_support import require_espeak
 from flask import Flask
-from watch_support import WATCH_USER
-from werkzeug.serving import make_server
+from watch_support import WATCH_USER, serving
 
 from bench.espeak import Voice, speak
 from sciatica_coach import create_app
@@ -113,15 +113,8 @@ def tuning_app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Flask]:
 
 @pytest.fixture(scope="module")
 def server_url(tuning_app: Flask) -> Iterator[str]:
-    server = make_server("127.0.0.1", 0, tuning_app, threaded=True)
-    import threading
-
-    thread = threading.Thread(target=server.serve_forever, name="tuning-server", daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_port}"
-    server.shutdown()
-    thread.join(timeout=10)
-    server.server_close()
+    with serving(tuning_app, "tuning-server") as url:
+        yield url
 
 
 @pytest.fixture(scope="module")
@@ -172,7 +165,7 @@ def _silence(seconds: float, rate: int) -> list[np.ndarray]:
 
 @pytest.fixture(scope="module")
 def microphone_browser(recording: Recording) -> Iterator[Any]:
-    require_browser(__import__("os").environ)
+    require_browser(os.environ)
     from playwright.sync_api import sync_playwright
 
     args = [

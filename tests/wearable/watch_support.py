@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import socket
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 from flask.testing import FlaskClient
@@ -28,6 +30,20 @@ title = "Quick stretch, {side} side"
 say = "Hold it."
 hold = { seconds = 1.5, side = "both" }
 """
+
+
+@contextmanager
+def serving(app: Any, name: str) -> Iterator[str]:
+    """werkzeug's threaded server for `app` on 127.0.0.1 and a free port; the base URL."""
+    server: BaseWSGIServer = make_server("127.0.0.1", 0, app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, name=name, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_port}"
+    finally:
+        server.shutdown()
+        thread.join(timeout=10)
+        server.server_close()
 
 
 class SpyNotifier(LocalNotifier):
