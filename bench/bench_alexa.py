@@ -21,9 +21,9 @@ from flask.typing import ResponseReturnValue
 
 from bench.support import percentile
 from sciatica_coach import create_app
+from sciatica_coach.demo.demo_ca import DemoCA
+from sciatica_coach.demo.simulator import AlexaSimulator
 from shared.clock import ManualClock
-from skill.demo_ca import DemoCA
-from skill.simulator import AlexaSimulator
 
 SKILL_ID = "amzn1.ask.skill.bench"
 

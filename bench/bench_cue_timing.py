@@ -8,7 +8,7 @@ One `sciatica-coach serve` server on loopback (a temporary SQLite file, verifica
 against a demo CA) runs a short bench routine (holds of 10 s, a sentence of speech before
 each) for two groups of watches, at once, one user each:
 
-- `direct`: the reference watch (`wearable.watch_client.Watch`, as shipped) straight to the
+- `direct`: the reference watch (`wearable.client.watch_client.Watch`, as shipped) straight to the
   server;
 - `jitter`: the same watch through a delaying TCP proxy on loopback that holds each message,
   each way, for a random 25-200 ms (`random.Random(seed)` per connection), so every round
@@ -182,7 +182,7 @@ class Trial:
 
 
 def start_watch(trial: Trial, base_url: str, stop: threading.Event) -> threading.Thread:
-    from wearable.watch_client import Watch
+    from wearable.client.watch_client import Watch
 
     def buzzed(buzz: Any) -> None:
         cue = buzz.cue
@@ -253,8 +253,8 @@ def offsets(count: int) -> list[float]:
 
 
 def main(per_group: int = 12, holds: int = 4, seed: int = 5) -> None:
-    from skill.demo_ca import DemoCA
-    from skill.simulator import AlexaSimulator
+    from sciatica_coach.demo.demo_ca import DemoCA
+    from sciatica_coach.demo.simulator import AlexaSimulator
 
     if not 1 <= holds <= 4:
         raise SystemExit("holds must be 1 to 4 (the bench routine has four)")

@@ -111,11 +111,11 @@ def serve_child(argv: list[str]) -> int:
 def prepare(db: Path) -> str:
     """A paired watch and a run started with its hold far ahead (every cue pending)."""
     from shared.clock import SystemClock
-    from shared.coach import Coach
-    from shared.engine import Event, RoutineEngine
-    from shared.pairing import PairingService
-    from shared.routine import load_routine
-    from shared.sqlite_store import SQLiteStore
+    from shared.pairing.service import PairingService
+    from shared.routine.coach import Coach
+    from shared.routine.definition import load_routine
+    from shared.routine.engine import Event, RoutineEngine
+    from shared.stores.sqlite import SQLiteStore
     from shared.timing import SpeechTimingModel
 
     store = SQLiteStore(db)

@@ -112,7 +112,7 @@ class Lab:
         args += ["--appendonly", "no"]
         process = self._start(args, "redis.log")
         url = f"redis://127.0.0.1:{port}/0"
-        from shared.redis_store import connect
+        from shared.stores.redis import connect
 
         client = connect(url)
         deadline = time.monotonic() + BOOT_LIMIT_S
@@ -166,10 +166,10 @@ def lab() -> Iterator[Lab]:
 def seed(store: object, users: list[str], tokens_each: int = 1) -> dict[str, list[str]]:
     """Pair `tokens_each` watches per user and start each user's run, through the core."""
     from shared.clock import SystemClock
-    from shared.coach import Coach
-    from shared.engine import Event, RoutineEngine
-    from shared.pairing import PairingService, RateLimit
-    from shared.routine import load_routine
+    from shared.pairing.service import PairingService, RateLimit
+    from shared.routine.coach import Coach
+    from shared.routine.definition import load_routine
+    from shared.routine.engine import Event, RoutineEngine
 
     unlimited = RateLimit("bench-start", limit=10**9, window_s=600, bucket_s=60)
     pairing = PairingService(store, SystemClock(), start_limit=unlimited)  # type: ignore[arg-type]
@@ -305,7 +305,7 @@ def relay_latency(publisher: object, waiter: object, user: str, samples: int) ->
 
 def crowded_latency(others: int, samples: int) -> list[float]:
     """LocalNotifier publish -> wait() returning while `others` users' watches also wait."""
-    from shared.notify import LocalNotifier
+    from shared.notify.base import LocalNotifier
 
     notifier = LocalNotifier()
     crowd = [
@@ -326,7 +326,7 @@ def crowded_latency(others: int, samples: int) -> list[float]:
 
 def kill_subscriptions(redis_url: str) -> int:
     """Cut every instance's change subscription on the bench's own Redis; how many."""
-    from shared.redis_store import connect
+    from shared.stores.redis import connect
 
     client = connect(redis_url)
     try:
@@ -366,10 +366,10 @@ def summary(samples: list[float], unit: str = "ms") -> str:
 
 
 def main(polls_per_round: int = 3000, rounds: int = 5, wakes: int = 100) -> None:
-    from shared.notify import LocalNotifier
-    from shared.redis_notify import RedisNotifier
-    from shared.redis_store import RedisStore
-    from shared.sqlite_store import SQLiteStore
+    from shared.notify.base import LocalNotifier
+    from shared.notify.redis import RedisNotifier
+    from shared.stores.redis import RedisStore
+    from shared.stores.sqlite import SQLiteStore
 
     print(f"machine: {machine()}")
     with lab() as running:

@@ -133,7 +133,7 @@ def rss_bytes(pid: int) -> int:
 
 def signed(ca: Any, user_id: str, intent: str) -> tuple[bytes, dict[str, str]]:
     """A signed envelope for `intent` from `user_id`, built but not sent."""
-    from skill.simulator import AlexaSimulator
+    from sciatica_coach.demo.simulator import AlexaSimulator
 
     captured: list[tuple[bytes, dict[str, str]]] = []
 
@@ -222,8 +222,8 @@ class Watch:
 def pair_watches(db: Path, count: int) -> list[Watch]:
     """One user and one token per watch, paired through the core on the server's file."""
     from shared.clock import SystemClock
-    from shared.pairing import PairingService, RateLimit
-    from shared.sqlite_store import SQLiteStore
+    from shared.pairing.service import PairingService, RateLimit
+    from shared.stores.sqlite import SQLiteStore
 
     store = SQLiteStore(db)
     unlimited = RateLimit("bench-start", limit=10**9, window_s=600, bucket_s=60)
@@ -479,7 +479,7 @@ def report(
 
 
 def main(runs: int = 1000, max_waiters: int = 10_000) -> None:
-    from skill.demo_ca import DemoCA
+    from sciatica_coach.demo.demo_ca import DemoCA
 
     files = raise_own_open_file_limit(max_waiters + SPARE_FILES)
     if files < max_waiters + SPARE_FILES:

@@ -40,14 +40,14 @@ from bench.espeak import VOICES, Voice, available, hold_in, speak
 from bench.support import machine, percentile
 from sciatica_coach import create_app
 from sciatica_coach.app import coach_of
+from sciatica_coach.demo.demo_ca import DemoCA
+from sciatica_coach.demo.simulator import AlexaSimulator
 from sciatica_coach.recording import sounds_in
 from shared.clock import ManualClock
-from shared.coach import Coach
+from shared.routine.coach import Coach
 from shared.timing import VoiceProfile
-from shared.tuning import Tuning
+from shared.timing.tuning import Tuning
 from skill import speech
-from skill.demo_ca import DemoCA
-from skill.simulator import AlexaSimulator
 
 SKILL_ID = "amzn1.ask.skill.bench-sync"
 USER = "amzn1.ask.account.BENCH-SYNC"

@@ -28,7 +28,7 @@ from cryptography.hazmat.primitives.asymmetric import padding, rsa
 from cryptography.x509 import verification as x509_verification
 
 from bench.support import percentile
-from skill.demo_ca import DemoCA
+from sciatica_coach.demo.demo_ca import DemoCA
 from skill.verification import ALEXA_CERT_DOMAIN, AlexaRequestVerifier, load_trusted_roots
 
 SKILL_ID = "amzn1.ask.skill.bench"

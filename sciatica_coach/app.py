@@ -12,22 +12,22 @@ from werkzeug.exceptions import HTTPException
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from shared.clock import Clock, SystemClock
-from shared.coach import Coach
-from shared.engine import RoutineEngine
-from shared.notify import ChangeNotifier
-from shared.pairing import PairingService
-from shared.redis_notify import RedisNotifier
-from shared.redis_store import RedisStore
-from shared.routine import load_routine
-from shared.sqlite_store import SQLiteStore
-from shared.tuning import SECTION_LIMIT_S, Tuning
-from shared.voices import Voices
+from shared.notify.base import ChangeNotifier
+from shared.notify.redis import RedisNotifier
+from shared.pairing.service import PairingService
+from shared.routine.coach import Coach
+from shared.routine.definition import load_routine
+from shared.routine.engine import RoutineEngine
+from shared.stores.redis import RedisStore
+from shared.stores.sqlite import SQLiteStore
+from shared.timing.tuning import SECTION_LIMIT_S, Tuning
+from shared.timing.voices import Voices
 from skill.builder import build_skill
 from skill.calibration import calibration_script
 from skill.endpoint import init_skill
 from skill.handlers import Services
 from skill.narration import Narrator
-from wearable.api import init_wearable
+from wearable.api.routes import init_wearable
 
 from . import config as config_module
 from .body_limit import ChunkedBodyLimit

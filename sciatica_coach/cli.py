@@ -92,10 +92,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s %(message)s"
         )
         if args.in_process:
-            from .demo import run_local_demo
+            from .demo.in_process import run_local_demo
 
             return run_local_demo(speed=args.speed)
-        from .live_demo import run_live_demo
+        from .demo.live import run_live_demo
 
         return run_live_demo(speed=args.speed, picture=Path(args.picture))
     if args.workers < 1:

@@ -8,7 +8,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from shared.clock import ScaledClock
-from shared.sqlite_store import default_db_path
+from shared.stores.sqlite import default_db_path
 
 #: Largest request body any endpoint reads; Alexa's envelopes are a few kilobytes.
 DEFAULT_MAX_BODY = 64 * 1024

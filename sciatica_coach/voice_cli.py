@@ -16,7 +16,7 @@ import sys
 from pathlib import Path
 from typing import TextIO
 
-from shared.routine import RoutineError, load_routine
+from shared.routine.definition import RoutineError, load_routine
 from shared.timing import ProfileError
 from shared.timing.fit import RecordingMismatch, fit_profile
 from skill.calibration import calibration_script

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
 
-from shared.routine import Routine
+from shared.routine.definition import Routine
 from shared.timing.script import CalibrationScript, HoldEnd, Opening
 
 from . import speech

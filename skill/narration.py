@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from shared.coach import Coach, Outcome
-from shared.engine import Announcement, Event, Phase, RunView
+from shared.routine.coach import Coach, Outcome
+from shared.routine.engine import Announcement, Event, Phase, RunView
 from shared.timing import SpeechTiming
-from shared.voices import Voices
+from shared.timing.voices import Voices
 
 from . import speech
 

@@ -10,7 +10,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from xml.sax.saxutils import escape
 
-from shared.routine import Routine, Step
+from shared.routine.definition import Routine, Step
 from shared.timing import silence_ssml
 from shared.timing.ssml import PIECE_BREAK
 

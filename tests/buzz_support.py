@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from wearable.buzz_scheduler import LATE_TOLERANCE_S, Buzz
+from wearable.client.buzz_scheduler import LATE_TOLERANCE_S, Buzz
 
 #: The most a watch's offset estimate may be off on loopback: half a 100 ms round trip,
 #: the quickest of eight, which even two busy cores keep well under.

@@ -12,9 +12,9 @@ from flask import Flask
 from flask.testing import FlaskClient
 
 from sciatica_coach import create_app
+from sciatica_coach.demo.demo_ca import DemoCA
+from sciatica_coach.demo.simulator import AlexaSimulator, Transport
 from shared.clock import ManualClock
-from skill.demo_ca import DemoCA
-from skill.simulator import AlexaSimulator, Transport
 
 FIXTURES = Path(__file__).parent / "fixtures"
 SKILL_ID = "amzn1.ask.skill.00000000-0000-4000-8000-5c1a71ca0c0a"
@@ -101,7 +101,7 @@ def script_recording(tmp_path_factory: pytest.TempPathFactory) -> Path:
     from espeak_support import require_espeak
 
     from bench.espeak import VOICES, speak
-    from shared.routine import load_routine
+    from shared.routine.definition import load_routine
     from skill.calibration import calibration_script
 
     require_espeak()

@@ -14,7 +14,7 @@ from typing import Any
 from schemathesis.config import SchemathesisConfig
 from schemathesis.generation import GenerationMode
 
-from shared.pairing import PairingService
+from shared.pairing.service import PairingService
 
 #: Unknown query parameters are ignored on purpose (a cache-buster or a newer watch's extra
 #: parameter must not break an older server), so the fuzzer does not send them expecting 400.

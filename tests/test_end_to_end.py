@@ -18,19 +18,19 @@ import pytest
 import requests
 from buzz_support import assert_buzzed_on_cue
 
-from sciatica_coach.live_demo import (
+from sciatica_coach.demo.demo_ca import DemoCA
+from sciatica_coach.demo.live import (
     DEMO_SKILL_ID,
     free_port,
     http_transport,
     running_server,
     spoken_turn,
 )
-from shared.cues import CueKind
+from sciatica_coach.demo.simulator import AlexaSimulator
+from shared.routine.cues import CueKind
 from shared.timing import SpeechTimingModel
-from skill.demo_ca import DemoCA
-from skill.simulator import AlexaSimulator
-from wearable.buzz_scheduler import Buzz
-from wearable.watch_client import PairingPrompt, Watch, WatchCue
+from wearable.client.buzz_scheduler import Buzz
+from wearable.client.watch_client import PairingPrompt, Watch, WatchCue
 
 WATCH_FAST_BY_S = 7.0
 #: How long the watch keeps running after the last expected buzz: nothing more may come.

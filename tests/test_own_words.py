@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from own_words import RUN_WORDS, article_fingerprints, run_hashes
 
-from shared.routine import Routine, load_routine
+from shared.routine.definition import Routine, load_routine
 from skill import speech
 
 

@@ -15,7 +15,7 @@ from __future__ import annotations
 from shared.clock import ManualClock
 from shared.timing.script import CalibrationScript, Section
 from shared.timing.text import spoken_words
-from shared.tuning import Tuning
+from shared.timing.tuning import Tuning
 
 GAP_S = 0.06
 GAP_PER_S = 0.0

@@ -9,15 +9,15 @@ from ask_sdk_core.handler_input import HandlerInput
 from ask_sdk_core.utils import get_user_id
 from ask_sdk_model import Response
 
-from shared.coach import Coach
-from shared.tuning import Tuning
-from shared.voices import Voices
+from shared.routine.coach import Coach
+from shared.timing.tuning import Tuning
+from shared.timing.voices import Voices
 
 from .. import speech
 from ..narration import Narration, Narrator
 
 if TYPE_CHECKING:
-    from shared.pairing import PairingService
+    from shared.pairing.service import PairingService
 
 #: Session attribute naming the question the last reply asked, so "yes" knows what it answers.
 PENDING = "pending"

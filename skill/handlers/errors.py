@@ -13,7 +13,7 @@ from ask_sdk_core.dispatch_components import AbstractExceptionHandler
 from ask_sdk_core.handler_input import HandlerInput
 from ask_sdk_model import Response
 
-from shared.store import VersionConflict
+from shared.stores.base import VersionConflict
 
 from .. import speech
 from .base import in_session, reply

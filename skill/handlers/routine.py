@@ -7,7 +7,7 @@ from ask_sdk_core.handler_input import HandlerInput
 from ask_sdk_core.utils import is_intent_name
 from ask_sdk_model import Response
 
-from shared.engine import Event, IllegalEvent, Phase, RunView
+from shared.routine.engine import Event, IllegalEvent, Phase, RunView
 
 from .. import speech
 from ..intents import Intent

@@ -4,7 +4,7 @@ A person feels a buzz and hears "Time's up" as one moment only within about 100 
 speaker that lags (Bluetooth, a slow network) can be further off than any model knows.
 "Tune my watch" has the speaker read the calibration script, part by part, while the
 watch face listens (shared/tuning.py); a nudge moves every later cue of theirs by
-shared.voices.NUDGE_STEP_S, up to a bound.
+shared.timing.voices.NUDGE_STEP_S, up to a bound.
 """
 
 from __future__ import annotations
@@ -14,9 +14,9 @@ from ask_sdk_core.handler_input import HandlerInput
 from ask_sdk_core.utils import is_intent_name
 from ask_sdk_model import Response
 
-from shared.engine import Phase
-from shared.tuning import NotListening, TuningError, Turn
-from shared.voices import NUDGE_STEP_S
+from shared.routine.engine import Phase
+from shared.timing.tuning import NotListening, TuningError, Turn
+from shared.timing.voices import NUDGE_STEP_S
 
 from .. import speech
 from ..intents import Intent

@@ -7,7 +7,7 @@ from ask_sdk_core.handler_input import HandlerInput
 from ask_sdk_core.utils import get_slot, is_intent_name
 from ask_sdk_model import Response
 
-from shared.pairing import PairingError
+from shared.pairing.service import PairingError
 
 from .. import speech
 from ..intents import PAIR_CODE_SLOT, Intent

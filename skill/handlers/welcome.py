@@ -7,7 +7,7 @@ from ask_sdk_core.handler_input import HandlerInput
 from ask_sdk_core.utils import is_intent_name, is_request_type
 from ask_sdk_model import Response
 
-from shared.engine import Phase
+from shared.routine.engine import Phase
 
 from .. import speech
 from ..intents import Intent, RequestType

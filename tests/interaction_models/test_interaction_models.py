@@ -17,6 +17,7 @@ import pytest
 from ask_sdk_core.dispatch_components import AbstractRequestHandler
 from flask import Flask
 
+from sciatica_coach.demo.simulator import AlexaSimulator
 from skill import speech
 from skill.endpoint import ADAPTER
 from skill.handlers.routine import (
@@ -39,7 +40,6 @@ from skill.handlers.tuning import BuzzEarlyHandler, BuzzLateHandler, TuneWatchHa
 from skill.handlers.watch import PairWatchHandler, UnpairWatchHandler
 from skill.handlers.welcome import NoHandler, YesHandler
 from skill.intents import PAIR_CODE_SLOT, Intent
-from skill.simulator import AlexaSimulator
 
 PACKAGE = Path(__file__).resolve().parents[2] / "interaction_models" / "skill-package"
 MODELS = PACKAGE / "interactionModels" / "custom"

@@ -13,10 +13,10 @@ from flask import Flask
 from sciatica_coach import create_app
 from sciatica_coach.app import coach_of
 from shared.clock import ManualClock
-from shared.coach import Coach
-from shared.engine import RoutineEngine
-from shared.routine import load_routine
-from shared.sqlite_store import SQLiteStore
+from shared.routine.coach import Coach
+from shared.routine.definition import load_routine
+from shared.routine.engine import RoutineEngine
+from shared.stores.sqlite import SQLiteStore
 from shared.timing import SpeechTimingModel
 
 AppFactory = Callable[..., Flask]

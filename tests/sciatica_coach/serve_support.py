@@ -24,11 +24,11 @@ from typing import Any
 
 import requests
 
+from sciatica_coach.demo.simulator import Transport
 from shared.clock import SystemClock
-from shared.pairing import PairingService
-from shared.sqlite_store import SQLiteStore
-from shared.store import PairingStore
-from skill.simulator import Transport
+from shared.pairing.service import PairingService
+from shared.stores.base import PairingStore
+from shared.stores.sqlite import SQLiteStore
 
 REPO = Path(__file__).resolve().parents[2]
 SKILL_ID = "amzn1.ask.skill.00000000-0000-4000-8000-5e17e5e17e50"

@@ -16,15 +16,15 @@ from flask import Flask
 from sciatica_coach.app import coach_of
 from sciatica_coach.config import DEFAULT_MAX_BODY, ConfigError, from_env
 from shared.clock import ManualClock
-from shared.routine import RoutineError
-from shared.sqlite_store import SQLiteStore
+from shared.routine.definition import RoutineError
+from shared.stores.sqlite import SQLiteStore
 
 AppFactory = Callable[..., Flask]
 
 
 def write_routine(tmp_path: Path, **changes: Any) -> Path:
     """The packaged routine as a JSON file, with top-level `changes`."""
-    text = resources.files("shared").joinpath("routines", "sciatica.toml").read_text("utf-8")
+    text = resources.files("shared.routine").joinpath("routines", "sciatica.toml").read_text("utf-8")
     data = {**tomllib.loads(text), **changes}
     path = tmp_path / "routine.json"
     path.write_text(json.dumps(data), "utf-8")

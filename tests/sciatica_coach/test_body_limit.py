@@ -16,10 +16,10 @@ from flask.testing import FlaskClient
 from serve_support import Launcher
 
 from sciatica_coach.body_limit import ChunkedBodyLimit
+from sciatica_coach.demo.demo_ca import DemoCA
+from sciatica_coach.demo.simulator import AlexaSimulator, Transport
 from shared.clock import ManualClock
-from shared.pairing import DEVICE_CODE_GRANT
-from skill.demo_ca import DemoCA
-from skill.simulator import AlexaSimulator, Transport
+from shared.pairing.service import DEVICE_CODE_GRANT
 
 LIMIT = 64 * 1024
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"

@@ -9,12 +9,20 @@ from typing import Any
 
 import pytest
 
-from sciatica_coach import cli, demo, live_demo, server
-from sciatica_coach.demo import DEMO_USER, CoreVoice, CoreWatch, DemoResult, InstantPacer, play
+from sciatica_coach import cli, server
+from sciatica_coach.demo import in_process, live
+from sciatica_coach.demo.in_process import (
+    DEMO_USER,
+    CoreVoice,
+    CoreWatch,
+    DemoResult,
+    InstantPacer,
+    play,
+)
 from shared.clock import ManualClock
-from shared.coach import Coach
-from shared.cues import WARNING_LEAD_S, CueKind
-from shared.engine import Phase
+from shared.routine.coach import Coach
+from shared.routine.cues import WARNING_LEAD_S, CueKind
+from shared.routine.engine import Phase
 
 HOLDS = [(0, "left"), (1, "right"), (3, "left"), (4, "right")]
 LAST = 5
@@ -118,7 +126,7 @@ def logging_config(monkeypatch: pytest.MonkeyPatch) -> list[dict[str, Any]]:
 def test_demo_refuses_a_speed_its_timing_cannot_work_at(
     speed: str, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(live_demo, "run_live_demo", _must_not_run)
+    monkeypatch.setattr(live, "run_live_demo", _must_not_run)
     with pytest.raises(SystemExit) as caught:
         cli.main(["demo", f"--speed={speed}"])
     assert caught.value.code == 2
@@ -129,7 +137,7 @@ def test_demo_refuses_a_speed_its_timing_cannot_work_at(
 def test_demo_refuses_a_speed_that_is_not_a_number(
     capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(live_demo, "run_live_demo", _must_not_run)
+    monkeypatch.setattr(live, "run_live_demo", _must_not_run)
     with pytest.raises(SystemExit) as caught:
         cli.main(["demo", "--speed", "fast"])
     assert caught.value.code == 2
@@ -139,9 +147,9 @@ def test_demo_refuses_a_speed_that_is_not_a_number(
 @pytest.mark.parametrize("speed", [float("nan"), float("inf"), 0.0])
 def test_the_demos_refuse_a_speed_that_is_not_a_finite_positive_number(speed: float) -> None:
     with pytest.raises(ValueError, match="finite number above 0"):
-        live_demo.run_live_demo(speed=speed)
+        live.run_live_demo(speed=speed)
     with pytest.raises(ValueError, match="finite number above 0"):
-        demo.run_local_demo(speed=speed)
+        in_process.run_local_demo(speed=speed)
 
 
 def _must_not_run(**_: Any) -> int:
@@ -157,7 +165,7 @@ def test_demo_command_plays_the_live_demo_at_the_given_speed(
         played.append((speed, picture))
         return 0
 
-    monkeypatch.setattr(live_demo, "run_live_demo", fake_live_demo)
+    monkeypatch.setattr(live, "run_live_demo", fake_live_demo)
     assert cli.main(["demo", "--speed", "25", "--picture", "out.svg"]) == 0
     assert played == [(25.0, Path("out.svg"))]
     assert logging_config[0]["level"] == logging.WARNING
@@ -175,8 +183,8 @@ def test_demo_command_in_process_drives_the_core_without_a_server(
     def no_server(**_: Any) -> int:
         raise AssertionError("the in-process demo must not start a server")
 
-    monkeypatch.setattr(demo, "run_local_demo", fake_demo)
-    monkeypatch.setattr(live_demo, "run_live_demo", no_server)
+    monkeypatch.setattr(in_process, "run_local_demo", fake_demo)
+    monkeypatch.setattr(live, "run_live_demo", no_server)
     assert cli.main(["demo", "--in-process", "--speed", "25"]) == 0
     assert speeds == [25.0]
 

@@ -28,10 +28,10 @@ from serve_support import (
     watch_get,
 )
 
-from shared.redis_store import RedisStore
-from shared.sqlite_store import SQLiteStore
-from skill.demo_ca import DemoCA
-from skill.simulator import AlexaSimulator
+from sciatica_coach.demo.demo_ca import DemoCA
+from sciatica_coach.demo.simulator import AlexaSimulator
+from shared.stores.redis import RedisStore
+from shared.stores.sqlite import SQLiteStore
 
 USER = "amzn1.ask.account.CRASH-RECOVERY"
 SECONDS_LEFT = re.compile(r"(?:(\d+) minutes? ?)?(?:(\d+) seconds?)? left on this hold")

@@ -12,7 +12,8 @@ from pathlib import Path
 import pytest
 import requests
 
-from sciatica_coach.live_demo import (
+from sciatica_coach.demo.demo_ca import DemoCA
+from sciatica_coach.demo.live import (
     DEMO_SKILL_ID,
     demo_settings,
     free_port,
@@ -21,10 +22,9 @@ from sciatica_coach.live_demo import (
     running_server,
     server_environment,
 )
+from sciatica_coach.demo.simulator import AlexaSimulator
 from shared.clock import ScaledClock
-from shared.routine import load_routine
-from skill.demo_ca import DemoCA
-from skill.simulator import AlexaSimulator
+from shared.routine.definition import load_routine
 
 #: Fast enough to keep the test to seconds; timing errors are judged in real milliseconds.
 SPEED = 60.0

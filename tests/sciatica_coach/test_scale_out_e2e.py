@@ -34,13 +34,13 @@ from redis_support import free_port, redis_server
 from serve_support import SKILL_ID, Launcher, Server, requests_transport
 
 from sciatica_coach.app import coach_of
-from shared.coach import Coach
-from shared.redis_store import RedisStore
-from skill.demo_ca import DemoCA
-from skill.simulator import AlexaSimulator
-from wearable.buzz_scheduler import Buzz
-from wearable.long_poll import FALLBACK_POLL_S
-from wearable.watch_client import PairingPrompt, Snapshot, Watch, WatchCue
+from sciatica_coach.demo.demo_ca import DemoCA
+from sciatica_coach.demo.simulator import AlexaSimulator
+from shared.routine.coach import Coach
+from shared.stores.redis import RedisStore
+from wearable.api.long_poll import FALLBACK_POLL_S
+from wearable.client.buzz_scheduler import Buzz
+from wearable.client.watch_client import PairingPrompt, Snapshot, Watch, WatchCue
 
 USER = "amzn1.ask.account.SCALE-OUT"
 #: Two 1.5 s holds (left, then right), so the whole routine takes a few seconds.

@@ -19,8 +19,8 @@ from serve_support import (
     watch_get,
 )
 
-from skill.demo_ca import DemoCA
-from skill.simulator import AlexaSimulator
+from sciatica_coach.demo.demo_ca import DemoCA
+from sciatica_coach.demo.simulator import AlexaSimulator
 
 POLLS = 50
 #: Far longer than the test takes: a poll that answers has been woken, not timed out.

@@ -20,16 +20,16 @@ from schemathesis.generation import GenerationMode
 from serve_support import SKILL_ID, Launcher, Server
 
 from shared.clock import SystemClock
-from shared.coach import Coach
-from shared.engine import Event, Phase, RoutineEngine
-from shared.pairing import PairingService
-from shared.routine import load_routine
-from shared.sqlite_store import SQLiteStore
+from shared.pairing.service import PairingService
+from shared.routine.coach import Coach
+from shared.routine.definition import load_routine
+from shared.routine.engine import Event, Phase, RoutineEngine
+from shared.stores.sqlite import SQLiteStore
 from shared.timing import SpeechTimingModel
-from shared.tuning import Tuning
-from shared.voices import Voices
+from shared.timing.tuning import Tuning
+from shared.timing.voices import Voices
 from skill.calibration import calibration_script
-from wearable.openapi import build_spec
+from wearable.api.openapi import build_spec
 
 USER = "amzn1.ask.account.SERVE-OPENAPI"
 #: Cases per operation, valid and invalid together: a few hundred requests in all.

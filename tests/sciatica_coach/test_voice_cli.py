@@ -15,7 +15,7 @@ import pytest
 import soundfile
 
 from sciatica_coach import cli
-from shared.routine import load_routine
+from shared.routine.definition import load_routine
 from shared.timing import VoiceProfile
 from shared.timing.profile import run_key
 from skill import speech

@@ -13,15 +13,15 @@ from store_support import AnyStore, Instances, StoreSpec, empty
 from timing_support import TUNING_SCRIPT, TUNING_SECTION_S
 
 from shared.clock import ManualClock
-from shared.coach import Coach
-from shared.engine import RoutineEngine
-from shared.redis_notify import RedisNotifier
-from shared.redis_store import RedisStore
-from shared.routine import Routine, load_routine
-from shared.sqlite_store import SQLiteStore
+from shared.notify.redis import RedisNotifier
+from shared.routine.coach import Coach
+from shared.routine.definition import Routine, load_routine
+from shared.routine.engine import RoutineEngine
+from shared.stores.redis import RedisStore
+from shared.stores.sqlite import SQLiteStore
 from shared.timing import SpeechTimingModel
-from shared.tuning import Tuning
-from shared.voices import Voices
+from shared.timing.tuning import Tuning
+from shared.timing.voices import Voices
 
 
 @pytest.fixture(scope="session")

@@ -14,11 +14,11 @@ import sys
 from dataclasses import replace
 
 from shared.clock import ManualClock
-from shared.coach import Coach
-from shared.engine import Event, RoutineEngine
-from shared.routine import load_routine
-from shared.sqlite_store import SQLiteStore
-from shared.store import VersionConflict
+from shared.routine.coach import Coach
+from shared.routine.definition import load_routine
+from shared.routine.engine import Event, RoutineEngine
+from shared.stores.base import VersionConflict
+from shared.stores.sqlite import SQLiteStore
 
 
 def bump(db: str, user: str, count: int) -> None:

@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from shared.clock import ManualClock
-from shared.engine import Event, Phase, RoutineEngine, RunState
+from shared.routine.engine import Event, Phase, RoutineEngine, RunState
 
 #: The lead-in (seconds of speech before a hold starts) every driven event uses.
 LEAD_IN = 4.0

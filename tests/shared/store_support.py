@@ -12,10 +12,10 @@ from multiprocessing.queues import Queue
 from multiprocessing.synchronize import Barrier
 from pathlib import Path
 
-from shared.redis_notify import RedisNotifier
-from shared.redis_store import RedisStore
-from shared.sqlite_store import SQLiteStore
-from shared.store import VersionConflict
+from shared.notify.redis import RedisNotifier
+from shared.stores.base import VersionConflict
+from shared.stores.redis import RedisStore
+from shared.stores.sqlite import SQLiteStore
 
 AnyStore = SQLiteStore | RedisStore
 
@@ -67,7 +67,7 @@ def bump_runs(spec: StoreSpec, user: str, count: int, start: Barrier, lost: Queu
 
 def empty(url: str) -> None:
     """Remove every key from the Redis at `url`: on a Cluster, from every primary."""
-    from shared.redis_store import is_cluster
+    from shared.stores.redis import is_cluster
 
     store = RedisStore.from_url(url)
     try:

@@ -15,9 +15,10 @@ import pytest
 from core_support import INTO_HOLD, LEAD_IN, Drive
 
 from shared.clock import ManualClock, ScaledClock
-from shared.coach import Coach
-from shared.cues import WARNING_LEAD_S, Cue, CueKind
-from shared.engine import (
+from shared.routine.coach import Coach
+from shared.routine.cues import WARNING_LEAD_S, Cue, CueKind
+from shared.routine.definition import Routine, Step, parse_routine
+from shared.routine.engine import (
     TRANSITIONS,
     Action,
     Announcement,
@@ -28,8 +29,7 @@ from shared.engine import (
     RunState,
     Status,
 )
-from shared.routine import Routine, Step, parse_routine
-from shared.sqlite_store import SQLiteStore
+from shared.stores.sqlite import SQLiteStore
 
 HOLD_S = 30.0
 LAST = 5  # the packaged routine's "close" step
@@ -757,7 +757,7 @@ def test_run_state_with_a_bad_field_is_refused(
 
 
 def _packaged_data() -> dict[str, Any]:
-    text = resources.files("shared").joinpath("routines", "sciatica.toml").read_text("utf-8")
+    text = resources.files("shared.routine").joinpath("routines", "sciatica.toml").read_text("utf-8")
     return tomllib.loads(text)
 
 
@@ -802,7 +802,7 @@ def test_a_run_the_engine_cannot_read_is_read_as_idle_and_says_so(
     which: str,
 ) -> None:
     stored: RunState = request.getfixturevalue(which)
-    with caplog.at_level(logging.WARNING, logger="shared.engine"):
+    with caplog.at_level(logging.WARNING, logger="shared.routine.engine"):
         view = engine.view(stored, clock.now())
     assert view.phase is Phase.IDLE
     assert view.step is None

@@ -27,8 +27,9 @@ from hypothesis.stateful import (
 )
 
 from shared.clock import ManualClock
-from shared.cues import CueKind
-from shared.engine import (
+from shared.routine.cues import CueKind
+from shared.routine.definition import Routine, load_routine
+from shared.routine.engine import (
     TRANSITIONS,
     Event,
     IllegalEvent,
@@ -38,7 +39,6 @@ from shared.engine import (
     RunView,
     Status,
 )
-from shared.routine import Routine, load_routine
 from shared.timing import SpeechTimingModel
 
 RUNNING = {Phase.ANNOUNCING, Phase.HOLDING, Phase.AWAITING}

@@ -56,10 +56,13 @@ def core_imports() -> dict[str, list[str]]:
 
 
 def test_every_core_module_was_imported(core_imports: dict[str, list[str]]) -> None:
-    on_disk = {f"shared.{path.stem}" for path in (ROOT / "shared").glob("*.py")}
-    on_disk.discard("shared.__init__")
+    on_disk = {
+        ".".join(path.relative_to(ROOT).with_suffix("").parts).removesuffix(".__init__")
+        for path in (ROOT / "shared").rglob("*.py")
+    }
+    on_disk.discard("shared")
     assert on_disk <= set(core_imports["imported"])
-    assert {"shared.engine", "shared.coach", "shared.sqlite_store"} <= set(on_disk)
+    assert {"shared.routine.engine", "shared.routine.coach", "shared.stores.sqlite"} <= set(on_disk)
 
 
 @pytest.mark.parametrize("package", FORBIDDEN)

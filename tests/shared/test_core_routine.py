@@ -13,9 +13,9 @@ from typing import Any
 
 import pytest
 
-from shared.routine import Hold, Routine, RoutineError, Side, load_routine, parse_routine
+from shared.routine.definition import Hold, Routine, RoutineError, Side, load_routine, parse_routine
 
-PACKAGED_TOML = resources.files("shared").joinpath("routines", "sciatica.toml").read_text("utf-8")
+PACKAGED_TOML = resources.files("shared.routine").joinpath("routines", "sciatica.toml").read_text("utf-8")
 #: The article the routine is drawn from (next to the checkout, as the issue gives it).
 
 

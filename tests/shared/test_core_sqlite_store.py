@@ -16,10 +16,11 @@ from core_support import INTO_HOLD, LEAD_IN
 from store_support import break_history
 
 from shared.clock import ManualClock
-from shared.coach import Coach
-from shared.engine import Event, Phase, RoutineEngine, RunState
-from shared.routine import Routine
-from shared.sqlite_store import (
+from shared.routine.coach import Coach
+from shared.routine.definition import Routine
+from shared.routine.engine import Event, Phase, RoutineEngine, RunState
+from shared.stores.base import CompletedRun, VersionConflict
+from shared.stores.sqlite import (
     DB_ENV,
     MIGRATIONS,
     SCHEMA_VERSION,
@@ -27,7 +28,6 @@ from shared.sqlite_store import (
     SQLiteStore,
     default_db_path,
 )
-from shared.store import CompletedRun, VersionConflict
 
 ROOT = Path(__file__).resolve().parents[2]
 WORKER = Path(__file__).with_name("core_store_worker.py")

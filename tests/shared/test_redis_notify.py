@@ -20,8 +20,8 @@ import pytest
 from redis_support import free_port
 from store_support import Instances
 
-from shared.redis_notify import RedisNotifier
-from shared.redis_store import PREFIX_ENV, RedisStore
+from shared.notify.redis import RedisNotifier
+from shared.stores.redis import PREFIX_ENV, RedisStore
 
 ROOT = Path(__file__).resolve().parents[2]
 ALICE = "amzn1.ask.account.ALICE"
@@ -245,7 +245,7 @@ def test_closing_wakes_every_wait_and_later_waits_answer_at_once(instances: Inst
 GEVENT_WAITERS = """
 from gevent import monkey; monkey.patch_all()
 import gevent, sys
-from shared.redis_notify import RedisNotifier
+from shared.notify.redis import RedisNotifier
 a = RedisNotifier.from_url(sys.argv[1], prefix="test-gevent:")
 b = RedisNotifier.from_url(sys.argv[1], prefix="test-gevent:")
 b.wait("alice", 0, 0)

@@ -25,9 +25,8 @@ import pytest
 import redis
 from redis.crc import key_slot
 
-from shared.engine import RunState, Status
-from shared.redis_store import SCRIPTS, RedisStore, connect
-from shared.store import (
+from shared.routine.engine import RunState, Status
+from shared.stores.base import (
     CompletedRun,
     CounterCharge,
     DeviceRecord,
@@ -35,6 +34,7 @@ from shared.store import (
     VersionConflict,
     counter_scopes,
 )
+from shared.stores.redis import SCRIPTS, RedisStore, connect
 
 NOW = 1_780_000_000.0
 ALICE = "amzn1.ask.account.ALICE"

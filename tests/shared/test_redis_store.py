@@ -8,15 +8,15 @@ from __future__ import annotations
 import pytest
 from redis.crc import key_slot
 
-from shared.engine import RunState
-from shared.redis_store import PAIRING_GRACE_S, PREFIX_ENV, RedisStore, connect, user_tag
-from shared.store import (
+from shared.routine.engine import RunState
+from shared.stores.base import (
     CompletedRun,
     CounterCharge,
     DeviceRecord,
     PairingRecord,
     user_counter_scope,
 )
+from shared.stores.redis import PAIRING_GRACE_S, PREFIX_ENV, RedisStore, connect, user_tag
 
 NOW = 1_780_000_000.0
 ALICE = "amzn1.ask.account.ALICE"

@@ -15,10 +15,11 @@ import pytest
 import redis
 from redis_support import MASTER_NAME, SentinelSetup
 
-from shared import redis_notify, redis_store
-from shared.engine import RunState
-from shared.redis_notify import RedisNotifier
-from shared.redis_store import RedisStore, connect, is_cluster
+from shared.notify import redis as redis_notify
+from shared.notify.redis import RedisNotifier
+from shared.routine.engine import RunState
+from shared.stores import redis as redis_store
+from shared.stores.redis import RedisStore, connect, is_cluster
 
 ALICE = "amzn1.ask.account.ALICE"
 #: A bound on anything awaited, so a broken setup fails instead of hanging the run.

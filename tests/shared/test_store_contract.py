@@ -14,8 +14,8 @@ from dataclasses import replace
 import pytest
 from store_support import AnyStore, StoreSpec, break_history, bump_runs, damage_run
 
-from shared.engine import RunState, Status
-from shared.store import (
+from shared.routine.engine import RunState, Status
+from shared.stores.base import (
     CompletedRun,
     CounterCharge,
     DeviceRecord,

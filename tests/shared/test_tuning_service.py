@@ -12,11 +12,18 @@ from timing_support import (
 )
 
 from shared.clock import ManualClock
-from shared.store import UserVoice
+from shared.stores.base import UserVoice
 from shared.timing.fit import RecordingMismatch
 from shared.timing.script import CalibrationScript
-from shared.tuning import LISTEN_FOR_S, MAX_SOUNDS, NotListening, Tuning, TuningError, TuningState
-from shared.voices import MAX_NUDGE_S, NUDGE_STEP_S
+from shared.timing.tuning import (
+    LISTEN_FOR_S,
+    MAX_SOUNDS,
+    NotListening,
+    Tuning,
+    TuningError,
+    TuningState,
+)
+from shared.timing.voices import MAX_NUDGE_S, NUDGE_STEP_S
 
 ALICE = "amzn1.ask.account.ALICE"
 BOB = "amzn1.ask.account.BOB"

@@ -7,12 +7,12 @@ import logging
 import pytest
 from timing_support import recording_of
 
-from shared.sqlite_store import SQLiteStore
-from shared.store import UserVoice
+from shared.stores.base import UserVoice
+from shared.stores.sqlite import SQLiteStore
 from shared.timing import SpeechTimingModel
 from shared.timing.fit import Take
 from shared.timing.script import CalibrationScript
-from shared.voices import MAX_NUDGE_S, NUDGE_STEP_S, Voices
+from shared.timing.voices import MAX_NUDGE_S, NUDGE_STEP_S, Voices
 
 ALICE = "amzn1.ask.account.ALICE"
 BOB = "amzn1.ask.account.BOB"

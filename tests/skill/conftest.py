@@ -12,10 +12,10 @@ from flask import Flask
 
 from sciatica_coach import create_app
 from sciatica_coach.app import coach_of
+from sciatica_coach.demo.demo_ca import DemoCA
+from sciatica_coach.demo.simulator import AlexaSimulator
 from shared.clock import ManualClock
 from skill import verification
-from skill.demo_ca import DemoCA
-from skill.simulator import AlexaSimulator
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
 

@@ -18,11 +18,11 @@ from flask.testing import FlaskClient
 
 from sciatica_coach import create_app
 from sciatica_coach.app import coach_of
+from sciatica_coach.demo.demo_ca import DemoCA
+from sciatica_coach.demo.simulator import AlexaSimulator
 from shared.clock import ManualClock
-from skill.demo_ca import DemoCA
 from skill.endpoint import MAX_JSON_DEPTH, nested_deeper_than
 from skill.handlers.errors import CatchAllExceptionHandler
-from skill.simulator import AlexaSimulator
 
 FIXTURES = Path(__file__).parents[1] / "fixtures" / "alexa"
 SKILL_ID = "amzn1.ask.skill.00000000-0000-4000-8000-5c1a71ca0c0a"  # the fixtures' own

@@ -19,7 +19,7 @@ from hypothesis import strategies as st
 
 from sciatica_coach import create_app
 from sciatica_coach.app import coach_of
-from skill.demo_ca import DemoCA
+from sciatica_coach.demo.demo_ca import DemoCA
 
 FIXTURES = Path(__file__).parents[1] / "fixtures" / "alexa"
 TEMPLATES = {

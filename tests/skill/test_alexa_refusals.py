@@ -18,9 +18,9 @@ import pytest
 from flask import Flask
 
 from sciatica_coach.app import coach_of
+from sciatica_coach.demo.demo_ca import DemoCA
+from sciatica_coach.demo.simulator import AlexaSimulator
 from shared.clock import ManualClock
-from skill.demo_ca import DemoCA
-from skill.simulator import AlexaSimulator
 
 ECHO_API = "https://s3.amazonaws.com/echo.api/"
 

@@ -7,12 +7,12 @@ from flask import Flask
 from speech_support import hold_silence_s
 
 from sciatica_coach.app import coach_of
+from sciatica_coach.demo.simulator import AlexaSimulator
 from shared.clock import ManualClock
-from shared.coach import Coach
-from shared.engine import Phase
-from shared.pairing import PairingError, PairingFailure
+from shared.pairing.service import PairingError, PairingFailure
+from shared.routine.coach import Coach
+from shared.routine.engine import Phase
 from skill import speech
-from skill.simulator import AlexaSimulator
 
 
 @pytest.fixture

@@ -7,10 +7,10 @@ from flask import Flask
 from speech_support import hold_silence_s
 
 from sciatica_coach.app import coach_of
+from sciatica_coach.demo.simulator import AlexaSimulator
 from shared.clock import ManualClock
-from shared.store import UserVoice
+from shared.stores.base import UserVoice
 from shared.timing import VoiceProfile, WordPrices
-from skill.simulator import AlexaSimulator
 
 #: A slow speaker that draws every break out by a fifth of a second and some.
 SLOW = VoiceProfile(

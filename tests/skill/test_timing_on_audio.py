@@ -13,7 +13,7 @@ from pathlib import Path
 from bench.bench_sync import measure
 from bench.espeak import VOICES
 from sciatica_coach.recording import sounds_in
-from shared.routine import load_routine
+from shared.routine.definition import load_routine
 from shared.timing.fit import fit_profile
 from skill.calibration import calibration_script
 

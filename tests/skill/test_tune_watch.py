@@ -6,14 +6,14 @@ from __future__ import annotations
 import pytest
 from flask import Flask
 
+from sciatica_coach.demo.simulator import AlexaSimulator, Turn
 from shared.clock import ManualClock
 from shared.timing import silence_ssml
 from shared.timing.script import SEPARATOR_MIN_S
-from shared.tuning import LISTEN_FOR_S, Tuning, TuningState
+from shared.timing.tuning import LISTEN_FOR_S, Tuning, TuningState
 from skill import speech
 from skill.handlers.base import PENDING, PENDING_TUNING
 from skill.handlers.tuning import CARRY_ON_WITHIN_S
-from skill.simulator import AlexaSimulator, Turn
 
 #: The most SSML Alexa speaks in one response.
 MAX_SSML_CHARS = 8000

@@ -7,10 +7,10 @@ from flask import Flask
 from speech_support import hold_silence_s
 
 from sciatica_coach.app import coach_of
+from sciatica_coach.demo.simulator import AlexaSimulator
 from shared.clock import ManualClock
-from shared.store import UserVoice
-from shared.voices import MAX_NUDGE_S, NUDGE_STEP_S
-from skill.simulator import AlexaSimulator
+from shared.stores.base import UserVoice
+from shared.timing.voices import MAX_NUDGE_S, NUDGE_STEP_S
 
 
 def lead_in_s(app: Flask, speaker: AlexaSimulator, clock: ManualClock, intent: str) -> float:

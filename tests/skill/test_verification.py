@@ -22,8 +22,8 @@ from flask_ask_sdk.skill_adapter import (
     SkillAdapter,
 )
 
+from sciatica_coach.demo.demo_ca import DemoCA
 from skill import verification
-from skill.demo_ca import DemoCA
 from skill.verification import (
     FAILED_URL_TTL_S,
     MAX_CHAIN_BYTES,

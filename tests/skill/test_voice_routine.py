@@ -9,12 +9,12 @@ from flask import Flask
 from speech_support import hold_silence_s
 
 from sciatica_coach.app import coach_of
+from sciatica_coach.demo.simulator import AlexaSimulator
 from shared.clock import ManualClock
-from shared.coach import Coach
-from shared.cues import CueKind
-from shared.engine import Phase
+from shared.routine.coach import Coach
+from shared.routine.cues import CueKind
+from shared.routine.engine import Phase
 from shared.timing import MAX_BREAK_SECONDS
-from skill.simulator import AlexaSimulator
 
 BREAK = re.compile(r'<break time="(\d+)ms"/>')
 

@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from shared.pairing import PairingService
+from shared.pairing.service import PairingService
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = [

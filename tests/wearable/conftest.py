@@ -13,9 +13,9 @@ from watch_support import OTHER_USER, QUICK_ROUTINE, SpyNotifier, WatchActions, 
 
 from sciatica_coach import create_app
 from shared.clock import ManualClock
-from shared.coach import Coach
-from shared.pairing import PairingService
-from shared.sqlite_store import SQLiteStore
+from shared.pairing.service import PairingService
+from shared.routine.coach import Coach
+from shared.stores.sqlite import SQLiteStore
 
 # -- the core -----------------------------------------------------------------------------------
 

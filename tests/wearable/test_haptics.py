@@ -9,8 +9,8 @@ from typing import Any
 
 import pytest
 
-from shared.cues import WARNING_LEAD_S, CueKind
-from wearable.haptics import (
+from shared.routine.cues import WARNING_LEAD_S, CueKind
+from wearable.api.haptics import (
     FITBIT_VIBRATION_PATTERNS,
     MAX_GARMIN_PROFILES,
     MAX_SEGMENT_MS,

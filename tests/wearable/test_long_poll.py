@@ -9,12 +9,12 @@ from pathlib import Path
 import pytest
 
 from shared.clock import ManualClock
-from shared.coach import Coach
-from shared.engine import Event, RoutineEngine
-from shared.notify import LocalNotifier
-from shared.routine import parse_routine
-from shared.sqlite_store import SQLiteStore
-from wearable.long_poll import FALLBACK_POLL_S, SPURIOUS_WAKES, wait_for_change
+from shared.notify.base import LocalNotifier
+from shared.routine.coach import Coach
+from shared.routine.definition import parse_routine
+from shared.routine.engine import Event, RoutineEngine
+from shared.stores.sqlite import SQLiteStore
+from wearable.api.long_poll import FALLBACK_POLL_S, SPURIOUS_WAKES, wait_for_change
 
 USER = "amzn1.ask.account.POLLER"
 ONE_STEP = """

@@ -13,7 +13,7 @@ from hypothesis import HealthCheck, example, given, settings, target
 from hypothesis import strategies as st
 
 from shared.clock import ManualClock
-from shared.pairing import (
+from shared.pairing.service import (
     CLIENT_START_LIMIT,
     CODE_SPACE,
     GUESS_PROBABILITY_TARGET,
@@ -38,7 +38,7 @@ from shared.pairing import (
     parse_spoken_code,
     worst_case_live_sum,
 )
-from shared.sqlite_store import SQLiteStore
+from shared.stores.sqlite import SQLiteStore
 
 ALICE = "amzn1.ask.account.ALICE"
 BOB = "amzn1.ask.account.BOB"

@@ -5,9 +5,9 @@ from __future__ import annotations
 import sqlite3
 from pathlib import Path
 
-from shared.engine import RunState
-from shared.sqlite_store import MIGRATIONS, SQLiteStore
-from shared.store import CounterCharge, DeviceRecord, PairingRecord
+from shared.routine.engine import RunState
+from shared.stores.base import CounterCharge, DeviceRecord, PairingRecord
+from shared.stores.sqlite import MIGRATIONS, SQLiteStore
 
 NOW = 1_780_000_000.0
 

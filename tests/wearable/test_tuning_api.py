@@ -16,9 +16,9 @@ from werkzeug.test import TestResponse
 
 from shared.clock import ManualClock
 from shared.timing.script import SEPARATOR_MIN_S
-from shared.tuning import LISTEN_FOR_S, MAX_SOUNDS, Tuning
-from shared.voices import Voices
-from wearable.tuning import TUNING_MAX_BODY
+from shared.timing.tuning import LISTEN_FOR_S, MAX_SOUNDS, Tuning
+from shared.timing.voices import Voices
+from wearable.api.tuning import TUNING_MAX_BODY
 
 PROBLEM = "application/problem+json"
 PROBLEM_TAG = "tag:sciatica-coach,2026:problem:"

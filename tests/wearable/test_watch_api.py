@@ -14,11 +14,11 @@ from flask.testing import FlaskClient
 from watch_support import WATCH_USER, SpyNotifier, WatchActions
 
 from shared.clock import ManualClock
-from shared.coach import Coach
-from shared.cues import CueKind
-from shared.engine import Event
-from shared.pairing import CLIENT_START_LIMIT, DEVICE_CODE_GRANT, PairingService
-from wearable.haptics import all_platforms, pattern_for
+from shared.pairing.service import CLIENT_START_LIMIT, DEVICE_CODE_GRANT, PairingService
+from shared.routine.coach import Coach
+from shared.routine.cues import CueKind
+from shared.routine.engine import Event
+from wearable.api.haptics import all_platforms, pattern_for
 
 PROBLEM = "application/problem+json"
 

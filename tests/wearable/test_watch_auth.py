@@ -12,9 +12,9 @@ from flask.testing import FlaskClient
 from watch_support import OTHER_USER, WATCH_USER, SpyNotifier, WatchActions
 from werkzeug.test import TestResponse
 
-from shared.coach import Coach
-from shared.engine import Event
-from shared.pairing import PairingService
+from shared.pairing.service import PairingService
+from shared.routine.coach import Coach
+from shared.routine.engine import Event
 
 #: Every endpoint that needs a token, called with the given headers.
 PROTECTED: dict[str, Callable[[FlaskClient, dict[str, str]], TestResponse]] = {

@@ -23,13 +23,13 @@ from buzz_support import assert_buzzed_on_cue
 from flask import Flask
 from watch_support import WATCH_USER, FailingFirst, LoopbackServer, free_port, garbage_app
 
-from shared.coach import Coach
-from shared.cues import Cue
-from shared.engine import Event
-from shared.pairing import PairingService
-from wearable import cli
-from wearable.buzz_scheduler import Buzz
-from wearable.watch_client import (
+from shared.pairing.service import PairingService
+from shared.routine.coach import Coach
+from shared.routine.cues import Cue
+from shared.routine.engine import Event
+from wearable.client import cli
+from wearable.client.buzz_scheduler import Buzz
+from wearable.client.watch_client import (
     PairingPrompt,
     ServerUnreachable,
     Snapshot,

@@ -21,11 +21,11 @@ from schemathesis.generation import GenerationMode
 from watch_support import WATCH_USER, WatchActions
 
 from shared.clock import ManualClock
-from shared.coach import Coach
-from shared.engine import Event
-from shared.pairing import PairingService
-from wearable.api import PREFIX
-from wearable.openapi import build_spec
+from shared.pairing.service import PairingService
+from shared.routine.coach import Coach
+from shared.routine.engine import Event
+from wearable.api.openapi import build_spec
+from wearable.api.routes import PREFIX
 
 SPEC_PATH = f"{PREFIX}/openapi.json"
 

@@ -8,8 +8,8 @@ from collections.abc import Iterator
 
 import pytest
 
-from wearable.buzz_scheduler import Buzz, BuzzScheduler
-from wearable.clock_sync import ClockSync, sample
+from wearable.client.buzz_scheduler import Buzz, BuzzScheduler
+from wearable.client.clock_sync import ClockSync, sample
 
 # -- clock offset -------------------------------------------------------------------------------
 

@@ -25,11 +25,11 @@ from browser_support import (
 )
 from watch_support import OTHER_USER, WATCH_USER
 
-from shared.coach import Coach
-from shared.cues import CueKind
-from shared.engine import Event
-from shared.pairing import PairingService
-from wearable.haptics import pattern_for, to_web_vibration
+from shared.pairing.service import PairingService
+from shared.routine.coach import Coach
+from shared.routine.cues import CueKind
+from shared.routine.engine import Event
+from wearable.api.haptics import pattern_for, to_web_vibration
 
 #: The tests' output folder at the repo root (git-ignored), where the screenshots go.
 SCREENSHOTS = Path(__file__).resolve().parents[2] / "test-output"

@@ -30,15 +30,15 @@ from watch_support import WATCH_USER, serving
 
 from bench.espeak import Voice, speak
 from sciatica_coach import create_app
+from sciatica_coach.demo.demo_ca import DemoCA
+from sciatica_coach.demo.simulator import AlexaSimulator
 from sciatica_coach.recording import sounds
-from shared.pairing import PairingService
+from shared.pairing.service import PairingService
 from shared.timing import VoiceProfile
 from shared.timing.fit import Take, fit_takes
 from shared.timing.script import CalibrationScript, Section
-from shared.tuning import Tuning
+from shared.timing.tuning import Tuning
 from skill import speech
-from skill.demo_ca import DemoCA
-from skill.simulator import AlexaSimulator
 
 SKILL_ID = "amzn1.ask.skill.web-face-tuning"
 #: A short script, so the whole tuning plays in well under a minute of real time.

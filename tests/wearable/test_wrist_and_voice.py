@@ -11,11 +11,11 @@ from flask.testing import FlaskClient
 from speech_support import hold_silence_s
 from watch_support import WatchActions
 
+from sciatica_coach.demo.simulator import AlexaSimulator
 from shared.clock import ManualClock
-from shared.coach import Coach
-from shared.engine import Phase
-from shared.pairing import PairingService
-from skill.simulator import AlexaSimulator
+from shared.pairing.service import PairingService
+from shared.routine.coach import Coach
+from shared.routine.engine import Phase
 
 
 @pytest.fixture

@@ -40,8 +40,8 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qs, unquote, urlsplit
 
-from .engine import RunState
-from .store import (
+from ..routine.engine import RunState
+from .base import (
     CompletedRun,
     CounterCharge,
     DeviceRecord,

@@ -18,11 +18,11 @@ from pathlib import Path
 from typing import Protocol, TextIO
 
 from shared.clock import Clock, ManualClock, ScaledClock
-from shared.coach import Coach
-from shared.cues import Cue, CueKind
-from shared.engine import Event, RoutineEngine
-from shared.routine import load_routine
-from shared.sqlite_store import SQLiteStore
+from shared.routine.coach import Coach
+from shared.routine.cues import Cue, CueKind
+from shared.routine.definition import load_routine
+from shared.routine.engine import Event, RoutineEngine
+from shared.stores.sqlite import SQLiteStore
 from shared.timing import SpeechTimingModel
 from skill import speech
 from skill.narration import Narrator

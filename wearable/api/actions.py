@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from enum import StrEnum
 
-from shared.engine import Announcement, Event, LeadIn
+from shared.routine.engine import Announcement, Event, LeadIn
 
 #: Seconds between a wrist action and the hold starting: the speaker stays silent when the
 #: watch says next, so the person reads the title and gets into position in this time.

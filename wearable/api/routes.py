@@ -18,23 +18,23 @@ from flask import Blueprint, Flask, Response, current_app, jsonify, request
 from flask.typing import ResponseReturnValue
 from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 
-from shared.coach import Coach
-from shared.engine import IllegalEvent, RunView
-from shared.pairing import (
+from shared.pairing.service import (
     DEVICE_CODE_GRANT,
     PairingBusy,
     PairingService,
     TokenError,
     TokenErrorCode,
 )
-from shared.store import VersionConflict
+from shared.routine.coach import Coach
+from shared.routine.engine import IllegalEvent, RunView
+from shared.stores.base import VersionConflict
 from shared.timing.fit import RecordingMismatch
-from shared.tuning import NotListening, Tuning, TuningError
+from shared.timing.tuning import NotListening, Tuning, TuningError
 
+from ..face.blueprint import face
 from .actions import DEFAULT_WATCH_LEAD_IN_S, WatchAction, watch_lead_in
 from .auth import invalid_token, require_user
 from .cue_payload import MAX_WAIT_S, clock_block, etag_for, run_payload
-from .face import face
 from .long_poll import wait_for_change
 from .openapi import build_spec
 from .problems import Problem, ProblemType, from_http_exception

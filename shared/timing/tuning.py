@@ -19,9 +19,9 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 
-from .timing import VoiceProfile
-from .timing.fit import RecordingMismatch, Take
-from .timing.script import CalibrationScript, Section
+from . import VoiceProfile
+from .fit import RecordingMismatch, Take
+from .script import CalibrationScript, Section
 from .voices import Voices
 
 #: A watch that has listened this long without hearing the script through has given up.

@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from xml.sax.saxutils import escape
 
-from shared.cues import CueKind
+from shared.routine.cues import CueKind
 
 _BUZZ_COLOURS = {
     CueKind.HOLD_START: "#2b8a3e",

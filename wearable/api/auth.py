@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from flask import Request, g
 
-from shared.pairing import PairingService
+from shared.pairing.service import PairingService
 
 from .problems import Problem, ProblemType
 

@@ -125,7 +125,11 @@ class Routine:
 def load_routine(path: str | Path | None = None) -> Routine:
     """Load a routine file (TOML or JSON by suffix); None loads the packaged sciatica routine."""
     if path is None:
-        text = resources.files("shared").joinpath("routines", DEFAULT_ROUTINE).read_text("utf-8")
+        text = (
+            resources.files("shared.routine")
+            .joinpath("routines", DEFAULT_ROUTINE)
+            .read_text("utf-8")
+        )
         return parse_routine(text, fmt="toml", source=DEFAULT_ROUTINE)
     path = Path(path)
     fmt = "json" if path.suffix.lower() == ".json" else "toml"

@@ -30,8 +30,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
-from .notify import WaitRoom
-from .redis_store import (
+from ..stores.redis import (
     DEFAULT_PREFIX,
     MASTER_CHECK_S,
     MasterTracker,
@@ -41,6 +40,7 @@ from .redis_store import (
     is_cluster,
     user_tag,
 )
+from .base import WaitRoom
 
 if TYPE_CHECKING:
     import redis

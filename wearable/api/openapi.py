@@ -10,15 +10,15 @@ import copy
 from functools import cache
 from typing import Any
 
-from shared.cues import CueKind
-from shared.engine import Phase
-from shared.pairing import (
+from shared.pairing.service import (
     DEVICE_CODE_GRANT,
     SECRET_ALPHABET,
     SECRET_LENGTH,
     USER_CODE_DIGITS,
     TokenErrorCode,
 )
+from shared.routine.cues import CueKind
+from shared.routine.engine import Phase
 
 from .actions import WatchAction
 from .cue_payload import ETAG_PATTERN, MAX_WAIT_S

@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from shared.timing.script import SEPARATOR_MIN_S
-from shared.tuning import LISTEN_FOR_S, MAX_SOUNDS, TuningState
+from shared.timing.tuning import LISTEN_FOR_S, MAX_SOUNDS, TuningState
 
 from .cue_payload import to_ms
 from .problems import Problem, ProblemType

@@ -20,9 +20,9 @@ from enum import StrEnum
 from functools import cached_property
 from typing import Any
 
+from ..timing import SpeechTiming, SpeechTimingModel
 from .cues import Cue, CueKind, hold_cues
-from .routine import Routine, Step
-from .timing import SpeechTiming, SpeechTimingModel
+from .definition import Routine, Step
 
 log = logging.getLogger(__name__)
 

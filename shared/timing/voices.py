@@ -16,10 +16,10 @@ from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 
-from .store import Store, UserVoice
-from .timing import ProfileError, SpeechTiming, VoiceProfile, shifted
-from .timing.fit import Take, fit_takes
-from .timing.script import CalibrationScript
+from ..stores.base import Store, UserVoice
+from . import ProfileError, SpeechTiming, VoiceProfile, shifted
+from .fit import Take, fit_takes
+from .script import CalibrationScript
 
 log = logging.getLogger(__name__)
 

@@ -14,8 +14,8 @@ from __future__ import annotations
 import hashlib
 from typing import Any
 
-from shared.cues import Cue
-from shared.engine import Phase, RunView
+from shared.routine.cues import Cue
+from shared.routine.engine import Phase, RunView
 
 from .haptics import all_platforms, pattern_for
 

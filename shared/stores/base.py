@@ -9,7 +9,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
-from .engine import RunState
+from ..routine.engine import RunState
 
 log = logging.getLogger(__name__)
 

@@ -49,8 +49,14 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import NoReturn
 
-from .clock import Clock
-from .store import CounterCharge, DeviceRecord, PairingRecord, PairingStore, user_counter_scope
+from ..clock import Clock
+from ..stores.base import (
+    CounterCharge,
+    DeviceRecord,
+    PairingRecord,
+    PairingStore,
+    user_counter_scope,
+)
 
 log = logging.getLogger(__name__)
 

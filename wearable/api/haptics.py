@@ -18,7 +18,7 @@ from enum import StrEnum
 from types import MappingProxyType
 from typing import Any
 
-from shared.cues import CueKind
+from shared.routine.cues import CueKind
 
 MAX_SEGMENTS = 8
 MAX_GARMIN_PROFILES = 8

@@ -5,11 +5,11 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 
-from .clock import Clock
+from ..clock import Clock
+from ..notify.base import FORGOTTEN, ChangeNotifier, LocalNotifier
+from ..stores.base import CompletedRun, RetriesExhausted, Store, UserRecord, VersionConflict
+from .definition import Routine
 from .engine import Event, LeadIn, RoutineEngine, RunState, RunView, Status, Transition
-from .notify import FORGOTTEN, ChangeNotifier, LocalNotifier
-from .routine import Routine
-from .store import CompletedRun, RetriesExhausted, Store, UserRecord, VersionConflict
 
 log = logging.getLogger(__name__)
 

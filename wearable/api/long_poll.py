@@ -22,8 +22,8 @@ import threading
 import time
 from collections.abc import Callable
 
-from shared.coach import Coach
-from shared.engine import Phase, RunView
+from shared.routine.coach import Coach
+from shared.routine.engine import Phase, RunView
 
 log = logging.getLogger(__name__)
 

@@ -14,8 +14,8 @@ from typing import Any
 
 import platformdirs
 
-from .engine import RunState
-from .store import (
+from ..routine.engine import RunState
+from .base import (
     CompletedRun,
     CounterCharge,
     DeviceRecord,

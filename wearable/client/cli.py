@@ -20,7 +20,7 @@ from typing import TextIO
 import platformdirs
 import requests
 
-from .actions import WatchAction
+from ..api.actions import WatchAction
 from .buzz_scheduler import Buzz
 from .watch_client import (
     LONG_POLL_S,

@@ -28,13 +28,13 @@ from typing import Any, TextIO
 import requests
 
 from shared.clock import ScaledClock
-from shared.cues import CueKind
+from shared.routine.cues import CueKind
 from shared.timing import SpeechTimingModel, break_seconds
-from skill.demo_ca import DemoCA
-from skill.simulator import AlexaSimulator, Transport, Turn
-from wearable.buzz_scheduler import Buzz
-from wearable.watch_client import PairingPrompt, Watch, WatchCue
+from wearable.client.buzz_scheduler import Buzz
+from wearable.client.watch_client import PairingPrompt, Watch, WatchCue
 
+from .demo_ca import DemoCA
+from .simulator import AlexaSimulator, Transport, Turn
 from .timeline import Buzz as TimelineBuzz
 from .timeline import Spoken, Timeline, write_svg
 

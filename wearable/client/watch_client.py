@@ -18,7 +18,7 @@ from urllib.parse import urljoin
 
 import requests
 
-from shared.pairing import DEVICE_CODE_GRANT, SLOW_DOWN_STEP_S
+from shared.pairing.service import DEVICE_CODE_GRANT, SLOW_DOWN_STEP_S
 
 from .buzz_scheduler import Buzz, BuzzScheduler
 from .clock_sync import ClockSync

@@ -1,0 +1,1 @@
+"""Demo and test tools: the demos, a demo CA, an Alexa simulator that signs envelopes."""

@@ -1,0 +1,1 @@
+"""Waking the watches that wait on a user's run when it changes: in one process, or via Redis."""

@@ -1,0 +1,1 @@
+"""Where users, runs, history and watches are kept: the contract and one module per back end."""

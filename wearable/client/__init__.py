@@ -1,0 +1,1 @@
+"""The reference watch in Python: talks to the watch API by its documented contract only."""
