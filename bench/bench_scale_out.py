@@ -112,7 +112,7 @@ class Lab:
         args += ["--appendonly", "no"]
         process = self._start(args, "redis.log")
         url = f"redis://127.0.0.1:{port}/0"
-        from shared.stores.redis import connect
+        from shared.redis_connection import connect
 
         client = connect(url)
         deadline = time.monotonic() + BOOT_LIMIT_S
@@ -166,7 +166,8 @@ def lab() -> Iterator[Lab]:
 def seed(store: object, users: list[str], tokens_each: int = 1) -> dict[str, list[str]]:
     """Pair `tokens_each` watches per user and start each user's run, through the core."""
     from shared.clock import SystemClock
-    from shared.pairing.service import PairingService, RateLimit
+    from shared.pairing.limits import RateLimit
+    from shared.pairing.service import PairingService
     from shared.routine.coach import Coach
     from shared.routine.definition import load_routine
     from shared.routine.engine import Event, RoutineEngine
@@ -305,7 +306,7 @@ def relay_latency(publisher: object, waiter: object, user: str, samples: int) ->
 
 def crowded_latency(others: int, samples: int) -> list[float]:
     """LocalNotifier publish -> wait() returning while `others` users' watches also wait."""
-    from shared.notify.base import LocalNotifier
+    from shared.notify.local import LocalNotifier
 
     notifier = LocalNotifier()
     crowd = [
@@ -326,7 +327,7 @@ def crowded_latency(others: int, samples: int) -> list[float]:
 
 def kill_subscriptions(redis_url: str) -> int:
     """Cut every instance's change subscription on the bench's own Redis; how many."""
-    from shared.stores.redis import connect
+    from shared.redis_connection import connect
 
     client = connect(redis_url)
     try:
@@ -366,7 +367,7 @@ def summary(samples: list[float], unit: str = "ms") -> str:
 
 
 def main(polls_per_round: int = 3000, rounds: int = 5, wakes: int = 100) -> None:
-    from shared.notify.base import LocalNotifier
+    from shared.notify.local import LocalNotifier
     from shared.notify.redis import RedisNotifier
     from shared.stores.redis import RedisStore
     from shared.stores.sqlite import SQLiteStore

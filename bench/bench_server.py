@@ -222,7 +222,8 @@ class Watch:
 def pair_watches(db: Path, count: int) -> list[Watch]:
     """One user and one token per watch, paired through the core on the server's file."""
     from shared.clock import SystemClock
-    from shared.pairing.service import PairingService, RateLimit
+    from shared.pairing.limits import RateLimit
+    from shared.pairing.service import PairingService
     from shared.stores.sqlite import SQLiteStore
 
     store = SQLiteStore(db)

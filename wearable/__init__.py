@@ -1,1 +1,2 @@
-"""The watch side: pairing, cue polling, haptic patterns and reference watch faces."""
+"""The watch side: the watch API (api/), the web face it serves (face/), and a reference watch
+in Python (client/) that uses nothing but the documented API."""

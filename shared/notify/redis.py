@@ -30,7 +30,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
-from ..stores.redis import (
+from ..redis_connection import (
     DEFAULT_PREFIX,
     MASTER_CHECK_S,
     MasterTracker,
@@ -40,7 +40,7 @@ from ..stores.redis import (
     is_cluster,
     user_tag,
 )
-from .base import WaitRoom
+from .wait_room import WaitRoom
 
 if TYPE_CHECKING:
     import redis

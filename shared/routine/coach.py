@@ -6,7 +6,8 @@ import logging
 from dataclasses import dataclass
 
 from ..clock import Clock
-from ..notify.base import FORGOTTEN, ChangeNotifier, LocalNotifier
+from ..notify.base import FORGOTTEN, ChangeNotifier
+from ..notify.local import LocalNotifier
 from ..stores.base import CompletedRun, RetriesExhausted, Store, UserRecord, VersionConflict
 from .definition import Routine
 from .engine import Event, LeadIn, RoutineEngine, RunState, RunView, Status, Transition

@@ -1,6 +1,6 @@
 """The shared store for many app instances: one Redis, the same contract as the SQLite file.
 
-Every change that reads before it writes is one Lua script, so it is atomic and costs one
+Every change that reads before it writes is one Lua script (lua/), so it is atomic and costs one
 round trip; plain reads are single commands. Numbers are written as the strings Python
 gives (never as numbers Lua computed: Lua would round timestamps), also inside the JSON of
 a pairing or a device, and read back with float() and int().
@@ -29,17 +29,22 @@ configured (tests/shared/test_core_is_framework_free.py holds it to that).
 
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
 import math
-import os
-import threading
-import time
 from collections.abc import Sequence
+from functools import cache
+from importlib import resources
 from typing import TYPE_CHECKING, Any
-from urllib.parse import parse_qs, unquote, urlsplit
 
+from ..redis_connection import (
+    DEFAULT_PREFIX,
+    MasterTracker,
+    check_prefix,
+    connect,
+    default_prefix,
+    user_tag,
+)
 from ..routine.engine import RunState
 from .base import (
     CompletedRun,
@@ -59,174 +64,14 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-DEFAULT_PREFIX = "sciatica:"
-#: Where from_url finds the prefix when none is given: two deployments can share one Redis.
-PREFIX_ENV = "SCIATICA_REDIS_PREFIX"
-#: Hex digits of SHA-256(user id) in a user's hash tag: 128 bits, so users never share keys.
-USER_TAG_HEX = 32
 #: Pairing keys outlive the latest pairing's expiry by this much; purge_pairings normally
 #: removes expired pairings first (an hour after expiry), the TTL only catches them if no
 #: watch starts pairing for a day.
 PAIRING_GRACE_S = 24 * 3600
 #: The shortest life of a rate-limit counter; each charge renews it.
 MIN_COUNTER_TTL_S = 60
-#: A store call that waits longer than this on Redis fails instead of holding a request.
-SOCKET_TIMEOUT_S = 5.0
 #: Counters named in one purge script at most, so no script holds Redis for long.
 PURGE_BATCH = 256
-#: Behind Sentinel, how often writes ask where the master is, so a switchover is followed
-#: within this long even while the old master still answers (see docs/SCALE_OUT.md).
-MASTER_CHECK_S = 2.0
-
-SENTINEL_SCHEMES = ("redis+sentinel", "rediss+sentinel")
-CLUSTER_SCHEMES = ("redis+cluster", "rediss+cluster")
-
-
-def check_prefix(prefix: str) -> str:
-    """`prefix`, if it cannot break the hash tags that keep a user's keys in one slot."""
-    if "{" in prefix or "}" in prefix:
-        raise ValueError(f"a Redis key prefix may not contain braces: {prefix!r}")
-    return prefix
-
-
-def default_prefix() -> str:
-    """$SCIATICA_REDIS_PREFIX if set, else `sciatica:`."""
-    return check_prefix(os.environ.get(PREFIX_ENV) or DEFAULT_PREFIX)
-
-
-def connect(url: str, *, client_name: str | None = None) -> redis.Redis | redis.RedisCluster:
-    """A client on `url` that decodes replies, gives up on a dead server, and pings idle links.
-
-    `redis://`, `rediss://` (TLS) and `unix://` reach one server. `redis+sentinel://[user:
-    password@]host:port[,host:port...]/<master name>[/<db>]` asks those Sentinels for the
-    current master, and finds the new one after a failover (`?sentinel_password=` if the
-    Sentinels have a password of their own). `redis+cluster://[user:password@]host:port[,
-    ...]` is a Redis Cluster, found from any of its nodes. `rediss+...` adds TLS to either
-    (`?ssl_ca_certs=<file>` for a private CA).
-    """
-    import redis  # deferred: see the module docstring
-
-    options: dict[str, Any] = {
-        "decode_responses": True,
-        "socket_timeout": SOCKET_TIMEOUT_S,
-        "socket_connect_timeout": SOCKET_TIMEOUT_S,
-        "health_check_interval": 30,  # a PING on a link idle this long finds a dead socket
-    }
-    if client_name:
-        options["client_name"] = client_name
-    scheme = url.partition("://")[0].lower()
-    if scheme in SENTINEL_SCHEMES:
-        return _sentinel_master(url, options)
-    if scheme in CLUSTER_SCHEMES:
-        return _cluster(url, options)
-    return redis.Redis.from_url(url, **options)
-
-
-def _hosts_and_credentials(url: str) -> tuple[list[tuple[str, int]], dict[str, Any], Any]:
-    """The host:port list, the credentials and TLS flag, and the rest of a multi-host URL."""
-    parts = urlsplit(url)
-    userinfo, _, hostlist = parts.netloc.rpartition("@")
-    hosts = []
-    for item in hostlist.split(","):
-        host, _, port = item.strip().rpartition(":")
-        if not host or not port.isdigit():
-            raise ValueError(f"{parts.scheme} URL needs host:port for every node, not {item!r}")
-        hosts.append((host.strip("[]"), int(port)))
-    credentials: dict[str, Any] = {}
-    if userinfo:
-        username, has_password, password = userinfo.partition(":")
-        if username:
-            credentials["username"] = unquote(username)
-        if has_password:
-            credentials["password"] = unquote(password)
-    if parts.scheme.lower().startswith("rediss"):
-        credentials["ssl"] = True
-        authority = parse_qs(parts.query).get("ssl_ca_certs")
-        if authority:
-            credentials["ssl_ca_certs"] = authority[0]  # a private CA, as on a rediss:// URL
-    return hosts, credentials, parts
-
-
-def _sentinel_master(url: str, options: dict[str, Any]) -> redis.Redis:
-    from redis.sentinel import Sentinel
-
-    hosts, credentials, parts = _hosts_and_credentials(url)
-    path = [piece for piece in parts.path.split("/") if piece]
-    if not path or len(path) > 2 or (len(path) == 2 and not path[1].isdigit()):
-        raise ValueError("a Sentinel URL ends in /<master name> or /<master name>/<db>")
-    query = parse_qs(parts.query)
-    sentinel_options: dict[str, Any] = {
-        "socket_timeout": SOCKET_TIMEOUT_S,
-        "socket_connect_timeout": SOCKET_TIMEOUT_S,
-    }
-    if "sentinel_password" in query:
-        sentinel_options["password"] = query["sentinel_password"][0]
-    if credentials.get("ssl"):
-        sentinel_options["ssl"] = True
-    sentinel = Sentinel(hosts, sentinel_kwargs=sentinel_options)
-    db = int(path[1]) if len(path) == 2 else 0
-    return sentinel.master_for(path[0], db=db, **credentials, **options)
-
-
-def _cluster(url: str, options: dict[str, Any]) -> redis.RedisCluster:
-    from redis.cluster import ClusterNode, RedisCluster
-
-    hosts, credentials, _ = _hosts_and_credentials(url)
-    nodes = [ClusterNode(host, port) for host, port in hosts]
-    return RedisCluster(startup_nodes=nodes, **credentials, **options)
-
-
-def is_cluster(client: object) -> bool:
-    """Whether `client` talks to a Redis Cluster (then pub/sub is sharded)."""
-    from redis.cluster import RedisCluster
-
-    return isinstance(client, RedisCluster)
-
-
-class MasterTracker:
-    """Behind Sentinel, asks now and then where the master is, and follows it there.
-
-    redis-py finds the master when it opens a connection, and when the old one fails or
-    turns read-only. A switchover leaves the old master answering as master for a while
-    (until Sentinel reconfigures it, ten seconds or so), and writes sent there meanwhile are
-    lost; asking the Sentinels every MASTER_CHECK_S makes the pool drop its idle links to
-    the old master as soon as they name a new one.
-    """
-
-    def __init__(self, client: object) -> None:
-        from redis.sentinel import SentinelConnectionPool
-
-        pool = getattr(client, "connection_pool", None)
-        self._pool = pool if isinstance(pool, SentinelConnectionPool) else None
-        self._lock = threading.Lock()
-        self._checked = -math.inf
-
-    @property
-    def active(self) -> bool:
-        return self._pool is not None
-
-    def master(self) -> tuple[str, int] | None:
-        """The master's address as the Sentinels say now (None without Sentinel)."""
-        if self._pool is None:
-            return None
-        host, port = self._pool.get_master_address()  # drops idle links if it moved
-        return str(host), int(port)
-
-    def follow(self) -> None:
-        """Ask again if the last answer is older than MASTER_CHECK_S; cheap otherwise."""
-        if self._pool is None:
-            return
-        with self._lock:
-            now = time.monotonic()
-            if now - self._checked < MASTER_CHECK_S:
-                return
-            self._checked = now
-        self.master()
-
-
-def user_tag(user_id: str) -> str:
-    """The hash-tag part of a user's keys: stable, fixed length, and not the id itself."""
-    return hashlib.sha256(user_id.encode()).hexdigest()[:USER_TAG_HEX]
 
 
 def _num(value: float) -> str:
@@ -238,278 +83,50 @@ def _opt_float(value: str | None) -> float | None:
     return None if value is None else float(value)
 
 
-# -- Lua: a user's keys -----------------------------------------------------------------------
-
-# KEYS: user. ARGV: user_id, created_at.
-_ENSURE_USER = """
-if redis.call('EXISTS', KEYS[1]) == 0 then
-  redis.call('HSET', KEYS[1], 'user_id', ARGV[1], 'created_at', ARGV[2])
-end
-return redis.call('HMGET', KEYS[1], 'user_id', 'created_at', 'safety_heard_at')
-"""
-
-# KEYS: user. ARGV: now.
-_MARK_SAFETY = """
-if redis.call('EXISTS', KEYS[1]) == 1 then
-  redis.call('HSET', KEYS[1], 'safety_heard_at', ARGV[1])
-end
-"""
-
-# KEYS: run, user, history, history:order. ARGV: expected version ('' = no run), version,
-# state, user_id, created_at, then the finished run ('' = none), its record, completed_at.
-# History is written before the run: a failure there (it raises) leaves nothing written.
-_SAVE_RUN = """
-local found = redis.call('HGET', KEYS[1], 'version') or ''
-if found ~= ARGV[1] then return {0, found} end
-if ARGV[6] ~= '' and redis.call('HSETNX', KEYS[3], ARGV[6], ARGV[7]) == 1 then
-  redis.call('ZADD', KEYS[4], ARGV[8], ARGV[6])
-end
-if redis.call('EXISTS', KEYS[2]) == 0 then
-  redis.call('HSET', KEYS[2], 'user_id', ARGV[4], 'created_at', ARGV[5])
-end
-redis.call('HSET', KEYS[1], 'version', ARGV[2], 'state', ARGV[3])
-return {1, ''}
-"""
-
-# KEYS: user, run, history, history:order, devices, voice.
-_DELETE_USER_KEYS = """
-redis.call('DEL', unpack(KEYS))
-"""
-
-# KEYS: token. ARGV: now. A watch is the JSON of strings under its token's key.
-_TOUCH_DEVICE = """
-local raw = redis.call('GET', KEYS[1])
-if raw then
-  local watch = cjson.decode(raw)
-  watch.last_seen_at = ARGV[1]
-  redis.call('SET', KEYS[1], cjson.encode(watch))
-end
-"""
-
-# KEYS: token. ARGV: the user tag it must belong to ('' = anyone's). Returns the tag, or
-# false if there was no such watch.
-_DROP_TOKEN = """
-local raw = redis.call('GET', KEYS[1])
-if not raw then return false end
-local tag = cjson.decode(raw).user_tag
-if ARGV[1] ~= '' and tag ~= ARGV[1] then return false end
-redis.call('DEL', KEYS[1])
-return tag
-"""
-
-# -- Lua: pairings ----------------------------------------------------------------------------
-# KEYS, always all five: pairings, codes, expiry, unbound, bound. A pairing is a JSON object
-# of strings in `pairings` under its device code hash; `codes` maps a user code hash to it;
-# `expiry` and `unbound` are sorted sets of device code hashes by expiry; `bound` holds
-# "<user tag>:<device code hash>" for every bound pairing, read by a user's tag prefix.
-
-_PAIRINGS = """
-local PAIRINGS, CODES, EXPIRY, UNBOUND, BOUND = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5]
-local function load(dch)
-  local raw = redis.call('HGET', PAIRINGS, dch)
-  if raw then return cjson.decode(raw) end
-  return nil
-end
-local function save(dch, p) redis.call('HSET', PAIRINGS, dch, cjson.encode(p)) end
-local function drop(dch)
-  local p = load(dch)
-  redis.call('ZREM', EXPIRY, dch)
-  redis.call('ZREM', UNBOUND, dch)
-  if not p then return 0 end
-  redis.call('HDEL', PAIRINGS, dch)
-  if redis.call('HGET', CODES, p.user_code_hash) == dch then
-    redis.call('HDEL', CODES, p.user_code_hash)
-  end
-  if p.user_tag then redis.call('ZREM', BOUND, p.user_tag .. ':' .. dch) end
-  return 1
-end
-local function bound_to(tag)
-  return redis.call('ZRANGEBYLEX', BOUND, '[' .. tag .. ':', '(' .. tag .. ';')
-end
-local function extend(ttl)
-  for i = 1, 5 do
-    if redis.call('EXISTS', KEYS[i]) == 1 and redis.call('TTL', KEYS[i]) < ttl then
-      redis.call('EXPIRE', KEYS[i], ttl)
-    end
-  end
-end
-"""
-
-# ARGV: dch, uch, created_at, expires_at, ttl, record JSON, user tag ('' if unbound),
-# '1' if it is live and unbound.
-_ADD_PAIRING = (
-    _PAIRINGS
-    + """
-local holder = redis.call('HGET', CODES, ARGV[2])
-if holder then
-  local held = load(holder)
-  if held and tonumber(held.expires_at) > tonumber(ARGV[3]) then return 0 end
-  drop(holder)  -- expired: it gives up its user code
-end
-if redis.call('HEXISTS', PAIRINGS, ARGV[1]) == 1 then return 0 end
-redis.call('HSET', PAIRINGS, ARGV[1], ARGV[6])
-redis.call('HSET', CODES, ARGV[2], ARGV[1])
-redis.call('ZADD', EXPIRY, ARGV[4], ARGV[1])
-if ARGV[8] == '1' then redis.call('ZADD', UNBOUND, ARGV[4], ARGV[1]) end
-if ARGV[7] ~= '' then redis.call('ZADD', BOUND, 0, ARGV[7] .. ':' .. ARGV[1]) end
-extend(tonumber(ARGV[5]))
-return 1
-"""
+#: Scripts that run after pairings.lua, which names the five pairing keys and its helpers.
+_AFTER_PAIRINGS = frozenset(
+    [
+        "add_pairing",
+        "bind_pairing",
+        "claim_pairing",
+        "deny_pairings",
+        "drop_pairings_of",
+        "purge_pairings",
+        "record_poll",
+    ]
 )
-
-# ARGV: dch, last_polled_at, interval.
-_RECORD_POLL = (
-    _PAIRINGS
-    + """
-local p = load(ARGV[1])
-if p then
-  p.last_polled_at = ARGV[2]
-  p.interval = ARGV[3]
-  save(ARGV[1], p)
-end
-"""
-)
-
-# ARGV: uch, user_id, user tag, now.
-_BIND_PAIRING = (
-    _PAIRINGS
-    + """
-local dch = redis.call('HGET', CODES, ARGV[1])
-if not dch then return 0 end
-local p = load(dch)
-if not p or tonumber(p.expires_at) <= tonumber(ARGV[4]) or p.user_id or p.denied == '1' then
-  return 0
-end
-p.user_id, p.user_tag, p.bound_at = ARGV[2], ARGV[3], ARGV[4]
-save(dch, p)
-redis.call('ZREM', UNBOUND, dch)
-redis.call('ZADD', BOUND, 0, ARGV[3] .. ':' .. dch)
-extend(redis.call('TTL', PAIRINGS))
-return 1
-"""
-)
-
-# ARGV: user_id, user tag, now.
-_DENY_PAIRINGS = (
-    _PAIRINGS
-    + """
-local denied = 0
-for _, member in ipairs(bound_to(ARGV[2])) do
-  local dch = string.sub(member, #ARGV[2] + 2)
-  local p = load(dch)
-  if not p then
-    redis.call('ZREM', BOUND, member)
-  elseif p.user_id == ARGV[1] and p.denied ~= '1'
-      and tonumber(p.expires_at) > tonumber(ARGV[3]) then
-    p.denied = '1'
-    save(dch, p)
-    denied = denied + 1
-  end
-end
-return denied
-"""
-)
-
-# The pairing half of redeeming: take a live pairing bound to the user away, exactly once.
-# ARGV: dch, user_id, now.
-_CLAIM_PAIRING = (
-    _PAIRINGS
-    + """
-local p = load(ARGV[1])
-if not p or p.user_id ~= ARGV[2] or p.denied == '1' then return 0 end
-if tonumber(p.expires_at) <= tonumber(ARGV[3]) then return 0 end
-return drop(ARGV[1])
-"""
-)
-
-# ARGV: expired_before.
-_PURGE_PAIRINGS = (
-    _PAIRINGS
-    + """
-local purged = 0
-for _, dch in ipairs(redis.call('ZRANGEBYSCORE', EXPIRY, '-inf', '(' .. ARGV[1])) do
-  purged = purged + drop(dch)
-end
-return purged
-"""
-)
-
-# ARGV: user tag. Every pairing bound to the user goes, redeemed or not.
-_DROP_PAIRINGS_OF = (
-    _PAIRINGS
-    + """
-local dropped = 0
-for _, member in ipairs(bound_to(ARGV[1])) do
-  redis.call('ZREM', BOUND, member)
-  dropped = dropped + drop(string.sub(member, #ARGV[1] + 2))
-end
-return dropped
-"""
-)
-
-# -- Lua: rate-limit counters -----------------------------------------------------------------
-
-# KEYS: n counters, then the index. ARGV: since, limit, bucket, ttl for each counter.
-_CHARGE_COUNTERS = """
-local n = #KEYS - 1
-for i = 1, n do
-  local since, limit = tonumber(ARGV[4 * i - 3]), tonumber(ARGV[4 * i - 2])
-  local used = 0
-  local fields = redis.call('HGETALL', KEYS[i])
-  for j = 1, #fields, 2 do
-    if tonumber(fields[j]) >= since then used = used + tonumber(fields[j + 1]) end
-  end
-  if used >= limit then return 0 end
-end
-for i = 1, n do
-  redis.call('HINCRBY', KEYS[i], ARGV[4 * i - 1], 1)
-  redis.call('EXPIRE', KEYS[i], ARGV[4 * i])
-  redis.call('SADD', KEYS[n + 1], KEYS[i])
-end
-return 1
-"""
-
-# KEYS: counters. ARGV: the bucket of each.
-_REFUND_COUNTERS = """
-for i = 1, #KEYS do
-  local count = tonumber(redis.call('HGET', KEYS[i], ARGV[i]))
-  if count and count > 0 then redis.call('HINCRBY', KEYS[i], ARGV[i], -1) end
-end
-"""
-
-# KEYS: the index, then counters read from it. ARGV: older_than ('' = every bucket).
-_PURGE_COUNTERS = """
-local purged = 0
-for i = 2, #KEYS do
-  for _, bucket in ipairs(redis.call('HKEYS', KEYS[i])) do
-    if ARGV[1] == '' or tonumber(bucket) < tonumber(ARGV[1]) then
-      purged = purged + redis.call('HDEL', KEYS[i], bucket)
-    end
-  end
-  if redis.call('EXISTS', KEYS[i]) == 0 then redis.call('SREM', KEYS[1], KEYS[i]) end
-end
-return purged
-"""
-
 #: Every script the store runs, by name (tests/shared/test_redis_slots.py runs them all).
-SCRIPTS = {
-    "ensure_user": _ENSURE_USER,
-    "mark_safety": _MARK_SAFETY,
-    "save_run": _SAVE_RUN,
-    "delete_user_keys": _DELETE_USER_KEYS,
-    "touch_device": _TOUCH_DEVICE,
-    "drop_token": _DROP_TOKEN,
-    "add_pairing": _ADD_PAIRING,
-    "record_poll": _RECORD_POLL,
-    "bind_pairing": _BIND_PAIRING,
-    "deny_pairings": _DENY_PAIRINGS,
-    "claim_pairing": _CLAIM_PAIRING,
-    "purge_pairings": _PURGE_PAIRINGS,
-    "drop_pairings_of": _DROP_PAIRINGS_OF,
-    "charge_counters": _CHARGE_COUNTERS,
-    "refund_counters": _REFUND_COUNTERS,
-    "purge_counters": _PURGE_COUNTERS,
-}
+SCRIPT_NAMES = (
+    "ensure_user",
+    "mark_safety",
+    "save_run",
+    "delete_user_keys",
+    "touch_device",
+    "drop_token",
+    "add_pairing",
+    "record_poll",
+    "bind_pairing",
+    "deny_pairings",
+    "claim_pairing",
+    "purge_pairings",
+    "drop_pairings_of",
+    "charge_counters",
+    "refund_counters",
+    "purge_counters",
+)
+
+
+@cache
+def scripts() -> dict[str, str]:
+    """Every script's Lua by name, read from the package's lua/ folder (each file says its KEYS
+    and ARGV); a pairing script is pairings.lua followed by its own file."""
+    folder = resources.files(__package__).joinpath("lua")
+    prelude = folder.joinpath("pairings.lua").read_text("utf-8")
+    return {
+        name: (prelude if name in _AFTER_PAIRINGS else "")
+        + folder.joinpath(f"{name}.lua").read_text("utf-8")
+        for name in SCRIPT_NAMES
+    }
 
 
 class RedisStore:
@@ -529,7 +146,7 @@ class RedisStore:
         self._owns_client = owns_client
         # register_script runs EVALSHA and reloads the script if Redis lost it (a restart,
         # a failover to a replica, a new cluster node).
-        self._scripts = {name: client.register_script(lua) for name, lua in SCRIPTS.items()}
+        self._scripts = {name: client.register_script(lua) for name, lua in scripts().items()}
         self._master = MasterTracker(client)
 
     @classmethod

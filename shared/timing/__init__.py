@@ -1,4 +1,11 @@
-"""How long a voice takes to say SSML, so a hold starts when the words before it end."""
+"""How long a voice takes to say SSML, so a hold starts when the words before it end.
+
+- base.py: the SpeechTiming contract; words.py: the default word-count model
+- ssml.py: SSML read as a speaker plays it; text.py: the words and features timed
+- script.py, fit.py, profile.py: a calibration script, fitting a recording of it, the profile
+- voices.py: each user's timing (their profile and nudges); tuning.py: tuning by their watch;
+  import those from their modules, since they build on the stores
+"""
 
 from .base import SpeechTiming, shifted
 from .profile import ProfileError, VoiceProfile, WordPrices

@@ -11,6 +11,7 @@ from shared.pairing.service import PairingError
 
 from .. import speech
 from ..intents import PAIR_CODE_SLOT, Intent
+from ..spoken_code import heard_nothing, parse_spoken_code
 from .base import Services, reply, user_id_of
 
 _PAIR_ERRORS = {
@@ -29,7 +30,9 @@ class PairWatchHandler(AbstractRequestHandler):
 
     def handle(self, handler_input: HandlerInput) -> Response:
         slot = get_slot(handler_input, PAIR_CODE_SLOT)
-        code = slot.value if slot is not None else None
+        heard = slot.value if slot is not None else None
+        # Nothing heard is a missing code; words that are not six digits, a code no watch has.
+        code = None if heard_nothing(heard) else parse_spoken_code(heard) or ""
         try:
             self.services.pairing.bind(user_id_of(handler_input), code)
         except PairingError as exc:

@@ -24,7 +24,9 @@ AppFactory = Callable[..., Flask]
 
 def write_routine(tmp_path: Path, **changes: Any) -> Path:
     """The packaged routine as a JSON file, with top-level `changes`."""
-    text = resources.files("shared.routine").joinpath("routines", "sciatica.toml").read_text("utf-8")
+    text = (
+        resources.files("shared.routine").joinpath("routines", "sciatica.toml").read_text("utf-8")
+    )
     data = {**tomllib.loads(text), **changes}
     path = tmp_path / "routine.json"
     path.write_text(json.dumps(data), "utf-8")

@@ -19,7 +19,7 @@ from sciatica_coach.body_limit import ChunkedBodyLimit
 from sciatica_coach.demo.demo_ca import DemoCA
 from sciatica_coach.demo.simulator import AlexaSimulator, Transport
 from shared.clock import ManualClock
-from shared.pairing.service import DEVICE_CODE_GRANT
+from shared.pairing.protocol import DEVICE_CODE_GRANT
 
 LIMIT = 64 * 1024
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"

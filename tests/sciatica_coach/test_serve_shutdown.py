@@ -19,7 +19,7 @@ from serve_support import (
 )
 
 from sciatica_coach.server import GRACEFUL_TIMEOUT_S
-from shared.notify.base import LocalNotifier
+from shared.notify.local import LocalNotifier
 
 USER = "amzn1.ask.account.SERVE-SHUTDOWN"
 

@@ -67,7 +67,7 @@ def bump_runs(spec: StoreSpec, user: str, count: int, start: Barrier, lost: Queu
 
 def empty(url: str) -> None:
     """Remove every key from the Redis at `url`: on a Cluster, from every primary."""
-    from shared.stores.redis import is_cluster
+    from shared.redis_connection import is_cluster
 
     store = RedisStore.from_url(url)
     try:

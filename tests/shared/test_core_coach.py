@@ -15,7 +15,8 @@ import pytest
 from store_support import damage_run
 
 from shared.clock import ManualClock
-from shared.notify.base import LocalNotifier, WaitRoom
+from shared.notify.local import LocalNotifier
+from shared.notify.wait_room import WaitRoom
 from shared.routine.coach import CAS_ATTEMPTS, Coach
 from shared.routine.engine import Event, IllegalEvent, Phase, RoutineEngine, RunState
 from shared.stores.base import CompletedRun, RetriesExhausted, VersionConflict, user_ref
@@ -359,7 +360,8 @@ def test_the_notifier_holds_no_state_for_users_nobody_waits_on() -> None:
 LOCAL_GEVENT_WAITERS = """
 from gevent import monkey; monkey.patch_all()
 import gevent
-from shared.notify.base import LocalNotifier, WaitRoom
+from shared.notify.local import LocalNotifier
+from shared.notify.wait_room import WaitRoom
 notifier = LocalNotifier()
 mine = [gevent.spawn(notifier.wait, "alice", 1, 10) for _ in range(200)]
 theirs = [gevent.spawn(notifier.wait, f"bob-{n}", 1, 0.5) for n in range(200)]

@@ -757,7 +757,9 @@ def test_run_state_with_a_bad_field_is_refused(
 
 
 def _packaged_data() -> dict[str, Any]:
-    text = resources.files("shared.routine").joinpath("routines", "sciatica.toml").read_text("utf-8")
+    text = (
+        resources.files("shared.routine").joinpath("routines", "sciatica.toml").read_text("utf-8")
+    )
     return tomllib.loads(text)
 
 

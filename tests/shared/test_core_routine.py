@@ -15,7 +15,9 @@ import pytest
 
 from shared.routine.definition import Hold, Routine, RoutineError, Side, load_routine, parse_routine
 
-PACKAGED_TOML = resources.files("shared.routine").joinpath("routines", "sciatica.toml").read_text("utf-8")
+PACKAGED_TOML = (
+    resources.files("shared.routine").joinpath("routines", "sciatica.toml").read_text("utf-8")
+)
 #: The article the routine is drawn from (next to the checkout, as the issue gives it).
 
 

@@ -21,7 +21,8 @@ from redis_support import free_port
 from store_support import Instances
 
 from shared.notify.redis import RedisNotifier
-from shared.stores.redis import PREFIX_ENV, RedisStore
+from shared.redis_connection import PREFIX_ENV
+from shared.stores.redis import RedisStore
 
 ROOT = Path(__file__).resolve().parents[2]
 ALICE = "amzn1.ask.account.ALICE"

@@ -8,6 +8,7 @@ from __future__ import annotations
 import pytest
 from redis.crc import key_slot
 
+from shared.redis_connection import PREFIX_ENV, connect, user_tag
 from shared.routine.engine import RunState
 from shared.stores.base import (
     CompletedRun,
@@ -16,7 +17,7 @@ from shared.stores.base import (
     PairingRecord,
     user_counter_scope,
 )
-from shared.stores.redis import PAIRING_GRACE_S, PREFIX_ENV, RedisStore, connect, user_tag
+from shared.stores.redis import PAIRING_GRACE_S, RedisStore
 
 NOW = 1_780_000_000.0
 ALICE = "amzn1.ask.account.ALICE"

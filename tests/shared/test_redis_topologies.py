@@ -15,11 +15,12 @@ import pytest
 import redis
 from redis_support import MASTER_NAME, SentinelSetup
 
+from shared import redis_connection
 from shared.notify import redis as redis_notify
 from shared.notify.redis import RedisNotifier
+from shared.redis_connection import connect, is_cluster
 from shared.routine.engine import RunState
-from shared.stores import redis as redis_store
-from shared.stores.redis import RedisStore, connect, is_cluster
+from shared.stores.redis import RedisStore
 
 ALICE = "amzn1.ask.account.ALICE"
 #: A bound on anything awaited, so a broken setup fails instead of hanging the run.
@@ -165,7 +166,7 @@ def test_after_a_failover_writes_and_wake_ups_follow_the_new_master(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     """A switchover leaves the old master answering for a while: nothing may stay with it."""
-    for module in (redis_store, redis_notify):
+    for module in (redis_connection, redis_notify):
         monkeypatch.setattr(module, "MASTER_CHECK_S", 0.0)  # ask the Sentinel every time
     store = RedisStore.from_url(redis_sentinel_setup.url, prefix="test-failover:")
     a, b = pair_on(redis_sentinel_setup.url)

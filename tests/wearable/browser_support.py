@@ -14,6 +14,7 @@ from typing import Any
 import pytest
 
 from shared.pairing.service import PairingService
+from skill.spoken_code import parse_spoken_code
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = [
@@ -112,13 +113,13 @@ def tap_to_enable(page: Any) -> None:
 
 
 def pair_face(page: Any, pairing: PairingService, user_id: str) -> str:
-    """Read the code off the face, say it (bind it in the core), and wait to be paired."""
+    """Read the code off the face, say it (bind it as the skill hears it), and wait to be paired."""
     code = page.locator("#user-code")
     page.wait_for_function(
         "re => new RegExp(re).test(document.getElementById('user-code').textContent)",
         arg=SPOKEN_CODE.pattern,
     )
     spoken = code.inner_text()
-    pairing.bind(user_id, spoken)
+    pairing.bind(user_id, parse_spoken_code(spoken))
     page.wait_for_function("document.getElementById('face').dataset.screen === 'routine'")
     return spoken

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from shared.clock import ManualClock
-from shared.notify.base import LocalNotifier
+from shared.notify.local import LocalNotifier
 from shared.routine.coach import Coach
 from shared.routine.definition import parse_routine
 from shared.routine.engine import Event, RoutineEngine

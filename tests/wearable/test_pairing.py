@@ -13,32 +13,31 @@ from hypothesis import HealthCheck, example, given, settings, target
 from hypothesis import strategies as st
 
 from shared.clock import ManualClock
-from shared.pairing.service import (
+from shared.pairing.limits import (
     CLIENT_START_LIMIT,
-    CODE_SPACE,
     GUESS_PROBABILITY_TARGET,
-    PAIRING_LIFETIME_S,
     PER_USER_LIMITS,
-    POLL_INTERVAL_S,
-    SLOW_DOWN_STEP_S,
     START_LIMIT,
     WRONG_CODE_BUDGET,
     WRONG_CODE_CAPACITY,
-    PairingBusy,
-    PairingError,
-    PairingFailure,
-    PairingService,
-    PairingStart,
     RateLimit,
-    TokenError,
-    TokenErrorCode,
     WrongCodeBudget,
     guess_probability_bound,
     largest_wrong_code_capacity,
-    parse_spoken_code,
     worst_case_live_sum,
 )
+from shared.pairing.protocol import (
+    CODE_SPACE,
+    PAIRING_LIFETIME_S,
+    POLL_INTERVAL_S,
+    SLOW_DOWN_STEP_S,
+    PairingStart,
+    TokenError,
+    TokenErrorCode,
+)
+from shared.pairing.service import PairingBusy, PairingError, PairingFailure, PairingService
 from shared.stores.sqlite import SQLiteStore
+from skill.spoken_code import heard_nothing, parse_spoken_code
 
 ALICE = "amzn1.ask.account.ALICE"
 BOB = "amzn1.ask.account.BOB"
@@ -211,7 +210,7 @@ def test_a_watch_gets_a_token_once_alexa_binds_its_code(
 ) -> None:
     start = service.start()
     assert pending_error(service, start.device_code).error is TokenErrorCode.AUTHORIZATION_PENDING
-    service.bind(ALICE, start.spoken_code)
+    service.bind(ALICE, parse_spoken_code(start.spoken_code))  # as the skill hears it
     clock.advance(start.interval)
     issued = service.exchange(start.device_code)
     assert issued.token_type == "Bearer"
@@ -290,8 +289,17 @@ def test_a_code_binds_one_user_only(service: PairingService) -> None:
 
 
 @pytest.mark.parametrize("spoken", [None, "", "  ", "?"])
-def test_no_code_heard_is_a_missing_code(service: PairingService, spoken: str | None) -> None:
-    assert bind_failure(service, ALICE, spoken) is PairingFailure.MISSING_CODE
+def test_a_blank_or_not_understood_slot_is_nothing_heard(spoken: str | None) -> None:
+    assert heard_nothing(spoken)
+
+
+@pytest.mark.parametrize("spoken", ["4", "four", "482913", "pair code"])
+def test_any_word_heard_is_something_heard(spoken: str) -> None:
+    assert not heard_nothing(spoken)
+
+
+def test_no_code_heard_is_a_missing_code(service: PairingService) -> None:
+    assert bind_failure(service, ALICE, None) is PairingFailure.MISSING_CODE
 
 
 # -- tokens and unpairing -----------------------------------------------------------------------

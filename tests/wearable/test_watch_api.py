@@ -14,10 +14,13 @@ from flask.testing import FlaskClient
 from watch_support import WATCH_USER, SpyNotifier, WatchActions
 
 from shared.clock import ManualClock
-from shared.pairing.service import CLIENT_START_LIMIT, DEVICE_CODE_GRANT, PairingService
+from shared.pairing.limits import CLIENT_START_LIMIT
+from shared.pairing.protocol import DEVICE_CODE_GRANT
+from shared.pairing.service import PairingService
 from shared.routine.coach import Coach
 from shared.routine.cues import CueKind
 from shared.routine.engine import Event
+from skill.spoken_code import parse_spoken_code
 from wearable.api.haptics import all_platforms, pattern_for
 
 PROBLEM = "application/problem+json"
@@ -105,7 +108,7 @@ def test_the_token_endpoint_speaks_rfc_8628(
     clock.advance(1)
     status, body = token_answer(client, **grant)
     assert (status, body["error"]) == (400, "slow_down")
-    pairing.bind(WATCH_USER, start["user_code_spoken"])
+    pairing.bind(WATCH_USER, parse_spoken_code(start["user_code_spoken"]))
     clock.advance(10)
     status, body = token_answer(client, **grant)
     assert status == 200

@@ -6,6 +6,7 @@ within 50 ms of the cue's time on the server's clock, with the run driven as the
 
 from __future__ import annotations
 
+import ast
 import contextlib
 import functools
 import io
@@ -23,11 +24,14 @@ from buzz_support import assert_buzzed_on_cue
 from flask import Flask
 from watch_support import WATCH_USER, FailingFirst, LoopbackServer, free_port, garbage_app
 
+from shared.pairing.protocol import DEVICE_CODE_GRANT, SLOW_DOWN_STEP_S
 from shared.pairing.service import PairingService
 from shared.routine.coach import Coach
 from shared.routine.cues import Cue
 from shared.routine.engine import Event
-from wearable.client import cli
+from skill.spoken_code import parse_spoken_code
+from wearable.api.actions import WatchAction
+from wearable.client import cli, watch_client
 from wearable.client.buzz_scheduler import Buzz
 from wearable.client.watch_client import (
     PairingPrompt,
@@ -67,7 +71,7 @@ class RunningWatch:
 
     def _say_code(self, prompt: PairingPrompt) -> None:
         self.prompts.append(prompt)
-        self.pairing.bind(WATCH_USER, prompt.spoken_code)  # what "Alexa, pair code ..." does
+        self.pairing.bind(WATCH_USER, parse_spoken_code(prompt.spoken_code))  # as Alexa hears it
 
     def _run(self) -> None:
         with contextlib.suppress(Unpaired):
@@ -368,3 +372,22 @@ def test_unpairing_while_the_server_is_down_keeps_the_token(
 
 def test_the_backoff_doubles_and_stops_at_its_cap() -> None:
     assert [backoff_s(n, 2.0, 30.0) for n in range(1, 7)] == [2, 4, 8, 16, 30, 30]
+
+
+def test_the_watch_keeps_to_the_documented_contract() -> None:
+    """The reference watch keeps its own copy of what the API fixes; the server's must match."""
+
+    assert watch_client.DEVICE_CODE_GRANT == DEVICE_CODE_GRANT
+    assert watch_client.SLOW_DOWN_STEP_S == SLOW_DOWN_STEP_S
+    assert tuple(action.value for action in WatchAction) == watch_client.ACTIONS
+
+
+def test_the_watch_imports_nothing_of_the_server() -> None:
+    """The client stands on the documented contract alone, so a watch maker can copy it."""
+    client = Path(__file__).resolve().parents[2] / "wearable" / "client"
+    for path in client.glob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.ImportFrom):
+                module = "." * node.level + (node.module or "")
+                assert not module.startswith(("shared", "skill", "sciatica_coach", "..")), path
+                assert not module.startswith("wearable.api"), path

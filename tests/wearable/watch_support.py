@@ -12,8 +12,9 @@ from flask.testing import FlaskClient
 from werkzeug.serving import BaseWSGIServer, make_server
 from werkzeug.test import TestResponse
 
-from shared.notify.base import LocalNotifier
-from shared.pairing.service import DEVICE_CODE_GRANT, PairingService
+from shared.notify.local import LocalNotifier
+from shared.pairing.protocol import DEVICE_CODE_GRANT
+from shared.pairing.service import PairingService
 
 WATCH_USER = "amzn1.ask.account.WATCH-USER"
 OTHER_USER = "amzn1.ask.account.SOMEONE-ELSE"

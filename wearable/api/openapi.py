@@ -10,7 +10,7 @@ import copy
 from functools import cache
 from typing import Any
 
-from shared.pairing.service import (
+from shared.pairing.protocol import (
     DEVICE_CODE_GRANT,
     SECRET_ALPHABET,
     SECRET_LENGTH,

@@ -18,13 +18,8 @@ from flask import Blueprint, Flask, Response, current_app, jsonify, request
 from flask.typing import ResponseReturnValue
 from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 
-from shared.pairing.service import (
-    DEVICE_CODE_GRANT,
-    PairingBusy,
-    PairingService,
-    TokenError,
-    TokenErrorCode,
-)
+from shared.pairing.protocol import DEVICE_CODE_GRANT, TokenError, TokenErrorCode
+from shared.pairing.service import PairingBusy, PairingService
 from shared.routine.coach import Coach
 from shared.routine.engine import IllegalEvent, RunView
 from shared.stores.base import VersionConflict

@@ -20,9 +20,9 @@ from typing import TextIO
 import platformdirs
 import requests
 
-from ..api.actions import WatchAction
 from .buzz_scheduler import Buzz
 from .watch_client import (
+    ACTIONS,
     LONG_POLL_S,
     PairingFailed,
     PairingPrompt,
@@ -52,9 +52,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--token-file", type=Path, default=None, help="where the token is kept")
     parser.add_argument("--bell", action="store_true", help="ring the terminal bell on a buzz")
     parser.add_argument("--wait", type=int, default=LONG_POLL_S, help="long-poll seconds (<=30)")
-    parser.add_argument(
-        "--action", choices=[a.value for a in WatchAction], help="send one action and exit"
-    )
+    parser.add_argument("--action", choices=ACTIONS, help="send one action and exit")
     parser.add_argument("--unpair", action="store_true", help="unpair this watch and exit")
     return parser
 

@@ -18,12 +18,19 @@ from urllib.parse import urljoin
 
 import requests
 
-from shared.pairing.service import DEVICE_CODE_GRANT, SLOW_DOWN_STEP_S
-
 from .buzz_scheduler import Buzz, BuzzScheduler
 from .clock_sync import ClockSync
 
 log = logging.getLogger(__name__)
+
+# What the watch API's contract (docs/WATCH_API.md) fixes, kept here so the watch depends on
+# the documented API rather than on the server's code (a test holds the two together):
+#: RFC 8628 3.4: the grant type that trades a device code for a token.
+DEVICE_CODE_GRANT = "urn:ietf:params:oauth:grant-type:device_code"
+#: RFC 8628 3.5: after `slow_down` a watch polls this many seconds less often, for good.
+SLOW_DOWN_STEP_S = 5
+#: What `POST /api/v1/actions` takes: the buttons a watch face has.
+ACTIONS = ("pause", "resume", "next", "previous", "repeat")
 
 #: How long each long poll asks the server to hold it (the server allows up to 30 s).
 LONG_POLL_S = 25

@@ -1,0 +1,187 @@
+"""Reaching Redis in any shape (one server, Sentinel, Cluster), for the store and the notifier.
+
+Both keep a user's keys and messages under the same hash tag, and both follow a Sentinel
+failover the same way, so that lives here once. redis-py is imported only when a client is
+made, so the core loads no network client unless Redis is configured
+(tests/shared/test_core_is_framework_free.py holds it to that).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+import os
+import threading
+import time
+from typing import TYPE_CHECKING, Any
+from urllib.parse import parse_qs, unquote, urlsplit
+
+if TYPE_CHECKING:
+    import redis
+    import redis.cluster
+
+DEFAULT_PREFIX = "sciatica:"
+
+#: Where from_url finds the prefix when none is given: two deployments can share one Redis.
+PREFIX_ENV = "SCIATICA_REDIS_PREFIX"
+
+#: Hex digits of SHA-256(user id) in a user's hash tag: 128 bits, so users never share keys.
+USER_TAG_HEX = 32
+
+#: A store call that waits longer than this on Redis fails instead of holding a request.
+SOCKET_TIMEOUT_S = 5.0
+
+#: Behind Sentinel, how often writes ask where the master is, so a switchover is followed
+#: within this long even while the old master still answers (see docs/SCALE_OUT.md).
+MASTER_CHECK_S = 2.0
+
+SENTINEL_SCHEMES = ("redis+sentinel", "rediss+sentinel")
+
+CLUSTER_SCHEMES = ("redis+cluster", "rediss+cluster")
+
+
+def check_prefix(prefix: str) -> str:
+    """`prefix`, if it cannot break the hash tags that keep a user's keys in one slot."""
+    if "{" in prefix or "}" in prefix:
+        raise ValueError(f"a Redis key prefix may not contain braces: {prefix!r}")
+    return prefix
+
+
+def default_prefix() -> str:
+    """$SCIATICA_REDIS_PREFIX if set, else `sciatica:`."""
+    return check_prefix(os.environ.get(PREFIX_ENV) or DEFAULT_PREFIX)
+
+
+def connect(url: str, *, client_name: str | None = None) -> redis.Redis | redis.RedisCluster:
+    """A client on `url` that decodes replies, gives up on a dead server, and pings idle links.
+
+    `redis://`, `rediss://` (TLS) and `unix://` reach one server. `redis+sentinel://[user:
+    password@]host:port[,host:port...]/<master name>[/<db>]` asks those Sentinels for the
+    current master, and finds the new one after a failover (`?sentinel_password=` if the
+    Sentinels have a password of their own). `redis+cluster://[user:password@]host:port[,
+    ...]` is a Redis Cluster, found from any of its nodes. `rediss+...` adds TLS to either
+    (`?ssl_ca_certs=<file>` for a private CA).
+    """
+    import redis  # deferred: see the module docstring
+
+    options: dict[str, Any] = {
+        "decode_responses": True,
+        "socket_timeout": SOCKET_TIMEOUT_S,
+        "socket_connect_timeout": SOCKET_TIMEOUT_S,
+        "health_check_interval": 30,  # a PING on a link idle this long finds a dead socket
+    }
+    if client_name:
+        options["client_name"] = client_name
+    scheme = url.partition("://")[0].lower()
+    if scheme in SENTINEL_SCHEMES:
+        return _sentinel_master(url, options)
+    if scheme in CLUSTER_SCHEMES:
+        return _cluster(url, options)
+    return redis.Redis.from_url(url, **options)
+
+
+def _hosts_and_credentials(url: str) -> tuple[list[tuple[str, int]], dict[str, Any], Any]:
+    """The host:port list, the credentials and TLS flag, and the rest of a multi-host URL."""
+    parts = urlsplit(url)
+    userinfo, _, hostlist = parts.netloc.rpartition("@")
+    hosts = []
+    for item in hostlist.split(","):
+        host, _, port = item.strip().rpartition(":")
+        if not host or not port.isdigit():
+            raise ValueError(f"{parts.scheme} URL needs host:port for every node, not {item!r}")
+        hosts.append((host.strip("[]"), int(port)))
+    credentials: dict[str, Any] = {}
+    if userinfo:
+        username, has_password, password = userinfo.partition(":")
+        if username:
+            credentials["username"] = unquote(username)
+        if has_password:
+            credentials["password"] = unquote(password)
+    if parts.scheme.lower().startswith("rediss"):
+        credentials["ssl"] = True
+        authority = parse_qs(parts.query).get("ssl_ca_certs")
+        if authority:
+            credentials["ssl_ca_certs"] = authority[0]  # a private CA, as on a rediss:// URL
+    return hosts, credentials, parts
+
+
+def _sentinel_master(url: str, options: dict[str, Any]) -> redis.Redis:
+    from redis.sentinel import Sentinel
+
+    hosts, credentials, parts = _hosts_and_credentials(url)
+    path = [piece for piece in parts.path.split("/") if piece]
+    if not path or len(path) > 2 or (len(path) == 2 and not path[1].isdigit()):
+        raise ValueError("a Sentinel URL ends in /<master name> or /<master name>/<db>")
+    query = parse_qs(parts.query)
+    sentinel_options: dict[str, Any] = {
+        "socket_timeout": SOCKET_TIMEOUT_S,
+        "socket_connect_timeout": SOCKET_TIMEOUT_S,
+    }
+    if "sentinel_password" in query:
+        sentinel_options["password"] = query["sentinel_password"][0]
+    if credentials.get("ssl"):
+        sentinel_options["ssl"] = True
+    sentinel = Sentinel(hosts, sentinel_kwargs=sentinel_options)
+    db = int(path[1]) if len(path) == 2 else 0
+    return sentinel.master_for(path[0], db=db, **credentials, **options)
+
+
+def _cluster(url: str, options: dict[str, Any]) -> redis.RedisCluster:
+    from redis.cluster import ClusterNode, RedisCluster
+
+    hosts, credentials, _ = _hosts_and_credentials(url)
+    nodes = [ClusterNode(host, port) for host, port in hosts]
+    return RedisCluster(startup_nodes=nodes, **credentials, **options)
+
+
+def is_cluster(client: object) -> bool:
+    """Whether `client` talks to a Redis Cluster (then pub/sub is sharded)."""
+    from redis.cluster import RedisCluster
+
+    return isinstance(client, RedisCluster)
+
+
+class MasterTracker:
+    """Behind Sentinel, asks now and then where the master is, and follows it there.
+
+    redis-py finds the master when it opens a connection, and when the old one fails or
+    turns read-only. A switchover leaves the old master answering as master for a while
+    (until Sentinel reconfigures it, ten seconds or so), and writes sent there meanwhile are
+    lost; asking the Sentinels every MASTER_CHECK_S makes the pool drop its idle links to
+    the old master as soon as they name a new one.
+    """
+
+    def __init__(self, client: object) -> None:
+        from redis.sentinel import SentinelConnectionPool
+
+        pool = getattr(client, "connection_pool", None)
+        self._pool = pool if isinstance(pool, SentinelConnectionPool) else None
+        self._lock = threading.Lock()
+        self._checked = -math.inf
+
+    @property
+    def active(self) -> bool:
+        return self._pool is not None
+
+    def master(self) -> tuple[str, int] | None:
+        """The master's address as the Sentinels say now (None without Sentinel)."""
+        if self._pool is None:
+            return None
+        host, port = self._pool.get_master_address()  # drops idle links if it moved
+        return str(host), int(port)
+
+    def follow(self) -> None:
+        """Ask again if the last answer is older than MASTER_CHECK_S; cheap otherwise."""
+        if self._pool is None:
+            return
+        with self._lock:
+            now = time.monotonic()
+            if now - self._checked < MASTER_CHECK_S:
+                return
+            self._checked = now
+        self.master()
+
+
+def user_tag(user_id: str) -> str:
+    """The hash-tag part of a user's keys: stable, fixed length, and not the id itself."""
+    return hashlib.sha256(user_id.encode()).hexdigest()[:USER_TAG_HEX]
