@@ -3,7 +3,7 @@
 Both keep a user's keys and messages under the same hash tag, and both follow a Sentinel
 failover the same way, so that lives here once. redis-py is imported only when a client is
 made, so the core loads no network client unless Redis is configured
-(tests/shared/test_core_is_framework_free.py holds it to that).
+(tests/shared/test_framework_free.py holds it to that).
 """
 
 from __future__ import annotations

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+import os
+from collections.abc import Callable, Iterator, Mapping
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -13,11 +14,11 @@ from flask.testing import FlaskClient
 from hypothesis import HealthCheck, settings
 
 from sciatica_coach import create_app
+from sciatica_coach.app import coach_of
 from sciatica_coach.demo.demo_ca import DemoCA
 from sciatica_coach.demo.simulator import AlexaSimulator, Transport
 from shared.clock import ManualClock
-
-FIXTURES = Path(__file__).parent / "fixtures"
+from tests.support.paths import FIXTURES
 
 # Property tests judge what the code does, never how fast the machine is: a per-example
 # deadline or a "too slow" health check fails on two busy cores (seen: generating recursive
@@ -107,12 +108,37 @@ def speaker(client: FlaskClient, demo_ca: DemoCA, clock: ManualClock) -> AlexaSi
 @pytest.fixture(scope="session")
 def script_recording(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """espeak-ng (en-us, 160 wpm) reading `sciatica-coach voice script`, as a WAV file."""
-    from espeak_support import require_espeak
-
     from bench.espeak import VOICES, speak
     from shared.routine.definition import load_routine
     from skill.calibration import calibration_script
+    from tests.support.espeak import require_espeak
 
     require_espeak()
     wav = tmp_path_factory.mktemp("voice") / "script.wav"
     return speak(calibration_script(load_routine()).ssml(), VOICES[0], wav)
+
+
+AppFactory = Callable[..., Flask]
+
+
+@pytest.fixture
+def clean_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    """No SCIATICA_* setting from the machine running the tests leaks into them."""
+    for name in list(os.environ):
+        if name.startswith("SCIATICA_"):
+            monkeypatch.delenv(name)
+
+
+@pytest.fixture
+def make_app() -> Iterator[AppFactory]:
+    """`make_app(config)` is create_app(config), with every store it opens closed afterwards."""
+    made: list[Flask] = []
+
+    def make(config: Mapping[str, Any] | None = None) -> Flask:
+        app = create_app(config)
+        made.append(app)
+        return app
+
+    yield make
+    for app in made:
+        coach_of(app).store.close()

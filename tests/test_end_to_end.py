@@ -16,7 +16,6 @@ from pathlib import Path
 
 import pytest
 import requests
-from buzz_support import assert_buzzed_on_cue
 
 from sciatica_coach.demo.demo_ca import DemoCA
 from sciatica_coach.demo.live import (
@@ -29,6 +28,7 @@ from sciatica_coach.demo.live import (
 from sciatica_coach.demo.simulator import AlexaSimulator
 from shared.routine.cues import CueKind
 from shared.timing import SpeechTimingModel
+from tests.support.buzz import assert_buzzed_on_cue
 from wearable.client.buzz_scheduler import Buzz
 from wearable.client.watch_client import PairingPrompt, Watch, WatchCue
 

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import pytest
-from own_words import RUN_WORDS, article_fingerprints, run_hashes
 
 from shared.routine.definition import Routine, load_routine
 from skill import speech
+from tests.support.own_words import RUN_WORDS, article_fingerprints, run_hashes
 
 
 def spoken_texts(routine: Routine) -> dict[str, str]:

@@ -6,7 +6,7 @@ gives (never as numbers Lua computed: Lua would round timestamps), also inside t
 a pairing or a device, and read back with float() and int().
 
 Every script and every command touches keys of one Redis Cluster slot only, and a script
-is given every key it touches in KEYS (tests/shared/test_redis_slots.py watches every
+is given every key it touches in KEYS (tests/shared/stores/test_redis.py watches every
 command on a real server to hold it to that). Key layout (prefix `sciatica:` by default;
 T is the first 32 hex digits of SHA-256 of the user id, so no key names a person):
 
@@ -24,7 +24,7 @@ T is the first 32 hex digits of SHA-256 of the user id, so no key names a person
 An operation over more than one slot is split into single-slot steps, ordered so that a
 crash between two steps leaves nothing unsafe (docs/SCALE_OUT.md goes through each). redis-py
 is imported only when a client is made, so the core loads no network client unless Redis is
-configured (tests/shared/test_core_is_framework_free.py holds it to that).
+configured (tests/shared/test_framework_free.py holds it to that).
 """
 
 from __future__ import annotations
@@ -95,7 +95,7 @@ _AFTER_PAIRINGS = frozenset(
         "record_poll",
     ]
 )
-#: Every script the store runs, by name (tests/shared/test_redis_slots.py runs them all).
+#: Every script the store runs, by name (tests/shared/stores/test_redis.py runs them all).
 SCRIPT_NAMES = (
     "ensure_user",
     "mark_safety",

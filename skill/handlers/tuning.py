@@ -3,7 +3,7 @@
 A person feels a buzz and hears "Time's up" as one moment only within about 100 ms; a
 speaker that lags (Bluetooth, a slow network) can be further off than any model knows.
 "Tune my watch" has the speaker read the calibration script, part by part, while the
-watch face listens (shared/tuning.py); a nudge moves every later cue of theirs by
+watch face listens (shared/timing/tuning.py); a nudge moves every later cue of theirs by
 shared.timing.voices.NUDGE_STEP_S, up to a bound.
 """
 

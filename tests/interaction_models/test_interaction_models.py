@@ -10,7 +10,6 @@ from __future__ import annotations
 import json
 import re
 from functools import cache
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -40,8 +39,9 @@ from skill.handlers.tuning import BuzzEarlyHandler, BuzzLateHandler, TuneWatchHa
 from skill.handlers.watch import PairWatchHandler, UnpairWatchHandler
 from skill.handlers.welcome import NoHandler, YesHandler
 from skill.intents import PAIR_CODE_SLOT, Intent
+from tests.support.paths import REPO
 
-PACKAGE = Path(__file__).resolve().parents[2] / "interaction_models" / "skill-package"
+PACKAGE = REPO / "interaction_models" / "skill-package"
 MODELS = PACKAGE / "interactionModels" / "custom"
 LOCALES = ("en-US", "en-GB", "en-CA", "en-AU", "en-IN")
 COUNTRIES = {"US", "GB", "CA", "AU", "IN"}

@@ -13,16 +13,16 @@ from typing import Any
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
-from serve_support import Launcher
 
 from sciatica_coach.body_limit import ChunkedBodyLimit
 from sciatica_coach.demo.demo_ca import DemoCA
 from sciatica_coach.demo.simulator import AlexaSimulator, Transport
 from shared.clock import ManualClock
 from shared.pairing.protocol import DEVICE_CODE_GRANT
+from tests.support.paths import FIXTURES
+from tests.support.serve import Launcher
 
 LIMIT = 64 * 1024
-FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
 SKILL_ID = "amzn1.ask.skill.00000000-0000-4000-8000-0000b0d71e55"
 
 

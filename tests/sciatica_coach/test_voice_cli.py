@@ -129,9 +129,8 @@ def test_bad_recordings_get_one_line_and_exit_2(
 def test_a_recording_of_other_words_is_refused(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    from espeak_support import require_espeak
-
     from bench.espeak import VOICES, speak
+    from tests.support.espeak import require_espeak
 
     require_espeak()
     other = speak(

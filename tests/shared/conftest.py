@@ -7,10 +7,6 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from core_support import Drive, make_drive
-from redis_support import SentinelSetup, redis_cluster, redis_sentinel, redis_server
-from store_support import AnyStore, Instances, StoreSpec, empty
-from timing_support import TUNING_SCRIPT, TUNING_SECTION_S
 
 from shared.clock import ManualClock
 from shared.notify.redis import RedisNotifier
@@ -22,6 +18,10 @@ from shared.stores.sqlite import SQLiteStore
 from shared.timing import SpeechTimingModel
 from shared.timing.tuning import Tuning
 from shared.timing.voices import Voices
+from tests.support.core import Drive, make_drive
+from tests.support.redis_servers import SentinelSetup, redis_cluster, redis_sentinel, redis_server
+from tests.support.stores import AnyStore, Instances, StoreSpec, empty
+from tests.support.timing import TUNING_SCRIPT, TUNING_SECTION_S
 
 
 @pytest.fixture(scope="session")

@@ -3,11 +3,9 @@
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
-from pathlib import Path
 from typing import Any
 
 import pytest
-from chain_server import ChainServer
 from flask import Flask
 
 from sciatica_coach import create_app
@@ -15,9 +13,10 @@ from sciatica_coach.app import coach_of
 from sciatica_coach.demo.demo_ca import DemoCA
 from sciatica_coach.demo.simulator import AlexaSimulator
 from shared.clock import ManualClock
+from shared.routine.coach import Coach
 from skill import verification
-
-FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
+from tests.support.chain_server import ChainServer
+from tests.support.paths import FIXTURES
 
 
 @pytest.fixture
@@ -67,3 +66,9 @@ def guarded_speaker(guarded_app: Flask, demo_ca: DemoCA, clock: ManualClock) -> 
         clock=clock.now,
         user_id="amzn1.ask.account.TEST-USER-GUARDED",
     )
+
+
+@pytest.fixture
+def coach(app: Flask) -> Coach:
+    """The app's own Coach, to look at the run the skill moved."""
+    return coach_of(app)

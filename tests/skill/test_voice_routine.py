@@ -6,27 +6,22 @@ import re
 
 import pytest
 from flask import Flask
-from speech_support import hold_silence_s
 
 from sciatica_coach.app import coach_of
 from sciatica_coach.demo.simulator import AlexaSimulator
 from shared.clock import ManualClock
-from shared.routine.coach import Coach
 from shared.routine.cues import CueKind
 from shared.routine.engine import Phase
 from shared.timing import MAX_BREAK_SECONDS
+from tests.support.speech import hold_silence_s
 
 BREAK = re.compile(r'<break time="(\d+)ms"/>')
-
-
-def coach(app: Flask) -> Coach:
-    return coach_of(app)
 
 
 def test_whole_routine_by_voice_keeps_voice_and_wrist_together(
     app: Flask, speaker: AlexaSimulator, clock: ManualClock
 ) -> None:
-    routine = coach(app).routine
+    routine = coach_of(app).routine
     user = speaker.user_id
     turn = speaker.launch()
     assert turn.status == 200
@@ -38,7 +33,7 @@ def test_whole_routine_by_voice_keeps_voice_and_wrist_together(
         assert f"Step {index + 1} of {len(routine)}" in turn.ssml
         assert step.say in turn.ssml
         spoken_steps.append(step.id)
-        view = coach(app).view(user)
+        view = coach_of(app).view(user)
         assert view.step_index == index
         if step.hold is not None:
             # The hold is spoken as chained breaks of at most ten seconds each...
@@ -48,7 +43,7 @@ def test_whole_routine_by_voice_keeps_voice_and_wrist_together(
             assert "Time's up" in turn.ssml
             # ...and the core's hold starts where the words before it end.
             lead_in = turn.ssml.split("<break")[0]
-            timing = coach(app).engine.timing
+            timing = coach_of(app).engine.timing
             assert view.hold.start == pytest.approx(clock.now() + timing.estimate(lead_in))
             kinds = [cue.kind for cue in view.cues]
             assert kinds == [CueKind.HOLD_START, CueKind.HOLD_WARNING, CueKind.HOLD_END]
@@ -63,8 +58,8 @@ def test_whole_routine_by_voice_keeps_voice_and_wrist_together(
         turn = speaker.says("AMAZON.NextIntent")
     assert spoken_steps == [step.id for step in routine.steps]
     clock.advance(60)
-    assert coach(app).view(user).phase is Phase.COMPLETED
-    assert len(coach(app).history(user)) == 1
+    assert coach_of(app).view(user).phase is Phase.COMPLETED
+    assert len(coach_of(app).history(user)) == 1
 
 
 def test_switching_sides_is_said_between_left_and_right(

@@ -1,37 +1,18 @@
-"""Fixtures for the watch side: the pairing core, a paired `watch` helper, and a live server."""
+"""Fixtures for the watch side: the app, a paired `watch` helper, and a live server."""
 
 from __future__ import annotations
 
-import random
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
-from watch_support import OTHER_USER, QUICK_ROUTINE, SpyNotifier, WatchActions, serving
 
 from sciatica_coach import create_app
-from shared.clock import ManualClock
 from shared.pairing.service import PairingService
 from shared.routine.coach import Coach
-from shared.stores.sqlite import SQLiteStore
-
-# -- the core -----------------------------------------------------------------------------------
-
-
-@pytest.fixture
-def store(tmp_path: Path) -> Iterator[SQLiteStore]:
-    store = SQLiteStore(tmp_path / "pairing.sqlite3")
-    yield store
-    store.close()
-
-
-@pytest.fixture
-def service(store: SQLiteStore, clock: ManualClock) -> PairingService:
-    """A pairing service on a hand-moved clock, with a seeded rng so codes repeat run to run."""
-    return PairingService(store, clock, random.Random(4829))
-
+from tests.support.watch import OTHER_USER, QUICK_ROUTINE, SpyNotifier, WatchActions, serving
 
 # -- the app ------------------------------------------------------------------------------------
 

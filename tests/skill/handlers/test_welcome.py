@@ -1,0 +1,67 @@
+"""Opening the skill and answering its questions: launch, yes and no."""
+
+from __future__ import annotations
+
+import pytest
+
+from sciatica_coach.demo.simulator import AlexaSimulator
+from shared.clock import ManualClock
+from shared.routine.coach import Coach
+from shared.routine.engine import Phase
+from tests.support.speech import hold_silence_s
+
+
+class TestLaunch:
+    def test_a_new_user_hears_welcome_safety_note_and_an_offer(
+        self, speaker: AlexaSimulator
+    ) -> None:
+        turn = speaker.launch()
+        assert "Welcome to Sciatica Coach" in turn.ssml
+        assert "not medical advice" in turn.ssml
+        assert "numbness" in turn.ssml
+        assert "Would you like to start" in turn.ssml
+        assert turn.reprompt
+        assert not turn.ends_session
+
+    def test_yes_after_the_offer_starts_the_routine(self, speaker: AlexaSimulator) -> None:
+        speaker.launch()
+        turn = speaker.says("AMAZON.YesIntent")
+        assert "Step 1 of 6" in turn.ssml
+
+    def test_the_safety_note_is_not_repeated_on_the_first_step_after_launch(
+        self, speaker: AlexaSimulator
+    ) -> None:
+        speaker.launch()
+        turn = speaker.says("AMAZON.YesIntent")
+        assert "not medical advice" not in turn.ssml
+
+    def test_a_first_start_without_launch_still_gets_the_safety_note_once(
+        self, speaker: AlexaSimulator
+    ) -> None:
+        assert "not medical advice" in speaker.says("StartRoutineIntent").ssml
+        assert "not medical advice" not in speaker.says("AMAZON.StartOverIntent").ssml
+
+    def test_a_user_mid_run_is_offered_their_step(
+        self, speaker: AlexaSimulator, clock: ManualClock
+    ) -> None:
+        speaker.says("StartRoutineIntent")
+        speaker.says("AMAZON.NextIntent")
+        speaker.says("AMAZON.StopIntent")
+        clock.advance(86_400)  # tomorrow
+        turn = speaker.launch()
+        assert "step 2 of 6" in turn.ssml
+        assert "Ball release, right side" in turn.ssml
+        assert "continue" in turn.reprompt
+        resumed = speaker.says("AMAZON.YesIntent")
+        assert "Step 2 of 6" in resumed.ssml
+        assert hold_silence_s(resumed.ssml) == pytest.approx(30)
+
+    def test_no_ends_the_session_and_keeps_the_place(
+        self, speaker: AlexaSimulator, coach: Coach
+    ) -> None:
+        speaker.says("StartRoutineIntent")
+        speaker.says("AMAZON.StopIntent")
+        speaker.launch()
+        turn = speaker.says("AMAZON.NoIntent")
+        assert turn.ends_session
+        assert coach.view(speaker.user_id).phase is Phase.STOPPED
