@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from shared.routine.coach import Coach, Outcome
@@ -10,6 +11,9 @@ from shared.timing import SpeechTiming
 from shared.timing.voices import Voices
 
 from . import speech
+
+#: Words said before an announced step: fixed, or chosen from the announcement.
+Intro = str | Callable[[Announcement], str]
 
 
 @dataclass(frozen=True, slots=True)
@@ -36,20 +40,24 @@ class Narrator:
         self.voices = voices or Voices(coach.store, coach.engine.timing)
 
     def words_for(
-        self, announcement: Announcement, timing: SpeechTiming, intro: str = ""
+        self, announcement: Announcement, timing: SpeechTiming, intro: Intro = ""
     ) -> speech.StepSpeech:
         resumed = announcement.resumed_hold_s is not None
         return speech.step_speech(
             self.coach.routine,
             announcement.step_index,
-            intro=intro,
+            intro=intro(announcement) if callable(intro) else intro,
             hold_seconds=announcement.resumed_hold_s,
             resumed=resumed,
             break_for_silence=timing.break_for_silence,
         )
 
-    def apply(self, user_id: str, event: Event, intro: str = "") -> Narration:
-        """Apply `event`; an announced step's hold starts when its lead-in is estimated to end."""
+    def apply(self, user_id: str, event: Event, intro: Intro = "") -> Narration:
+        """Apply `event`; an announced step's hold starts when its lead-in is estimated to end.
+
+        `intro` is said before the step; a function of the announcement when what to say
+        depends on what the engine decided (e.g. that there was no earlier step).
+        """
         timing = self.voices.timing_for(user_id)
 
         def lead_in(announcement: Announcement) -> float:

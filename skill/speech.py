@@ -10,7 +10,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from xml.sax.saxutils import escape
 
-from shared.routine.definition import Routine, Step
+from shared.routine.definition import Routine
 from shared.timing import silence_ssml
 from shared.timing.ssml import PIECE_BREAK
 
@@ -204,8 +204,4 @@ def _switches_side(routine: Routine, index: int) -> bool:
     if index >= routine.last_index:
         return False
     here, there = routine.step(index), routine.step(index + 1)
-    return _exercise(here) == _exercise(there) and here.side != there.side
-
-
-def _exercise(step: Step) -> str:
-    return step.id.rsplit("-", 1)[0] if step.side else step.id
+    return here.exercise == there.exercise and here.side != there.side

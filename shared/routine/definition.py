@@ -90,12 +90,21 @@ class Hold:
 
 @dataclass(frozen=True, slots=True)
 class Step:
-    """One announced step; `say` is plain text that is safe to embed in SSML."""
+    """One announced step; `say` is plain text that is safe to embed in SSML.
+
+    `exercise` is the id the file gave the step: both sides of one exercise share it (their
+    ids are suffixed "-left" and "-right"), so "switch sides" is a fact of the routine.
+    """
 
     id: str
     title: str
     say: str
     hold: Hold | None = None
+    exercise: str = ""
+
+    def __post_init__(self) -> None:
+        if not self.exercise:  # a step made by hand is an exercise of its own
+            object.__setattr__(self, "exercise", self.id)
 
     @property
     def side(self) -> Side | None:
@@ -206,7 +215,7 @@ class _Validator:
         say = self._text(raw, "say", f"{where}.say")
         hold_raw = raw.get("hold")
         if hold_raw is None:
-            return [self._step(where, step_id, title, say, None, None)]
+            return [self._step(where, step_id, step_id, title, say, None, None)]
         hold_where = f"{where}.hold"
         if not isinstance(hold_raw, Mapping):
             raise self.fail(hold_where, "must be a table/object with seconds and side")
@@ -214,9 +223,9 @@ class _Validator:
         seconds = self._seconds(hold_raw.get("seconds", default_hold), f"{hold_where}.seconds")
         side = self._side(hold_raw.get("side", Side.BOTH.value), f"{hold_where}.side")
         if side is not Side.BOTH:
-            return [self._step(where, step_id, title, say, seconds, side)]
+            return [self._step(where, step_id, step_id, title, say, seconds, side)]
         return [
-            self._step(where, f"{step_id}-{one.value}", title, say, seconds, one)
+            self._step(where, f"{step_id}-{one.value}", step_id, title, say, seconds, one)
             for one in (first, first.other)
         ]
 
@@ -224,6 +233,7 @@ class _Validator:
         self,
         where: str,
         step_id: str,
+        exercise: str,
         title: str,
         say: str,
         seconds: float | None,
@@ -241,6 +251,7 @@ class _Validator:
             self._filled(title, side, f"{where}.title"),
             self._filled(say, side, f"{where}.say"),
             hold,
+            exercise,
         )
 
     def _filled(self, text: str, side: Side | None, where: str) -> str:

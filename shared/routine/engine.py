@@ -18,7 +18,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, fields, replace
 from enum import StrEnum
 from functools import cached_property
-from typing import Any
+from typing import Any, ClassVar
 
 from ..timing import SpeechTiming, SpeechTimingModel
 from .cues import Cue, CueKind, hold_cues
@@ -50,6 +50,20 @@ class Phase(StrEnum):
     STOPPED = "stopped"
     COMPLETED = "completed"
 
+    @property
+    def under_way(self) -> bool:
+        """A run is moving: a step is being said, held, or waits for "next"."""
+        return self in UNDER_WAY
+
+    @property
+    def resumable(self) -> bool:
+        """There is a place to come back to: a run under way, paused or stopped."""
+        return self in UNDER_WAY or self in (Phase.PAUSED, Phase.STOPPED)
+
+
+#: The one definition of "a run is under way"; every side asks Phase.under_way.
+UNDER_WAY = frozenset({Phase.ANNOUNCING, Phase.HOLDING, Phase.AWAITING})
+
 
 class Event(StrEnum):
     """What a user (by voice or from the wrist) can ask of a run."""
@@ -78,7 +92,6 @@ class Action(StrEnum):
     NOTHING = "nothing"
 
 
-_RUNNING = (Phase.ANNOUNCING, Phase.HOLDING, Phase.AWAITING)
 _NAVIGATION = {
     Event.NEXT: Action.ADVANCE,
     Event.PREVIOUS: Action.GO_BACK,
@@ -96,7 +109,7 @@ TRANSITIONS: dict[tuple[Phase, Event], Action] = {
     (Phase.IDLE, Event.TIME_LEFT): Action.NOTHING,
     **{
         (phase, event): action
-        for phase in _RUNNING
+        for phase in sorted(UNDER_WAY)
         for event, action in {
             **_NAVIGATION,
             Event.PAUSE: Action.PAUSE,
@@ -124,6 +137,8 @@ class Announcement:
 
     step_index: int
     resumed_hold_s: float | None = None
+    #: "Previous" on the first step: there was none before, so this one is said again.
+    at_first_step: bool = False
 
 
 #: How long the voice talks before a hold starts: seconds, a function of what is announced
@@ -228,6 +243,9 @@ class RunView:
     hold: HoldWindow | None
     cues: tuple[Cue, ...]
     routine_remaining_s: float
+    #: When the clock alone completes this run (its last step ends), else None: a reader
+    #: waiting for changes must read again then, since no event will announce it.
+    settles_at: float | None = None
 
     @property
     def version(self) -> int:
@@ -248,8 +266,12 @@ class Transition:
     state: RunState
     changed: bool
     announcement: Announcement | None = None
-    at_first_step: bool = False
     completed: bool = False
+
+    @property
+    def at_first_step(self) -> bool:
+        """ "Previous" found no earlier step, so the first one is said again."""
+        return self.announcement is not None and self.announcement.at_first_step
 
 
 @dataclass
@@ -330,7 +352,15 @@ class RoutineEngine:
             hold=self._hold_window(state, phase, now),
             cues=tuple(self._pending_cues(state, phase, now)),
             routine_remaining_s=self._routine_remaining(state, phase, now),
+            settles_at=self._settles_at(state, phase),
         )
+
+    def _settles_at(self, state: RunState, phase: Phase) -> float | None:
+        """The end of the last step while it is said or held: completion needs no event."""
+        on_last = state.step_index >= self.routine.last_index
+        if phase in (Phase.ANNOUNCING, Phase.HOLDING) and on_last:
+            return state.step_end
+        return None
 
     def _hold_window(self, state: RunState, phase: Phase, now: float) -> HoldWindow | None:
         if state.hold_start is None or state.hold_end is None:
@@ -353,7 +383,7 @@ class RoutineEngine:
         return HoldWindow(start, end, remaining, seconds, started=started)
 
     def _pending_cues(self, state: RunState, phase: Phase, now: float) -> list[Cue]:
-        if phase not in _RUNNING:
+        if not phase.under_way:
             return []
         cues: list[Cue] = []
         step = self.routine.step(state.step_index)
@@ -375,7 +405,7 @@ class RoutineEngine:
         if phase is Phase.IDLE:
             return sum(self._step_lengths)
         later = sum(self._step_lengths[state.step_index + 1 :])
-        if phase in _RUNNING:
+        if phase.under_way:
             assert state.step_end is not None
             return later + max(0.0, state.step_end - now)
         plan = self._resume_plan(state)
@@ -427,8 +457,8 @@ class RoutineEngine:
         action = TRANSITIONS.get((before, event))
         if action is None:
             raise IllegalEvent(before, event)
-        handler = getattr(self, f"_do_{action.value}")
-        new, extra = handler(settled, now, _LeadInOf(self, lead_in))
+        change = self._BY_ACTION[action](self, settled, now, _LeadInOf(self, lead_in))
+        new = change.state
         changed = new != settled
         if changed:
             new = replace(new, version=settled.version + 1)
@@ -440,16 +470,21 @@ class RoutineEngine:
             before=before,
             state=new,
             changed=changed,
-            announcement=extra.get("announcement"),
-            at_first_step=extra.get("at_first_step", False),
+            announcement=change.announcement,
             completed=new.status is Status.COMPLETED,
         )
 
     def _announce(
-        self, state: RunState, index: int, now: float, lead_in: _LeadInOf
-    ) -> tuple[RunState, dict[str, Any]]:
+        self,
+        state: RunState,
+        index: int,
+        now: float,
+        lead_in: _LeadInOf,
+        *,
+        at_first_step: bool = False,
+    ) -> _Change:
         step = self.routine.step(index)
-        announcement = Announcement(index)
+        announcement = Announcement(index, at_first_step=at_first_step)
         spoken_end = now + lead_in(announcement)
         if step.hold is None:
             hold_start = hold_end = None
@@ -457,7 +492,7 @@ class RoutineEngine:
         else:
             hold_start, hold_end = spoken_end, spoken_end + step.hold.seconds
             step_end = hold_end
-        return replace(
+        announced = replace(
             state,
             status=Status.ACTIVE,
             step_index=index,
@@ -467,34 +502,37 @@ class RoutineEngine:
             step_end=step_end,
             paused_at=None,
             completed_at=None,
-        ), {"announcement": announcement}
+        )
+        return _Change(announced, announcement)
 
-    def _do_begin(self, state: RunState, now: float, lead_in: _LeadInOf) -> tuple:
+    def _begin(self, state: RunState, now: float, lead_in: _LeadInOf) -> _Change:
         fresh = replace(
             self.new_state(), version=state.version, run_id=self.new_run_id(), started_at=now
         )
         return self._announce(fresh, 0, now, lead_in)
 
-    def _do_advance(self, state: RunState, now: float, lead_in: _LeadInOf) -> tuple:
+    def _advance(self, state: RunState, now: float, lead_in: _LeadInOf) -> _Change:
         if state.step_index >= self.routine.last_index:
-            done = replace(state, status=Status.COMPLETED, completed_at=now, paused_at=None)
-            return done, {}
+            return _Change(
+                replace(state, status=Status.COMPLETED, completed_at=now, paused_at=None)
+            )
         return self._announce(state, state.step_index + 1, now, lead_in)
 
-    def _do_go_back(self, state: RunState, now: float, lead_in: _LeadInOf) -> tuple:
-        index = max(0, state.step_index - 1)
-        new, extra = self._announce(state, index, now, lead_in)
-        # True only when there was no earlier step to go back to (the voice says so).
-        return new, {**extra, "at_first_step": state.step_index == 0}
+    def _go_back(self, state: RunState, now: float, lead_in: _LeadInOf) -> _Change:
+        # On the first step there is nothing earlier: it is said again, and the voice says so.
+        first = state.step_index == 0
+        return self._announce(
+            state, max(0, state.step_index - 1), now, lead_in, at_first_step=first
+        )
 
-    def _do_restart_step(self, state: RunState, now: float, lead_in: _LeadInOf) -> tuple:
+    def _restart_step(self, state: RunState, now: float, lead_in: _LeadInOf) -> _Change:
         return self._announce(state, state.step_index, now, lead_in)
 
-    def _do_pause(self, state: RunState, now: float, lead_in: _LeadInOf) -> tuple:
-        return replace(state, status=Status.PAUSED, paused_at=now), {}
+    def _pause(self, state: RunState, now: float, lead_in: _LeadInOf) -> _Change:
+        return _Change(replace(state, status=Status.PAUSED, paused_at=now))
 
-    def _do_stop(self, state: RunState, now: float, lead_in: _LeadInOf) -> tuple:
-        return replace(state, status=Status.STOPPED, paused_at=now), {}
+    def _stop(self, state: RunState, now: float, lead_in: _LeadInOf) -> _Change:
+        return _Change(replace(state, status=Status.STOPPED, paused_at=now))
 
     def _resume_plan(self, state: RunState) -> _Resume:
         """What resume will do with a paused or stopped run; time left reads the same plan."""
@@ -509,7 +547,7 @@ class RoutineEngine:
             return _Resume.CONTINUE_HOLD if self._hold_partly_done(state) else _Resume.ANNOUNCE
         return _Resume.KEEP_AWAITING
 
-    def _do_resume(self, state: RunState, now: float, lead_in: _LeadInOf) -> tuple:
+    def _resume(self, state: RunState, now: float, lead_in: _LeadInOf) -> _Change:
         """Continue a paused hold with the time it had left; anything else starts the step anew."""
         assert state.paused_at is not None
         plan = self._resume_plan(state)
@@ -530,21 +568,23 @@ class RoutineEngine:
                 step_end=hold_start + remaining,
                 paused_at=None,
             )
-            return resumed, {"announcement": announcement}
+            return _Change(resumed, announcement)
         # Paused while awaiting the next step: keep awaiting, deadlines moved past.
         shift = now - state.paused_at
 
         def moved(value: float | None) -> float | None:
             return None if value is None else value + shift
 
-        return replace(
-            running,
-            step_started_at=moved(state.step_started_at),
-            hold_start=moved(state.hold_start),
-            hold_end=moved(state.hold_end),
-            step_end=moved(state.step_end),
-            paused_at=None,
-        ), {}
+        return _Change(
+            replace(
+                running,
+                step_started_at=moved(state.step_started_at),
+                hold_start=moved(state.hold_start),
+                hold_end=moved(state.hold_end),
+                step_end=moved(state.step_end),
+                paused_at=None,
+            )
+        )
 
     def _hold_partly_done(self, state: RunState) -> bool:
         """True when the current hold window is shorter than the step's: it was resumed."""
@@ -553,8 +593,28 @@ class RoutineEngine:
             return False
         return state.hold_end - state.hold_start < hold.seconds - 1e-6
 
-    def _do_nothing(self, state: RunState, now: float, lead_in: _LeadInOf) -> tuple:
-        return state, {}
+    def _nothing(self, state: RunState, now: float, lead_in: _LeadInOf) -> _Change:
+        return _Change(state)
+
+    #: What each action of TRANSITIONS does, spelled out (a test checks every action has one).
+    _BY_ACTION: ClassVar[dict[Action, Callable[..., _Change]]] = {
+        Action.BEGIN: _begin,
+        Action.ADVANCE: _advance,
+        Action.GO_BACK: _go_back,
+        Action.RESTART_STEP: _restart_step,
+        Action.PAUSE: _pause,
+        Action.RESUME: _resume,
+        Action.STOP: _stop,
+        Action.NOTHING: _nothing,
+    }
+
+
+@dataclass(frozen=True, slots=True)
+class _Change:
+    """What one action made of a run: its new state, and the step it announces, if any."""
+
+    state: RunState
+    announcement: Announcement | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -10,6 +10,7 @@ from ask_sdk_core.utils import get_user_id
 from ask_sdk_model import Response
 
 from shared.routine.coach import Coach
+from shared.routine.engine import RunView
 from shared.timing.tuning import Tuning
 from shared.timing.voices import Voices
 
@@ -34,6 +35,29 @@ class Services:
     pairing: PairingService
     voices: Voices
     tuning: Tuning
+
+
+#: Request attribute holding the run as this request found it, read at most once.
+_VIEW = "run_view"
+
+
+def run_view(handler_input: HandlerInput, services: Services) -> RunView:
+    """The user's run as this request found it: read once, however many handlers ask.
+
+    Routing by the run's phase happens in can_handle (as the SDK's samples route by session
+    state), so several handlers may ask before one is picked; the handler that then moves
+    the run goes through the Coach, which reads and writes with compare-and-set.
+    """
+    attributes = handler_input.attributes_manager.request_attributes
+    view = attributes.get(_VIEW)
+    if view is None:
+        view = attributes[_VIEW] = services.coach.view(user_id_of(handler_input))
+    return view
+
+
+def pending(handler_input: HandlerInput) -> str | None:
+    """The question the last reply asked, which a "yes" answers."""
+    return session(handler_input).get(PENDING)
 
 
 def user_id_of(handler_input: HandlerInput) -> str:

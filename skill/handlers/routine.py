@@ -7,13 +7,12 @@ from ask_sdk_core.handler_input import HandlerInput
 from ask_sdk_core.utils import is_intent_name
 from ask_sdk_model import Response
 
-from shared.routine.engine import Event, IllegalEvent, Phase, RunView
+from shared.routine.engine import Announcement, Event, IllegalEvent, Phase, RunView
 
 from .. import speech
 from ..intents import Intent
-from .base import Services, reply, step_reply, user_id_of
-
-_RUNNING = {Phase.ANNOUNCING, Phase.HOLDING, Phase.AWAITING}
+from ..narration import Intro
+from .base import Services, pending, reply, run_view, step_reply, user_id_of
 
 
 def illegal_event_reply(handler_input: HandlerInput, exc: IllegalEvent) -> Response:
@@ -61,8 +60,11 @@ class _EventHandler(AbstractRequestHandler):
             return self.nothing_announced(handler_input, user_id)
         return step_reply(handler_input, narration)
 
-    def intro(self, user_id: str) -> str:
+    def intro(self, user_id: str) -> Intro:
         return ""
+
+    def phase(self, handler_input: HandlerInput) -> Phase:
+        return run_view(handler_input, self.services).phase
 
     def nothing_announced(self, handler_input: HandlerInput, user_id: str) -> Response:
         """No step was announced: the run finished, or the event changed nothing."""
@@ -77,21 +79,22 @@ class _EventHandler(AbstractRequestHandler):
 
 
 class StartRoutineHandler(_EventHandler):
-    """'Start my sciatica routine': a new run, or the current one picked up where it stands."""
+    """'Start my sciatica routine' (or 'yes' to the offer) with no run to pick up: a new run.
+
+    With a run under way the same words repeat its step (RepeatHandler), and with one paused
+    or stopped they resume it (ResumeHandler): each handler claims its case in can_handle.
+    """
 
     intent = Intent.START_ROUTINE
     event = Event.START
 
-    def handle(self, handler_input: HandlerInput) -> Response:
-        user_id = user_id_of(handler_input)
-        phase = self.services.coach.view(user_id).phase
-        if phase in (Phase.PAUSED, Phase.STOPPED):
-            return ResumeHandler(self.services).handle(handler_input)
-        if phase in _RUNNING:
-            return RepeatHandler(self.services).handle(handler_input)
-        return super().handle(handler_input)
+    def can_handle(self, handler_input: HandlerInput) -> bool:
+        asked = is_intent_name(Intent.START_ROUTINE)(handler_input) or (
+            is_intent_name(Intent.YES)(handler_input) and pending(handler_input) == "start"
+        )
+        return asked and not self.phase(handler_input).resumable
 
-    def intro(self, user_id: str) -> str:
+    def intro(self, user_id: str) -> Intro:
         return safety_intro(self.services, user_id)
 
 
@@ -115,36 +118,60 @@ class PreviousHandler(_EventHandler):
     intent = Intent.PREVIOUS
     event = Event.PREVIOUS
 
-    def intro(self, user_id: str) -> str:
-        view = self.services.coach.view(user_id)
-        on_first = view.step_index == 0 and view.phase not in (Phase.IDLE, Phase.COMPLETED)
-        return speech.say("first_step_again") if on_first else ""
+    def intro(self, user_id: str) -> Intro:
+        return _first_step_again
+
+
+def _first_step_again(announcement: Announcement) -> str:
+    """What the engine decided: no earlier step, so this one again, and the voice says so."""
+    return speech.say("first_step_again") if announcement.at_first_step else ""
 
 
 class RepeatHandler(_EventHandler):
-    """Repeat says the step again and restarts its hold, so the watch follows."""
+    """Repeat says the step again and restarts its hold, so the watch follows.
+
+    'Start my routine' while a run is under way means the same: the step it is on, again.
+    """
 
     intent = Intent.REPEAT
     event = Event.REPEAT
+
+    def can_handle(self, handler_input: HandlerInput) -> bool:
+        if is_intent_name(Intent.REPEAT)(handler_input):
+            return True
+        started = is_intent_name(Intent.START_ROUTINE)(handler_input)
+        return started and self.phase(handler_input).under_way
 
 
 class StartOverHandler(_EventHandler):
     intent = Intent.START_OVER
     event = Event.START_OVER
 
-    def intro(self, user_id: str) -> str:
+    def intro(self, user_id: str) -> Intro:
         return safety_intro(self.services, user_id)
 
 
 class ResumeHandler(_EventHandler):
-    """Resume a paused hold with what it had left; after a stop, the step from its start."""
+    """Resume a paused hold with what it had left; after a stop, the step from its start.
+
+    Also 'start my routine' with a run paused or stopped, and 'yes' to carrying on from
+    where the user stopped (the welcome back's offer).
+    """
 
     intent = Intent.RESUME
     event = Event.RESUME
 
+    def can_handle(self, handler_input: HandlerInput) -> bool:
+        if is_intent_name(Intent.RESUME)(handler_input):
+            return True
+        if is_intent_name(Intent.YES)(handler_input):
+            return pending(handler_input) == "continue"
+        started = is_intent_name(Intent.START_ROUTINE)(handler_input)
+        return started and self.phase(handler_input) in (Phase.PAUSED, Phase.STOPPED)
+
     def nothing_announced(self, handler_input: HandlerInput, user_id: str) -> Response:
         view = self.services.coach.view(user_id)
-        if view.phase in _RUNNING:
+        if view.phase.under_way:
             said = speech.say("not_paused")
             return reply(
                 handler_input,

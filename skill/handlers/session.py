@@ -10,7 +10,7 @@ from ask_sdk_core.handler_input import HandlerInput
 from ask_sdk_core.utils import is_intent_name, is_request_type
 from ask_sdk_model import Response
 
-from shared.routine.engine import Event, Phase
+from shared.routine.engine import Action, Event, IllegalEvent
 
 from .. import speech
 from ..intents import Intent, RequestType
@@ -18,8 +18,6 @@ from .base import Services, reply, user_id_of
 from .errors import RetryLater
 
 log = logging.getLogger(__name__)
-
-_RUNNING = {Phase.ANNOUNCING, Phase.HOLDING, Phase.AWAITING}
 
 
 def user_hash(user_id: str) -> str:
@@ -53,10 +51,12 @@ class SafetyHandler(_ServiceHandler):
 
     def handle(self, handler_input: HandlerInput) -> Response:
         coach = self.services.coach
-        user_id = user_id_of(handler_input)
         note = coach.routine.safety_note
-        if coach.view(user_id).phase in _RUNNING:
-            coach.apply(user_id, Event.PAUSE)
+        try:
+            paused = coach.apply(user_id_of(handler_input), Event.PAUSE).transition
+        except IllegalEvent:  # nothing under way to pause
+            paused = None
+        if paused is not None and paused.action is Action.PAUSE:
             return reply(handler_input, speech.wrap(note, speech.say("paused")), end=True)
         return reply(
             handler_input,
@@ -76,12 +76,9 @@ class StopHandler(_ServiceHandler):
         )
 
     def handle(self, handler_input: HandlerInput) -> Response:
-        coach = self.services.coach
-        user_id = user_id_of(handler_input)
-        if coach.view(user_id).phase in (*_RUNNING, Phase.PAUSED):
-            coach.apply(user_id, Event.STOP)
-            return reply(handler_input, speech.wrap(speech.say("stopped")), end=True)
-        return reply(handler_input, speech.wrap(speech.say("goodbye")), end=True)
+        outcome = self.services.coach.apply(user_id_of(handler_input), Event.STOP)
+        key = "stopped" if outcome.transition.action is Action.STOP else "goodbye"
+        return reply(handler_input, speech.wrap(speech.say(key)), end=True)
 
 
 class FallbackHandler(_ServiceHandler):

@@ -7,14 +7,9 @@ from ask_sdk_core.handler_input import HandlerInput
 from ask_sdk_core.utils import is_intent_name, is_request_type
 from ask_sdk_model import Response
 
-from shared.routine.engine import Phase
-
 from .. import speech
 from ..intents import Intent, RequestType
-from .base import PENDING, Services, reply, session, user_id_of
-from .routine import ResumeHandler, StartRoutineHandler
-
-_MID_RUN = {Phase.ANNOUNCING, Phase.HOLDING, Phase.AWAITING, Phase.PAUSED, Phase.STOPPED}
+from .base import Services, reply, user_id_of
 
 
 class LaunchHandler(AbstractRequestHandler):
@@ -31,7 +26,7 @@ class LaunchHandler(AbstractRequestHandler):
         user_id = user_id_of(handler_input)
         user = coach.user(user_id)
         view = coach.view(user_id)
-        if view.phase in _MID_RUN and view.step is not None:
+        if view.phase.resumable and view.step is not None:
             said = speech.say(
                 "welcome_back_mid_run",
                 number=view.step_index + 1,
@@ -51,7 +46,11 @@ class LaunchHandler(AbstractRequestHandler):
 
 
 class YesHandler(AbstractRequestHandler):
-    """'Yes' answers whatever the last reply asked: start, or continue where we stopped."""
+    """'Yes' to no question we asked: say what can be said.
+
+    A 'yes' to an offer is taken by the handler that carries it out: to start, by
+    StartRoutineHandler; to carry on where the user stopped, by ResumeHandler.
+    """
 
     def __init__(self, services: Services) -> None:
         self.services = services
@@ -60,11 +59,6 @@ class YesHandler(AbstractRequestHandler):
         return is_intent_name(Intent.YES)(handler_input)
 
     def handle(self, handler_input: HandlerInput) -> Response:
-        pending = session(handler_input).get(PENDING)
-        if pending == "continue":
-            return ResumeHandler(self.services).handle(handler_input)
-        if pending == "start":
-            return StartRoutineHandler(self.services).handle(handler_input)
         return reply(
             handler_input,
             speech.wrap(speech.say("help")),

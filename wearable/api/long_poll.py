@@ -23,7 +23,7 @@ import time
 from collections.abc import Callable
 
 from shared.routine.coach import Coach
-from shared.routine.engine import Phase, RunView
+from shared.routine.engine import RunView
 
 log = logging.getLogger(__name__)
 
@@ -36,12 +36,10 @@ _SETTLE_MARGIN_S = 0.01
 
 
 def _settles_in(coach: Coach, view: RunView) -> float | None:
-    """Seconds until a read would record this run as completed, if it runs on its last step."""
-    state = view.state
-    running = view.phase in (Phase.ANNOUNCING, Phase.HOLDING)
-    if not running or state.step_end is None or view.step_index < view.step_count - 1:
+    """Seconds until a read would record this run as completed (the engine says when)."""
+    if view.settles_at is None:
         return None
-    return max(0.0, state.step_end - coach.clock.now()) + _SETTLE_MARGIN_S
+    return max(0.0, view.settles_at - coach.clock.now()) + _SETTLE_MARGIN_S
 
 
 def wait_for_change(

@@ -13,7 +13,15 @@ from typing import Any
 
 import pytest
 
-from shared.routine.definition import Hold, Routine, RoutineError, Side, load_routine, parse_routine
+from shared.routine.definition import (
+    Hold,
+    Routine,
+    RoutineError,
+    Side,
+    Step,
+    load_routine,
+    parse_routine,
+)
 
 PACKAGED_TOML = (
     resources.files("shared.routine").joinpath("routines", "sciatica.toml").read_text("utf-8")
@@ -200,6 +208,32 @@ def test_a_single_named_side_is_one_hold_with_its_side_filled_in(tmp_path: Path)
     assert stretch.hold == Hold(30.0, Side.RIGHT)
     assert stretch.title == "Sciatic stretch, right side"
     assert "hold your right ankle with your left hand" in stretch.say
+
+
+def test_both_sides_of_an_exercise_know_they_are_one_exercise(routine: Routine) -> None:
+    by_id = {step.id: step.exercise for step in routine.steps}
+    assert by_id == {
+        "release-left": "release",
+        "release-right": "release",
+        "setup": "setup",
+        "stretch-left": "stretch",
+        "stretch-right": "stretch",
+        "close": "close",
+    }
+
+
+def test_an_exercise_named_like_a_side_is_not_mistaken_for_one(tmp_path: Path) -> None:
+    """The exercise is what the file says, not the id with a "-left" cut off."""
+    data = packaged_data()
+    data["steps"][1]["id"] = "lie-left"
+    data["steps"][1]["hold"] = {"side": "none"}
+    routine = load_routine(write_json(tmp_path, data))
+    (lie,) = [step for step in routine.steps if step.id == "lie-left"]
+    assert lie.exercise == "lie-left"
+
+
+def test_a_step_made_by_hand_is_an_exercise_of_its_own() -> None:
+    assert Step("warm-up", "Warm up", "Breathe.").exercise == "warm-up"
 
 
 def test_an_id_that_fits_once_both_sides_are_added_is_accepted(tmp_path: Path) -> None:

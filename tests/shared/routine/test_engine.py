@@ -157,6 +157,48 @@ def test_the_table_only_lets_a_run_start_when_none_is_under_way() -> None:
     assert starts == {Phase.IDLE, Phase.COMPLETED}
 
 
+def test_every_action_of_the_table_is_carried_out_by_its_own_method() -> None:
+    assert set(RoutineEngine._BY_ACTION) == set(Action)
+    assert {action for action in TRANSITIONS.values()} <= set(RoutineEngine._BY_ACTION)
+
+
+@pytest.mark.parametrize("phase", list(Phase))
+def test_a_run_is_under_way_while_a_step_is_said_held_or_awaits_next(phase: Phase) -> None:
+    moving = {Phase.ANNOUNCING, Phase.HOLDING, Phase.AWAITING}
+    assert phase.under_way is (phase in moving)
+    assert phase.resumable is (phase in moving | {Phase.PAUSED, Phase.STOPPED})
+
+
+@pytest.mark.parametrize("phase", list(Phase))
+def test_the_table_lets_exactly_the_runs_under_way_be_paused(phase: Phase) -> None:
+    """The rule the voice and the wrist both rely on, in the table and in Phase alike."""
+    assert (TRANSITIONS.get((phase, Event.PAUSE)) is Action.PAUSE) is phase.under_way
+
+
+@pytest.mark.parametrize(
+    ("phase", "step", "settles"),
+    [
+        (Phase.ANNOUNCING, LAST, True),
+        (Phase.ANNOUNCING, 1, False),
+        (Phase.HOLDING, 4, False),
+        (Phase.AWAITING, 1, False),
+        (Phase.PAUSED, 1, False),
+        (Phase.IDLE, 0, False),
+        (Phase.COMPLETED, 0, False),
+    ],
+)
+def test_a_run_settles_by_the_clock_only_while_its_last_step_is_said_or_held(
+    engine: RoutineEngine, clock: ManualClock, drive: Drive, phase: Phase, step: int, settles: bool
+) -> None:
+    state = drive(phase, step)
+    view = engine.view(state, clock.now())
+    assert view.settles_at == (state.step_end if settles else None)
+    if settles:
+        assert view.settles_at is not None
+        after = engine.view(state, view.settles_at)
+        assert after.phase is Phase.COMPLETED
+
+
 # -- starting and the phases of a step ---------------------------------------------------
 
 
@@ -310,7 +352,7 @@ def test_previous_goes_back_one_step_and_says_when_there_was_none(
     transition = engine.apply(state, Event.PREVIOUS, clock.now(), LEAD_IN)
     assert transition.state.step_index == to_step
     assert transition.at_first_step is at_first_step
-    assert transition.announcement == Announcement(to_step)
+    assert transition.announcement == Announcement(to_step, at_first_step=at_first_step)
     assert transition.state.hold_start == clock.now() + LEAD_IN
 
 

@@ -1,6 +1,8 @@
-"""How the skill answers each request, in each state of the user's run."""
+"""The handlers that move the routine, in each state of the user's run."""
 
 from __future__ import annotations
+
+import ast
 
 import pytest
 
@@ -9,6 +11,7 @@ from shared.clock import ManualClock
 from shared.routine.coach import Coach
 from shared.routine.engine import Phase
 from skill import speech
+from tests.support.paths import REPO
 from tests.support.speech import hold_silence_s
 
 
@@ -202,3 +205,50 @@ class TestPauseAndTime:
     ) -> None:
         into_first_hold(speaker, coach, clock, into=31)
         assert "This step is done" in speaker.says("TimeLeftIntent").ssml
+
+
+class TestRouting:
+    """'Start my routine' means what the run's phase makes of it; each handler claims its own."""
+
+    def test_start_while_paused_resumes_the_hold_instead_of_a_new_run(
+        self, speaker: AlexaSimulator, coach: Coach, clock: ManualClock
+    ) -> None:
+        into_first_hold(speaker, coach, clock, into=18)
+        run_id = coach.view(speaker.user_id).state.run_id
+        speaker.says("AMAZON.PauseIntent")
+        turn = speaker.says("StartRoutineIntent")
+        assert speech.say("hold_resume") in turn.ssml
+        assert hold_silence_s(turn.ssml) == pytest.approx(12)
+        assert coach.view(speaker.user_id).state.run_id == run_id
+
+    def test_start_after_a_stop_gives_the_step_again_from_its_start(
+        self, speaker: AlexaSimulator, coach: Coach, clock: ManualClock
+    ) -> None:
+        into_first_hold(speaker, coach, clock, into=18)
+        run_id = coach.view(speaker.user_id).state.run_id
+        speaker.says("AMAZON.StopIntent")
+        turn = speaker.says("StartRoutineIntent")
+        assert "Step 1 of 6" in turn.ssml
+        assert hold_silence_s(turn.ssml) == pytest.approx(30)
+        assert coach.view(speaker.user_id).state.run_id == run_id
+
+    def test_start_after_the_routine_is_done_begins_a_new_run(
+        self, speaker: AlexaSimulator, coach: Coach
+    ) -> None:
+        speaker.says("StartRoutineIntent")
+        first = coach.view(speaker.user_id).state.run_id
+        for _ in range(6):
+            speaker.says("AMAZON.NextIntent")
+        assert coach.view(speaker.user_id).phase is Phase.COMPLETED
+        turn = speaker.says("StartRoutineIntent")
+        assert "Step 1 of 6" in turn.ssml
+        assert coach.view(speaker.user_id).state.run_id not in (None, first)
+
+    def test_no_handler_hands_a_request_to_another(self) -> None:
+        """Routing lives in can_handle, as in the SDK's samples; a handle never builds a handler."""
+        for path in (REPO / "skill" / "handlers").glob("*.py"):
+            for node in ast.walk(ast.parse(path.read_text())):
+                if isinstance(node, ast.Call) and isinstance(node.func, ast.Name):
+                    made = node.func.id
+                    allowed = path.name == "__init__.py"  # request_handlers builds them all
+                    assert allowed or not made.endswith("Handler"), f"{path.name} makes {made}"

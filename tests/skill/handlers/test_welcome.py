@@ -28,6 +28,12 @@ class TestLaunch:
         turn = speaker.says("AMAZON.YesIntent")
         assert "Step 1 of 6" in turn.ssml
 
+    def test_yes_to_no_question_says_what_can_be_said(self, speaker: AlexaSimulator) -> None:
+        turn = speaker.says("AMAZON.YesIntent")
+        assert "You can say next" in turn.ssml
+        assert turn.reprompt
+        assert not turn.ends_session
+
     def test_the_safety_note_is_not_repeated_on_the_first_step_after_launch(
         self, speaker: AlexaSimulator
     ) -> None:
