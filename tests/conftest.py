@@ -19,6 +19,7 @@ from sciatica_coach.demo.demo_ca import DemoCA
 from sciatica_coach.demo.simulator import AlexaSimulator, Transport
 from shared.clock import ManualClock
 from tests.support.paths import FIXTURES
+from tests.support.serve import Launcher
 
 # Property tests judge what the code does, never how fast the machine is: a per-example
 # deadline or a "too slow" health check fails on two busy cores (seen: generating recursive
@@ -142,3 +143,11 @@ def make_app() -> Iterator[AppFactory]:
     yield make
     for app in made:
         coach_of(app).store.close()
+
+
+@pytest.fixture
+def launcher(tmp_path: Path) -> Iterator[Launcher]:
+    """Starts `sciatica-coach serve` processes, and kills whichever are left at the end."""
+    launcher = Launcher(tmp_path)
+    yield launcher
+    launcher.kill_all()

@@ -40,13 +40,6 @@ USER = "amzn1.ask.account.CRASH-RECOVERY"
 SECONDS_LEFT = re.compile(r"(?:(\d+) minutes? ?)?(?:(\d+) seconds?)? left on this hold")
 
 
-@pytest.fixture
-def launcher(tmp_path: Path) -> Iterator[Launcher]:
-    launcher = Launcher(tmp_path)
-    yield launcher
-    launcher.kill_all()
-
-
 @pytest.fixture(scope="module")
 def redis_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """CI's Redis, or one of our own (tests/support/redis_servers.py); skipped or failed without."""

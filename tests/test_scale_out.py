@@ -77,13 +77,6 @@ def redis_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 
 
 @pytest.fixture
-def launcher(tmp_path: Path) -> Iterator[Launcher]:
-    launcher = Launcher(tmp_path)
-    yield launcher
-    launcher.kill_all()
-
-
-@pytest.fixture
 def shared_redis(redis_url: str) -> Iterator[RedisStore]:
     """The Redis both instances use, emptied first; the test reads results through it."""
     store = RedisStore.from_url(redis_url, prefix=PREFIX)

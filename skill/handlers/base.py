@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from ask_sdk_core.dispatch_components import AbstractRequestHandler
 from ask_sdk_core.handler_input import HandlerInput
 from ask_sdk_core.utils import get_user_id
 from ask_sdk_model import Response
@@ -58,6 +59,13 @@ def run_view(handler_input: HandlerInput, services: Services) -> RunView:
 def pending(handler_input: HandlerInput) -> str | None:
     """The question the last reply asked, which a "yes" answers."""
     return session(handler_input).get(PENDING)
+
+
+class ServiceHandler(AbstractRequestHandler):
+    """A handler with the core services it needs, handed in when the skill is built."""
+
+    def __init__(self, services: Services) -> None:
+        self.services = services
 
 
 def user_id_of(handler_input: HandlerInput) -> str:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from ask_sdk_core.dispatch_components import AbstractRequestHandler
 from ask_sdk_core.handler_input import HandlerInput
 from ask_sdk_core.utils import is_intent_name
 from ask_sdk_model import Response
@@ -12,7 +11,7 @@ from shared.routine.engine import Announcement, Event, IllegalEvent, Phase, RunV
 from .. import speech
 from ..intents import Intent
 from ..narration import Intro
-from .base import Services, pending, reply, run_view, step_reply, user_id_of
+from .base import ServiceHandler, Services, pending, reply, run_view, step_reply, user_id_of
 
 
 def illegal_event_reply(handler_input: HandlerInput, exc: IllegalEvent) -> Response:
@@ -38,14 +37,11 @@ def illegal_event_reply(handler_input: HandlerInput, exc: IllegalEvent) -> Respo
     )
 
 
-class _EventHandler(AbstractRequestHandler):
+class _EventHandler(ServiceHandler):
     """Applies one event for one intent and speaks the step it lands on."""
 
     intent: Intent
     event: Event
-
-    def __init__(self, services: Services) -> None:
-        self.services = services
 
     def can_handle(self, handler_input: HandlerInput) -> bool:
         return is_intent_name(self.intent)(handler_input)
@@ -181,16 +177,13 @@ class ResumeHandler(_EventHandler):
         return super().nothing_announced(handler_input, user_id)
 
 
-class PauseHandler(AbstractRequestHandler):
+class PauseHandler(ServiceHandler):
     """Pause freezes the hold and ends the session, saying how to come back.
 
     An open session closes by itself after about eight seconds of silence, far sooner than
     a pause lasts, and a reprompt would only nag someone lying on the floor. So the reply
     ends the session and tells the user the one-shot phrase that resumes the hold.
     """
-
-    def __init__(self, services: Services) -> None:
-        self.services = services
 
     def can_handle(self, handler_input: HandlerInput) -> bool:
         return is_intent_name(Intent.PAUSE)(handler_input)
@@ -203,11 +196,8 @@ class PauseHandler(AbstractRequestHandler):
         return reply(handler_input, speech.wrap(speech.say("paused")), end=True)
 
 
-class TimeLeftHandler(AbstractRequestHandler):
+class TimeLeftHandler(ServiceHandler):
     """'How much time is left' answers from the core's hold window, then keeps the hold going."""
-
-    def __init__(self, services: Services) -> None:
-        self.services = services
 
     def can_handle(self, handler_input: HandlerInput) -> bool:
         return is_intent_name(Intent.TIME_LEFT)(handler_input)

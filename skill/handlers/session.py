@@ -5,7 +5,6 @@ from __future__ import annotations
 import hashlib
 import logging
 
-from ask_sdk_core.dispatch_components import AbstractRequestHandler
 from ask_sdk_core.handler_input import HandlerInput
 from ask_sdk_core.utils import is_intent_name, is_request_type
 from ask_sdk_model import Response
@@ -14,7 +13,7 @@ from shared.routine.engine import Action, Event, IllegalEvent
 
 from .. import speech
 from ..intents import Intent, RequestType
-from .base import Services, reply, user_id_of
+from .base import ServiceHandler, reply, user_id_of
 from .errors import RetryLater
 
 log = logging.getLogger(__name__)
@@ -25,12 +24,7 @@ def user_hash(user_id: str) -> str:
     return hashlib.sha256(user_id.encode()).hexdigest()[:12]
 
 
-class _ServiceHandler(AbstractRequestHandler):
-    def __init__(self, services: Services) -> None:
-        self.services = services
-
-
-class HelpHandler(_ServiceHandler):
+class HelpHandler(ServiceHandler):
     def can_handle(self, handler_input: HandlerInput) -> bool:
         return is_intent_name(Intent.HELP)(handler_input)
 
@@ -40,7 +34,7 @@ class HelpHandler(_ServiceHandler):
         )
 
 
-class SafetyHandler(_ServiceHandler):
+class SafetyHandler(ServiceHandler):
     """The safety note on request; mid-run it also pauses, since the user may be in pain.
 
     Like a spoken pause, that ends the session with the phrase that resumes the hold.
@@ -66,7 +60,7 @@ class SafetyHandler(_ServiceHandler):
         )
 
 
-class StopHandler(_ServiceHandler):
+class StopHandler(ServiceHandler):
     """Stop, cancel and 'go home' end the session at once and keep the user's place."""
 
     def can_handle(self, handler_input: HandlerInput) -> bool:
@@ -81,7 +75,7 @@ class StopHandler(_ServiceHandler):
         return reply(handler_input, speech.wrap(speech.say(key)), end=True)
 
 
-class FallbackHandler(_ServiceHandler):
+class FallbackHandler(ServiceHandler):
     """Anything the model could not place, including intents this code does not know."""
 
     def can_handle(self, handler_input: HandlerInput) -> bool:
@@ -95,7 +89,7 @@ class FallbackHandler(_ServiceHandler):
         )
 
 
-class SessionEndedHandler(_ServiceHandler):
+class SessionEndedHandler(ServiceHandler):
     """Alexa closed the session; nothing may be spoken, the run is already saved."""
 
     def can_handle(self, handler_input: HandlerInput) -> bool:
@@ -107,7 +101,7 @@ class SessionEndedHandler(_ServiceHandler):
         return handler_input.response_builder.response
 
 
-class SkillDisabledHandler(_ServiceHandler):
+class SkillDisabledHandler(ServiceHandler):
     """The user disabled the skill: forget them entirely, watches included."""
 
     def can_handle(self, handler_input: HandlerInput) -> bool:
@@ -127,7 +121,7 @@ class SkillDisabledHandler(_ServiceHandler):
         return handler_input.response_builder.response
 
 
-class UnknownRequestHandler(_ServiceHandler):
+class UnknownRequestHandler(ServiceHandler):
     """Request types we never asked for (display events and the like) get an empty answer."""
 
     def can_handle(self, handler_input: HandlerInput) -> bool:

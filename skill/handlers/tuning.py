@@ -9,7 +9,6 @@ shared.timing.voices.NUDGE_STEP_S, up to a bound.
 
 from __future__ import annotations
 
-from ask_sdk_core.dispatch_components import AbstractRequestHandler
 from ask_sdk_core.handler_input import HandlerInput
 from ask_sdk_core.utils import is_intent_name
 from ask_sdk_model import Response
@@ -20,22 +19,19 @@ from shared.timing.voices import NUDGE_STEP_S
 
 from .. import speech
 from ..intents import Intent
-from .base import PENDING, PENDING_TUNING, Services, reply, session, user_id_of
+from .base import PENDING, PENDING_TUNING, ServiceHandler, reply, session, user_id_of
 
 #: "Tune my watch" carries on with the next part if the last one was read this recently
 #: (the person let the session close before saying next); otherwise it starts over.
 CARRY_ON_WITHIN_S = 5 * 60.0
 
 
-class TuneWatchHandler(AbstractRequestHandler):
+class TuneWatchHandler(ServiceHandler):
     """'Tune my watch': say what is about to happen, then read a part at each 'next'.
 
     The calibration script's parts each begin as one of the skill's replies begins, so
     nothing may come before a part in its reply: the introduction is a reply of its own.
     """
-
-    def __init__(self, services: Services) -> None:
-        self.services = services
 
     def can_handle(self, handler_input: HandlerInput) -> bool:
         return is_intent_name(Intent.TUNE_WATCH)(handler_input)
@@ -60,11 +56,8 @@ class TuneWatchHandler(AbstractRequestHandler):
         )
 
 
-class TuneNextHandler(AbstractRequestHandler):
+class TuneNextHandler(ServiceHandler):
     """'Next' (or 'yes') between two parts of the calibration script: read the next one."""
-
-    def __init__(self, services: Services) -> None:
-        self.services = services
 
     def can_handle(self, handler_input: HandlerInput) -> bool:
         asked = session(handler_input).get(PENDING) == PENDING_TUNING
@@ -94,14 +87,11 @@ def _read(handler_input: HandlerInput, turn: Turn) -> Response:
     )
 
 
-class _NudgeHandler(AbstractRequestHandler):
+class _NudgeHandler(ServiceHandler):
     intent: Intent
     #: Which way the user's cues move: + later (the buzz came first), - earlier.
     direction: float
     said: str
-
-    def __init__(self, services: Services) -> None:
-        self.services = services
 
     def can_handle(self, handler_input: HandlerInput) -> bool:
         return is_intent_name(self.intent)(handler_input)

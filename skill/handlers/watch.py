@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from ask_sdk_core.dispatch_components import AbstractRequestHandler
 from ask_sdk_core.handler_input import HandlerInput
 from ask_sdk_core.utils import get_slot, is_intent_name
 from ask_sdk_model import Response
@@ -12,7 +11,7 @@ from shared.pairing.service import PairingError
 from .. import speech
 from ..intents import PAIR_CODE_SLOT, Intent
 from ..spoken_code import heard_nothing, parse_spoken_code
-from .base import Services, reply, user_id_of
+from .base import ServiceHandler, reply, user_id_of
 
 _PAIR_ERRORS = {
     "missing_code": "pair_missing_code",
@@ -21,10 +20,7 @@ _PAIR_ERRORS = {
 }
 
 
-class PairWatchHandler(AbstractRequestHandler):
-    def __init__(self, services: Services) -> None:
-        self.services = services
-
+class PairWatchHandler(ServiceHandler):
     def can_handle(self, handler_input: HandlerInput) -> bool:
         return is_intent_name(Intent.PAIR_WATCH)(handler_input)
 
@@ -50,10 +46,7 @@ class PairWatchHandler(AbstractRequestHandler):
         )
 
 
-class UnpairWatchHandler(AbstractRequestHandler):
-    def __init__(self, services: Services) -> None:
-        self.services = services
-
+class UnpairWatchHandler(ServiceHandler):
     def can_handle(self, handler_input: HandlerInput) -> bool:
         return is_intent_name(Intent.UNPAIR_WATCH)(handler_input)
 

@@ -2,21 +2,17 @@
 
 from __future__ import annotations
 
-from ask_sdk_core.dispatch_components import AbstractRequestHandler
 from ask_sdk_core.handler_input import HandlerInput
 from ask_sdk_core.utils import is_intent_name, is_request_type
 from ask_sdk_model import Response
 
 from .. import speech
 from ..intents import Intent, RequestType
-from .base import Services, reply, user_id_of
+from .base import ServiceHandler, reply, user_id_of
 
 
-class LaunchHandler(AbstractRequestHandler):
+class LaunchHandler(ServiceHandler):
     """New users hear the welcome and the safety note; returning ones are offered their step."""
-
-    def __init__(self, services: Services) -> None:
-        self.services = services
 
     def can_handle(self, handler_input: HandlerInput) -> bool:
         return is_request_type(RequestType.LAUNCH)(handler_input)
@@ -45,15 +41,12 @@ class LaunchHandler(AbstractRequestHandler):
         return reply(handler_input, said, reprompt=speech.say("offer_start"), pending="start")
 
 
-class YesHandler(AbstractRequestHandler):
+class YesHandler(ServiceHandler):
     """'Yes' to no question we asked: say what can be said.
 
     A 'yes' to an offer is taken by the handler that carries it out: to start, by
     StartRoutineHandler; to carry on where the user stopped, by ResumeHandler.
     """
-
-    def __init__(self, services: Services) -> None:
-        self.services = services
 
     def can_handle(self, handler_input: HandlerInput) -> bool:
         return is_intent_name(Intent.YES)(handler_input)
@@ -66,11 +59,8 @@ class YesHandler(AbstractRequestHandler):
         )
 
 
-class NoHandler(AbstractRequestHandler):
+class NoHandler(ServiceHandler):
     """'No' to an offer ends the session politely; the user's place is kept."""
-
-    def __init__(self, services: Services) -> None:
-        self.services = services
 
     def can_handle(self, handler_input: HandlerInput) -> bool:
         return is_intent_name(Intent.NO)(handler_input)

@@ -7,7 +7,7 @@ import select
 import signal
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -168,13 +168,6 @@ POLLS = 50
 #: Far longer than the test takes: a poll that answers has been woken, not timed out.
 WAIT_S = 25
 USER = "amzn1.ask.account.SERVE"
-
-
-@pytest.fixture
-def launcher(tmp_path: Path) -> Iterator[Launcher]:
-    launcher = Launcher(tmp_path)
-    yield launcher
-    launcher.kill_all()
 
 
 @pytest.fixture(scope="module")
