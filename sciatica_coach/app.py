@@ -15,6 +15,7 @@ from shared.clock import Clock, SystemClock
 from shared.notify.base import ChangeNotifier
 from shared.notify.redis import RedisNotifier
 from shared.pairing.service import PairingService
+from shared.redis_connection import DEFAULT_PREFIX
 from shared.routine.coach import Coach
 from shared.routine.definition import load_routine
 from shared.routine.engine import RoutineEngine
@@ -90,7 +91,7 @@ def _storage(config: Mapping[str, Any]) -> tuple[Any, ChangeNotifier | None]:
         return config["STORE"], None
     if config.get("REDIS_URL"):
         log.info("store and change notifications on Redis (docs/SCALE_OUT.md)")
-        url, prefix = config["REDIS_URL"], config.get("REDIS_PREFIX")
+        url, prefix = config["REDIS_URL"], config.get("REDIS_PREFIX") or DEFAULT_PREFIX
         return RedisStore.from_url(url, prefix=prefix), RedisNotifier.from_url(url, prefix=prefix)
     return SQLiteStore(config["DATABASE"]), None
 

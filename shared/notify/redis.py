@@ -36,7 +36,6 @@ from ..redis_connection import (
     MasterTracker,
     check_prefix,
     connect,
-    default_prefix,
     is_cluster,
     user_tag,
 )
@@ -97,13 +96,12 @@ class RedisNotifier:
         self._woken_from_elsewhere = 0
 
     @classmethod
-    def from_url(cls, url: str, *, prefix: str | None = None) -> RedisNotifier:
+    def from_url(cls, url: str, *, prefix: str = DEFAULT_PREFIX) -> RedisNotifier:
         """A notifier with its own client on `url`, its connections named for CLIENT LIST.
 
-        `prefix` None means the store's default (default_prefix(): $SCIATICA_REDIS_PREFIX
-        or `sciatica:`), so a store and a notifier made from the same URL always agree.
+        Give it the prefix the store has, so the two agree on the deployment's channel.
         """
-        prefix = default_prefix() if prefix is None else check_prefix(prefix)
+        check_prefix(prefix)
         name = f"{prefix.rstrip(':')}-notifier-{secrets.token_hex(4)}"
         return cls(connect(url, client_name=name), prefix=prefix, owns_client=True)
 
