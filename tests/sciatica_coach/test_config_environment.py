@@ -2,17 +2,19 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import platformdirs
 import pytest
-from conftest import AppFactory
+from flask import Flask
 from redis_support import redis_server
 
 from sciatica_coach.app import coach_of
 from sciatica_coach.config import ConfigError, default_db_path, from_env
+
+AppFactory = Callable[..., Flask]
 
 
 @pytest.fixture(scope="module")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import random
 from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -12,9 +13,11 @@ from flask.testing import FlaskClient
 from watch_support import OTHER_USER, QUICK_ROUTINE, SpyNotifier, WatchActions, serving
 
 from sciatica_coach import create_app
+from sciatica_coach.app import services_of
 from shared.clock import ManualClock
 from shared.pairing.service import PairingService
 from shared.routine.coach import Coach
+from shared.services import put_services
 from shared.stores.sqlite import SQLiteStore
 
 # -- the core -----------------------------------------------------------------------------------
@@ -38,7 +41,7 @@ def service(store: SQLiteStore, clock: ManualClock) -> PairingService:
 
 @pytest.fixture
 def coach(app: Flask) -> Coach:
-    return app.extensions["sciatica_coach"]
+    return services_of(app).coach
 
 
 @pytest.fixture
@@ -51,7 +54,7 @@ def notifier(coach: Coach) -> SpyNotifier:
 
 @pytest.fixture
 def pairing(app: Flask) -> PairingService:
-    return app.extensions["sciatica_pairing"]
+    return services_of(app).pairing
 
 
 @pytest.fixture
@@ -91,8 +94,9 @@ def live_app(tmp_path: Path, quick_routine: Path) -> Iterator[Flask]:
             "DEV_SKIP_VERIFY": True,
         }
     )
-    coach: Coach = app.extensions["sciatica_coach"]
-    app.extensions["sciatica_pairing"] = PairingService(coach.store, coach.clock, interval_s=1)
+    coach = services_of(app).coach
+    quick_polls = PairingService(coach.store, coach.clock, interval_s=1)
+    put_services(app.extensions, replace(services_of(app), pairing=quick_polls))
     yield app
     coach.store.close()
 
@@ -106,9 +110,9 @@ def live_server(live_app: Flask) -> Iterator[str]:
 
 @pytest.fixture
 def live_coach(live_app: Flask) -> Coach:
-    return live_app.extensions["sciatica_coach"]
+    return services_of(live_app).coach
 
 
 @pytest.fixture
 def live_pairing(live_app: Flask) -> PairingService:
-    return live_app.extensions["sciatica_pairing"]
+    return services_of(live_app).pairing
