@@ -39,6 +39,7 @@ from ..redis_connection import (
     is_cluster,
     user_tag,
 )
+from ..user_ref import user_ref
 from .wait_room import WaitRoom
 
 if TYPE_CHECKING:
@@ -119,7 +120,11 @@ class RedisNotifier:
                 self.client.publish(self.channel, message)
         except self._failures as exc:
             # The change is saved; other instances' watches see it when their polls end.
-            log.warning("could not tell other instances about a change: %s", exc)
+            log.warning(
+                "could not tell other instances about a change for user %s: %s",
+                user_ref(user_id),
+                exc,
+            )
 
     @contextmanager
     def watching(self, user_id: str, seen_version: int) -> Iterator[None]:
