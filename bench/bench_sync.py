@@ -17,7 +17,7 @@ Three voices, each timed three ways:
 - `default`: the word-count model every deployment starts with (160 wpm);
 - `calibrated`: that voice's profile, learned as a person's watch learns it: the skill is
   asked to tune, reads the calibration script part by part, espeak-ng reads each reply on
-  its own, and what was heard goes through Tuning.finish (shared/tuning.py);
+  its own, and what was heard goes through Tuning.finish (shared/timing/tuning.py);
 - `calibrated, one stretch`: the same profile, with the short breaks between the pieces
   before a hold taken out, to show what splitting the lead-in into measured pieces buys.
 

@@ -3,8 +3,8 @@
 A watch holds a long poll open for up to half a minute, so one process must hold thousands
 of mostly idle requests: gevent gives each a greenlet instead of a thread. gunicorn's gevent
 worker monkey-patches the standard library when the worker starts, and the app is built
-only after that (never in the master, never preloaded), so the notifier's
-`threading.Condition` and the store's thread-locals are the cooperative kind.
+only after that (never in the master, never preloaded), so the locks and events a long poll
+waits on (shared/notify/wait_room.py) and the store's pool lock are the cooperative kind.
 """
 
 from __future__ import annotations

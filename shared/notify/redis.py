@@ -11,7 +11,7 @@ every node.
 Pub/sub does not queue: a message sent while the subscriber is away is lost, so whenever the
 subscription drops or comes back, every local waiter is woken to read the store again; the
 long poll sees that the notifier is listening again and goes back to trusting it
-(wearable/long_poll.py). Waits are the same as LocalNotifier's (shared/notify.py): state is
+(wearable/api/long_poll.py). Waits are the same as LocalNotifier's (wait_room.py): state is
 kept only for users with a wait in progress, and a wait wakes for a change published after
 it began, newer than what its caller saw. Users appear only as SHA-256 tags. Like the store,
 this module imports redis-py only once a client exists.

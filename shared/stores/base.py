@@ -98,7 +98,7 @@ class UserVoice:
 
     `profile` is a voice profile's JSON (shared/timing/profile.py), None when they never
     calibrated; `offset_s` is the sum of their "the buzz was early/late" nudges; `tuning`
-    is a calibration by their own watch in progress (shared/tuning.py's JSON), if any.
+    is a calibration by their own watch in progress (shared/timing/tuning.py's JSON), if any.
     """
 
     profile: str | None = None

@@ -86,7 +86,7 @@ class Voices:
         self.store.save_voice(user_id, UserVoice(), now)
 
     def tuning(self, user_id: str) -> str | None:
-        """The user's calibration under way, as shared/tuning.py keeps it."""
+        """The user's calibration under way, as tuning.py keeps it."""
         return self.store.load_voice(user_id).tuning
 
     def keep_tuning(self, user_id: str, tuning: str | None, now: float) -> None:

@@ -1,7 +1,7 @@
 """The watch's side of tuning: what it is told while it listens, and what it sends back.
 
 The face listens with the microphone while the speaker reads the calibration script
-(shared/tuning.py); it keeps nothing of the audio but where sound started and stopped, on
+(shared/timing/tuning.py); it keeps nothing of the audio but where sound started and stopped, on
 the server's clock, and sends those stretches once the last part has been read.
 """
 
