@@ -21,6 +21,7 @@ from flask.typing import ResponseReturnValue
 
 from bench.support import percentile
 from sciatica_coach import create_app
+from sciatica_coach.app import services_of
 from sciatica_coach.demo.demo_ca import DemoCA
 from sciatica_coach.demo.simulator import AlexaSimulator
 from shared.clock import ManualClock
@@ -79,7 +80,7 @@ def main(runs: int = 1000) -> None:
             assert response.status_code == 200
 
         skill_ms, echo_ms = measure_pair(skill_call, echo_call, runs)
-        app.extensions["sciatica_coach"].store.close()
+        services_of(app).coach.store.close()
 
     print(f"POST /alexa (TimeLeftIntent, verified, cached chain), {runs} runs")
     for name, samples in (("skill", skill_ms), ("echo", echo_ms)):

@@ -39,7 +39,7 @@ from pathlib import Path
 from bench.espeak import VOICES, Voice, available, hold_in, speak
 from bench.support import machine, percentile
 from sciatica_coach import create_app
-from sciatica_coach.app import coach_of
+from sciatica_coach.app import coach_of, services_of
 from sciatica_coach.demo.demo_ca import DemoCA
 from sciatica_coach.demo.simulator import AlexaSimulator
 from sciatica_coach.recording import sounds_in
@@ -146,7 +146,7 @@ def _skill(
         app = create_app(config)
         coach = coach_of(app)
         if profile is not None:
-            app.extensions["sciatica_voices"].default = profile
+            services_of(app).voices.default = profile
         client = app.test_client()
 
         def post(body: bytes, headers: object) -> tuple[int, object]:
@@ -156,7 +156,7 @@ def _skill(
         ca = DemoCA.generate(now=datetime.fromtimestamp(START, UTC))
         speaker = AlexaSimulator(post, ca, SKILL_ID, clock.now, user_id=USER)
         try:
-            yield speaker, clock, coach, app.extensions["sciatica_tuning"]
+            yield speaker, clock, coach, services_of(app).tuning
         finally:
             coach.store.close()
 

@@ -15,9 +15,11 @@ from shared.clock import Clock, SystemClock
 from shared.notify.base import ChangeNotifier
 from shared.notify.redis import RedisNotifier
 from shared.pairing.service import PairingService
+from shared.redis_connection import DEFAULT_PREFIX
 from shared.routine.coach import Coach
 from shared.routine.definition import load_routine
 from shared.routine.engine import RoutineEngine
+from shared.services import AppServices, put_services
 from shared.stores.redis import RedisStore
 from shared.stores.sqlite import SQLiteStore
 from shared.timing.tuning import SECTION_LIMIT_S, Tuning
@@ -32,11 +34,12 @@ from wearable.api.routes import init_wearable
 from . import config as config_module
 from .body_limit import ChunkedBodyLimit
 from .health import bp as health_bp
+from .services import coach_of, services_of
 from .timing_config import deployment_timing
 
 log = logging.getLogger(__name__)
 
-EXTENSION = "sciatica_coach"
+__all__ = ["coach_of", "create_app", "services_of"]
 
 
 def create_app(config: Mapping[str, Any] | None = None) -> Flask:
@@ -52,28 +55,27 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     engine = RoutineEngine(routine, timing)
     store, notifier = _storage(app.config)
     coach = Coach(store, engine, clock, notifier=notifier)
-    app.extensions[EXTENSION] = coach
-    pairing = PairingService(store, clock)
-    app.extensions["sciatica_pairing"] = pairing
-    init_wearable(app)
-    app.config.setdefault("VERIFY_CLOCK", clock.now)
-
-    app.register_blueprint(health_bp)
     voices = Voices(store, timing)
-    app.extensions["sciatica_voices"] = voices
     # The watch listens while the voice reads the script; only this factory knows both.
     script = app.config.get("CALIBRATION_SCRIPT") or calibration_script(routine)
     limit = float(app.config.get("TUNING_SECTION_S", SECTION_LIMIT_S))
     tuning = Tuning(voices, script, section_limit_s=limit)
-    app.extensions["sciatica_tuning"] = tuning
-    services = Services(
+    services = AppServices(coach, PairingService(store, clock), voices, tuning)
+    # One place per app: the watch API, health and the server find them through it.
+    put_services(app.extensions, services)
+    init_wearable(app)
+    app.config.setdefault("VERIFY_CLOCK", clock.now)
+
+    app.register_blueprint(health_bp)
+    # The voice is handed them when its skill is built: its handlers never look them up.
+    skill_services = Services(
         coach=coach,
         narrator=Narrator(coach, voices),
-        pairing=pairing,
+        pairing=services.pairing,
         voices=voices,
         tuning=tuning,
     )
-    init_skill(app, build_skill(services, app.config["SKILL_ID"] or None))
+    init_skill(app, build_skill(skill_services, app.config["SKILL_ID"] or None))
     _register_error_handlers(app)
     # Outermost, so every blueprint sees chunked bodies with a length it can limit.
     app.wsgi_app = ChunkedBodyLimit(app.wsgi_app, app.config["MAX_CONTENT_LENGTH"])
@@ -90,14 +92,9 @@ def _storage(config: Mapping[str, Any]) -> tuple[Any, ChangeNotifier | None]:
         return config["STORE"], None
     if config.get("REDIS_URL"):
         log.info("store and change notifications on Redis (docs/SCALE_OUT.md)")
-        url, prefix = config["REDIS_URL"], config.get("REDIS_PREFIX")
+        url, prefix = config["REDIS_URL"], config.get("REDIS_PREFIX") or DEFAULT_PREFIX
         return RedisStore.from_url(url, prefix=prefix), RedisNotifier.from_url(url, prefix=prefix)
     return SQLiteStore(config["DATABASE"]), None
-
-
-def coach_of(app: Flask) -> Coach:
-    """The app's routine service; blueprints reach it through here."""
-    return app.extensions[EXTENSION]
 
 
 def _register_error_handlers(app: Flask) -> None:

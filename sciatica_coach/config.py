@@ -1,14 +1,21 @@
-"""Configuration from environment variables with sane defaults; tests pass their own mapping."""
+"""Configuration from environment variables with sane defaults; tests pass their own mapping.
+
+This is the one place that reads the environment: the core is handed its settings (a
+database path, a key prefix) by the app factory, and tests/shared checks it reads none.
+"""
 
 from __future__ import annotations
 
 import math
 import os
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Any
 
+import platformdirs
+
 from shared.clock import ScaledClock
-from shared.stores.sqlite import default_db_path
+from shared.redis_connection import check_prefix
 
 #: Largest request body any endpoint reads; Alexa's envelopes are a few kilobytes.
 DEFAULT_MAX_BODY = 64 * 1024
@@ -22,6 +29,12 @@ class ConfigError(ValueError):
         self.name = name
         self.value = value
         self.problem = problem
+
+
+def default_db_path() -> Path:
+    """The SQLite file when SCIATICA_DB is unset: in the user's data directory, kept across
+    upgrades."""
+    return Path(platformdirs.user_data_dir("sciatica-coach", appauthor=False)) / "coach.sqlite3"
 
 
 def _flag(value: str | None) -> bool:
@@ -78,7 +91,7 @@ def from_env(environ: Mapping[str, str] | None = None) -> dict[str, Any]:
     """
     env = os.environ if environ is None else environ
     return {
-        "DATABASE": str(default_db_path(env)),
+        "DATABASE": _database(env),
         "ROUTINE_FILE": env.get("SCIATICA_ROUTINE") or None,
         "SKILL_ID": env.get("SCIATICA_SKILL_ID", ""),
         "ALEXA_CA_FILE": env.get("SCIATICA_ALEXA_CA_FILE") or None,
@@ -86,7 +99,7 @@ def from_env(environ: Mapping[str, str] | None = None) -> dict[str, Any]:
         "DEV_SKIP_VERIFY": _flag(env.get("SCIATICA_DEV_SKIP_VERIFY")),
         "REDIS_URL": env.get("SCIATICA_REDIS_URL") or None,
         # Key prefix and change channel on Redis, so two deployments can share one server.
-        "REDIS_PREFIX": env.get("SCIATICA_REDIS_PREFIX") or None,
+        "REDIS_PREFIX": _redis_prefix(env),
         # Reverse proxies in front whose X-Forwarded-For/-Proto we believe (0: none).
         "TRUSTED_PROXIES": _integer(env, "SCIATICA_TRUSTED_PROXIES", 0, low=0, high=5),
         "SPEECH_WPM": _number(env, "SCIATICA_SPEECH_WPM", 160.0, low=0, high=1000, low_open=True),
@@ -100,6 +113,24 @@ def from_env(environ: Mapping[str, str] | None = None) -> dict[str, Any]:
         "WATCH_LEAD_IN_S": _number(env, "SCIATICA_WATCH_LEAD_IN_S", 5.0, low=0, high=60),
         "CLOCK": _demo_clock(env),
     }
+
+
+def _database(env: Mapping[str, str]) -> str:
+    """SCIATICA_DB, else the file in the user's data directory."""
+    raw = env.get("SCIATICA_DB")
+    return raw if raw and raw.strip() else str(default_db_path())
+
+
+def _redis_prefix(env: Mapping[str, str]) -> str | None:
+    """SCIATICA_REDIS_PREFIX, if it cannot break the hash tags; None: the store's default."""
+    raw = env.get("SCIATICA_REDIS_PREFIX") or None
+    if raw is not None:
+        try:
+            check_prefix(raw)
+        except ValueError:
+            problem = "may not contain braces: they keep each user's keys in one hash slot"
+            raise ConfigError("SCIATICA_REDIS_PREFIX", raw, problem) from None
+    return raw
 
 
 def _demo_clock(env: Mapping[str, str]) -> ScaledClock | None:

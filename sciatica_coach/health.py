@@ -14,6 +14,8 @@ import logging
 from flask import Blueprint, current_app, jsonify
 from flask.typing import ResponseReturnValue
 
+from .services import services_of
+
 bp = Blueprint("health", __name__)
 log = logging.getLogger(__name__)
 
@@ -28,7 +30,7 @@ def _unhealthy(reason: str, message: str) -> ResponseReturnValue:
 
 @bp.get("/healthz")
 def healthz() -> ResponseReturnValue:
-    coach = current_app.extensions["sciatica_coach"]
+    coach = services_of(current_app).coach
     notifier = coach.notifier
     try:
         coach.store.get_user("healthz")  # touches the database, so a broken store shows here

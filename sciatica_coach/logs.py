@@ -14,6 +14,8 @@ from typing import Any
 
 from flask import g, has_request_context
 
+from shared.user_ref import user_ref
+
 #: Attributes every LogRecord has; anything else on a record came from `extra=` and is logged.
 _RECORD_FIELDS = frozenset(vars(logging.LogRecord("", 0, "", 0, "", None, None))) | {
     "message",
@@ -21,14 +23,19 @@ _RECORD_FIELDS = frozenset(vars(logging.LogRecord("", 0, "", 0, "", None, None))
 }
 
 
-class RequestIdFilter(logging.Filter):
-    """Stamps the current request's id on every record logged while handling it."""
+class RequestFilter(logging.Filter):
+    """Stamps every record logged while a request is handled with the request's id and, once
+    the request is known to act for a user, that user's ref (never the id itself)."""
 
     def filter(self, record: logging.LogRecord) -> bool:
-        if not hasattr(record, "request_id") and has_request_context():
-            request_id = g.get("request_id")
-            if request_id:
-                record.request_id = request_id
+        if not has_request_context():
+            return True
+        request_id = g.get("request_id")
+        if request_id and not hasattr(record, "request_id"):
+            record.request_id = request_id
+        raw_user = g.get("log_user")
+        if raw_user and not hasattr(record, "user"):
+            record.user = user_ref(str(raw_user))
         return True
 
 
@@ -57,14 +64,14 @@ def logging_config(level: str = "INFO") -> dict[str, Any]:
     return {
         "version": 1,
         "disable_existing_loggers": False,
-        "filters": {"request_id": {"()": RequestIdFilter}},
+        "filters": {"request": {"()": RequestFilter}},
         "formatters": {"json": {"()": JsonFormatter}},
         "handlers": {
             "json": {
                 "class": "logging.StreamHandler",
                 "stream": "ext://sys.stderr",
                 "formatter": "json",
-                "filters": ["request_id"],
+                "filters": ["request"],
             }
         },
         "root": {"level": level, "handlers": ["json"]},

@@ -3,15 +3,16 @@
 Who is never logged in clear. The voice and watch blueprints must not import this package,
 so they tell it through Flask's `g`: a handler that knows the raw user id sets
 `g.log_user = <raw user id>` (the Alexa side once the request is verified, the watch side
-once its token is checked), and this module logs only `hash_user()` of it. A handler may
-also set `g.log_outcome = "<word>"` to say more than the status code does.
+once its token is checked), and this module logs only its `user_ref()`, the same hash every
+other line about that user carries (logs.RequestFilter adds it to each line logged while
+the request is handled). A handler may also set `g.log_outcome = "<word>"` to say more than
+the status code does.
 
 The query string is left out: it can carry codes and tokens, and the path says enough.
 """
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import re
 import time
@@ -19,21 +20,13 @@ import uuid
 
 from flask import Flask, Response, g, request
 
+from shared.user_ref import user_ref
+
 log = logging.getLogger(__name__)
 
 REQUEST_ID_HEADER = "X-Request-Id"
-#: Hex digits of the hash kept: 64 bits tell users apart in logs without naming them.
-USER_HASH_HEX = 16
-# Domain separation, so this hash never equals a hash of the same id made for another use.
-_USER_HASH_PREFIX = b"sciatica-coach/log-user:"
 # A caller's request id is kept only if it is short and plain, so it cannot forge log lines.
 _SAFE_REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,64}$")
-
-
-def hash_user(raw_user_id: str) -> str:
-    """The stable, truncated SHA-256 that stands for a user in every log line."""
-    digest = hashlib.sha256(_USER_HASH_PREFIX + raw_user_id.encode("utf-8")).hexdigest()
-    return digest[:USER_HASH_HEX]
 
 
 def outcome_for(status: int) -> str:
@@ -72,7 +65,7 @@ def _finish(response: Response) -> Response:
         "latency_ms": round(latency_ms, 2) if latency_ms is not None else None,
         "outcome": g.get("log_outcome") or outcome_for(response.status_code),
         "request_id": g.get("request_id"),
-        "user": hash_user(str(raw_user)) if raw_user else None,
+        "user": user_ref(str(raw_user)) if raw_user else None,
     }
     if fields["request_id"]:
         response.headers[REQUEST_ID_HEADER] = fields["request_id"]

@@ -3,8 +3,8 @@
 A watch holds a long poll open for up to half a minute, so one process must hold thousands
 of mostly idle requests: gevent gives each a greenlet instead of a thread. gunicorn's gevent
 worker monkey-patches the standard library when the worker starts, and the app is built
-only after that (never in the master, never preloaded), so the notifier's
-`threading.Condition` and the store's thread-locals are the cooperative kind.
+only after that (never in the master, never preloaded), so the locks and events a long poll
+waits on (shared/notify/wait_room.py) and the store's pool lock are the cooperative kind.
 """
 
 from __future__ import annotations
@@ -22,6 +22,7 @@ from gunicorn.app.base import BaseApplication
 
 from . import config, logs
 from .request_log import init_request_log
+from .services import services_of
 
 log = logging.getLogger(__name__)
 
@@ -108,7 +109,7 @@ class CoachServer(BaseApplication):
         app = self.build()
         init_request_log(app)
         self.flask_app = app
-        notifier = app.extensions["sciatica_coach"].notifier
+        notifier = services_of(app).coach.notifier
         wsgi = self.wrap(app) if self.wrap else app
         return CloseWhenStopping(wsgi, lambda: bool(notifier.closed))
 
@@ -193,7 +194,7 @@ def _close_notifier(worker: Any) -> None:
     app = getattr(worker.app, "flask_app", None)
     if app is None:
         return
-    notifier = app.extensions["sciatica_coach"].notifier
+    notifier = services_of(app).coach.notifier
     if not getattr(notifier, "closed", False):
         log.info("stopping: waking the long polls this worker holds")
         notifier.close()

@@ -5,8 +5,9 @@
 - `voice estimate [--profile P]` times SSML documents read from stdin, one per line, with
   the same code the server times its replies with.
 
-Bad input (no file, not audio, a recording of something else, silence, a broken profile)
-gets one line on stderr and exit status 2, as argparse does for a bad flag.
+Bad input (no file, not audio, a recording of something else, silence, a broken profile, a
+line of SSML that is not well-formed) gets one line on stderr and exit status 2, as argparse
+does for a bad flag.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from pathlib import Path
 from typing import TextIO
 
 from shared.routine.definition import RoutineError, load_routine
-from shared.timing import ProfileError
+from shared.timing import ProfileError, SSMLError
 from shared.timing.fit import RecordingMismatch, fit_profile
 from skill.calibration import calibration_script
 
@@ -121,8 +122,11 @@ def _estimate(args: argparse.Namespace, lines: TextIO, out: TextIO) -> None:
             raise VoiceCommandError(f"{exc.value}: {exc.problem}") from None
         raise
     try:
-        for line in lines:
+        for number, line in enumerate(lines, 1):
             ssml = line.strip()
-            print(f"{timing.estimate(ssml) if ssml else 0.0:.3f}", file=out, flush=True)
+            try:
+                print(f"{timing.estimate(ssml) if ssml else 0.0:.3f}", file=out, flush=True)
+            except SSMLError as exc:
+                raise VoiceCommandError(f"line {number} of stdin: {exc}") from None
     except UnicodeDecodeError:
         raise VoiceCommandError("stdin is not UTF-8 text") from None

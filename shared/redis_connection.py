@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import hashlib
 import math
-import os
 import threading
 import time
 from typing import TYPE_CHECKING, Any
@@ -20,10 +19,8 @@ if TYPE_CHECKING:
     import redis
     import redis.cluster
 
+#: The key prefix and change channel of a deployment that names none of its own.
 DEFAULT_PREFIX = "sciatica:"
-
-#: Where from_url finds the prefix when none is given: two deployments can share one Redis.
-PREFIX_ENV = "SCIATICA_REDIS_PREFIX"
 
 #: Hex digits of SHA-256(user id) in a user's hash tag: 128 bits, so users never share keys.
 USER_TAG_HEX = 32
@@ -45,11 +42,6 @@ def check_prefix(prefix: str) -> str:
     if "{" in prefix or "}" in prefix:
         raise ValueError(f"a Redis key prefix may not contain braces: {prefix!r}")
     return prefix
-
-
-def default_prefix() -> str:
-    """$SCIATICA_REDIS_PREFIX if set, else `sciatica:`."""
-    return check_prefix(os.environ.get(PREFIX_ENV) or DEFAULT_PREFIX)
 
 
 def connect(url: str, *, client_name: str | None = None) -> redis.Redis | redis.RedisCluster:

@@ -47,6 +47,19 @@ _NOT_A_BRACKET = bytes(b for b in range(256) if b not in b"[]{}")
 _OPENERS = frozenset(b"[{")
 
 
+def _verified(envelope: Any) -> None:
+    """Mark the request verified, and from then on name its user in the log (only hashed).
+
+    Set before any handler runs, so every line logged while it is handled, the request
+    log's own included, carries that user's ref; an unverified request names nobody.
+    """
+    g.alexa_verified = True
+    system = getattr(getattr(envelope, "context", None), "system", None)
+    user_id = getattr(getattr(system, "user", None), "user_id", None)
+    if isinstance(user_id, str) and user_id:
+        g.log_user = user_id
+
+
 class _RecordingVerifier(SkillAdapterVerifier):
     """Notes on `g` whether verification ran and why it failed, for the view's error answer."""
 
@@ -58,7 +71,7 @@ class _RecordingVerifier(SkillAdapterVerifier):
         except Exception as exc:
             g.alexa_rejection = getattr(exc, "reason", "verification_failed")
             raise
-        g.alexa_verified = True
+        _verified(deserialized_request_env)
 
 
 class _SkippedVerification(AbstractVerifier):
@@ -84,7 +97,7 @@ class _SkippedVerification(AbstractVerifier):
                 exc = VerificationException(f"wrong_application_id: request is for {found!r}")
                 exc.reason = "wrong_application_id"  # type: ignore[attr-defined]
                 raise exc
-        g.alexa_verified = True
+        _verified(deserialized_request_env)
 
 
 class _ExpectedRefusals(logging.Filter):
@@ -179,8 +192,6 @@ def alexa() -> ResponseReturnValue:
         return _refuse(
             "malformed_body", f"the SDK could not read the envelope ({type(cause).__name__})"
         )
-    # Only a verified request names its user in the log (hashed by the request log).
-    g.log_user = _user_id(envelope)
     return answer
 
 
@@ -246,15 +257,6 @@ def envelope_problem(envelope: Any) -> str | None:
 def _optional(parent: dict[str, Any], key: str, kind: type) -> bool:
     value = parent.get(key)
     return value is None or isinstance(value, kind)
-
-
-def _user_id(envelope: dict[str, Any]) -> str | None:
-    """The user id, if the envelope has one where Alexa puts it; never raises."""
-    context = envelope.get("context")
-    system = context.get("System") if isinstance(context, dict) else None
-    user = system.get("user") if isinstance(system, dict) else None
-    user_id = user.get("userId") if isinstance(user, dict) else None
-    return user_id if isinstance(user_id, str) else None
 
 
 __all__ = ["MAX_JSON_DEPTH", "VerificationError", "bp", "envelope_problem", "init_skill"]

@@ -14,7 +14,7 @@ from flask.testing import FlaskClient
 from hypothesis import HealthCheck, settings
 
 from sciatica_coach import create_app
-from sciatica_coach.app import coach_of
+from sciatica_coach.app import coach_of, services_of
 from sciatica_coach.demo.demo_ca import DemoCA
 from sciatica_coach.demo.simulator import AlexaSimulator, Transport
 from shared.clock import ManualClock
@@ -75,7 +75,7 @@ def app_config(tmp_path: Path, clock: ManualClock, demo_ca: DemoCA) -> dict[str,
 def app(app_config: dict[str, Any]) -> Iterator[Flask]:
     app = create_app(app_config)
     yield app
-    app.extensions["sciatica_coach"].store.close()
+    services_of(app).coach.store.close()
 
 
 @pytest.fixture

@@ -11,8 +11,8 @@ every node.
 Pub/sub does not queue: a message sent while the subscriber is away is lost, so whenever the
 subscription drops or comes back, every local waiter is woken to read the store again; the
 long poll sees that the notifier is listening again and goes back to trusting it
-(wearable/api/long_poll.py). Waits are the same as LocalNotifier's (shared/notify/local.py):
-state is kept only for users with a wait in progress, and a wait wakes for a change published after
+(wearable/api/long_poll.py). Waits are the same as LocalNotifier's (wait_room.py): state is
+kept only for users with a wait in progress, and a wait wakes for a change published after
 it began, newer than what its caller saw. Users appear only as SHA-256 tags. Like the store,
 this module imports redis-py only once a client exists.
 """
@@ -36,10 +36,10 @@ from ..redis_connection import (
     MasterTracker,
     check_prefix,
     connect,
-    default_prefix,
     is_cluster,
     user_tag,
 )
+from ..user_ref import user_ref
 from .wait_room import WaitRoom
 
 if TYPE_CHECKING:
@@ -97,13 +97,12 @@ class RedisNotifier:
         self._woken_from_elsewhere = 0
 
     @classmethod
-    def from_url(cls, url: str, *, prefix: str | None = None) -> RedisNotifier:
+    def from_url(cls, url: str, *, prefix: str = DEFAULT_PREFIX) -> RedisNotifier:
         """A notifier with its own client on `url`, its connections named for CLIENT LIST.
 
-        `prefix` None means the store's default (default_prefix(): $SCIATICA_REDIS_PREFIX
-        or `sciatica:`), so a store and a notifier made from the same URL always agree.
+        Give it the prefix the store has, so the two agree on the deployment's channel.
         """
-        prefix = default_prefix() if prefix is None else check_prefix(prefix)
+        check_prefix(prefix)
         name = f"{prefix.rstrip(':')}-notifier-{secrets.token_hex(4)}"
         return cls(connect(url, client_name=name), prefix=prefix, owns_client=True)
 
@@ -121,7 +120,11 @@ class RedisNotifier:
                 self.client.publish(self.channel, message)
         except self._failures as exc:
             # The change is saved; other instances' watches see it when their polls end.
-            log.warning("could not tell other instances about a change: %s", exc)
+            log.warning(
+                "could not tell other instances about a change for user %s: %s",
+                user_ref(user_id),
+                exc,
+            )
 
     @contextmanager
     def watching(self, user_id: str, seen_version: int) -> Iterator[None]:

@@ -27,6 +27,7 @@ from ..stores.base import (
     PairingStore,
     user_counter_scope,
 )
+from ..user_ref import user_ref
 from .limits import (
     CLIENT_START_LIMIT,
     PER_USER_LIMITS,
@@ -196,12 +197,19 @@ class PairingService:
         live = self.store.live_pairings(now)
         mine = [limit.charge(user_scope, now) for limit in self.per_user_limits]
         if not self.store.charge_counters(mine):
-            log.info("pairing attempt refused: this user said too many wrong codes")
+            log.info(
+                "pairing attempt refused: user %s said too many wrong codes",
+                user_ref(alexa_user_id),
+            )
             raise PairingError(PairingFailure.RATE_LIMITED, "too many wrong codes; wait a bit")
         everyones = [self.wrong_code_budget.charge(now, live)]
         if not self.store.charge_counters(everyones):
             self.store.refund_counters(mine)  # it was not this user's doing
-            log.warning("pairing attempt refused: wrong-code budget spent (%d live codes)", live)
+            log.warning(
+                "pairing attempt by user %s refused: wrong-code budget spent (%d live codes)",
+                user_ref(alexa_user_id),
+                live,
+            )
             raise PairingError(
                 PairingFailure.RATE_LIMITED,
                 "too many wrong codes lately, from everyone; wait a few minutes",
@@ -210,9 +218,9 @@ class PairingService:
         charges = [*mine, *everyones]
         if self.store.bind_pairing(_digest("user", code), alexa_user_id, now):
             self.store.refund_counters(charges)  # only wrong codes count against the limits
-            log.info("pairing code bound to a user")
+            log.info("pairing code bound to user %s", user_ref(alexa_user_id))
             return
-        log.info("pairing code did not match a live pairing")
+        log.info("pairing code said by user %s matched no live pairing", user_ref(alexa_user_id))
         raise PairingError(PairingFailure.INVALID_CODE, "no watch is waiting with that code")
 
     # -- the watch polls for its token --------------------------------------------------
@@ -236,7 +244,7 @@ class PairingService:
         device = DeviceRecord(_digest("token", token), pairing.user_id, now, now)
         if not self.store.redeem_pairing(key, device, now):
             raise TokenError(TokenErrorCode.INVALID_GRANT, "the device code was already used")
-        log.info("watch paired; token issued")
+        log.info("watch paired to user %s; token issued", user_ref(pairing.user_id))
         return IssuedToken(token)
 
     def _pending(self, key: str, pairing: PairingRecord, now: float) -> NoReturn:
@@ -282,7 +290,12 @@ class PairingService:
         """
         devices = self.store.delete_devices_of(user_id)
         pending = self.store.deny_pairings_of(user_id, self.clock.now())
-        log.info("unpaired %d watch(es) and %d pending pairing(s)", devices, pending)
+        log.info(
+            "unpaired %d watch(es) and %d pending pairing(s) of user %s",
+            devices,
+            pending,
+            user_ref(user_id),
+        )
         return devices + pending
 
     # -- housekeeping -------------------------------------------------------------------

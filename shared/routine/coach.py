@@ -9,6 +9,7 @@ from ..clock import Clock
 from ..notify.base import FORGOTTEN, ChangeNotifier
 from ..notify.local import LocalNotifier
 from ..stores.base import CompletedRun, RetriesExhausted, Store, UserRecord, VersionConflict
+from ..user_ref import user_ref
 from .definition import Routine
 from .engine import Event, LeadIn, RoutineEngine, RunState, RunView, Status, Transition
 
@@ -66,7 +67,11 @@ class Coach:
                     settled = self.engine.settle(state, now)
                     self._save(user_id, stored, transition.state, settled)
                 except VersionConflict as conflict:
-                    log.info("run conflict on attempt %d; retrying", attempt + 1)
+                    log.info(
+                        "run conflict for user %s on attempt %d; retrying",
+                        user_ref(user_id),
+                        attempt + 1,
+                    )
                     last = conflict
                     continue
             return Outcome(transition, self.engine.view(transition.state, now))

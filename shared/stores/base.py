@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from ..routine.engine import RunState
+from ..user_ref import user_ref
 
 log = logging.getLogger(__name__)
 
@@ -31,11 +32,6 @@ def decode_run(user_id: str, raw: str | bytes, version: int) -> RunState:
             "run of user %s cannot be decoded (%s); reading it as idle", user_ref(user_id), exc
         )
         return RunState(routine_id=UNDECODABLE_ROUTINE, version=version)
-
-
-def user_ref(user_id: str) -> str:
-    """A short stand-in for a user id in messages and logs, which never carry the id itself."""
-    return hashlib.sha256(user_id.encode()).hexdigest()[:12]
 
 
 def user_counter_scope(user_id: str) -> str:

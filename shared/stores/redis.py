@@ -42,7 +42,6 @@ from ..redis_connection import (
     MasterTracker,
     check_prefix,
     connect,
-    default_prefix,
     user_tag,
 )
 from ..routine.engine import RunState
@@ -150,11 +149,9 @@ class RedisStore:
         self._master = MasterTracker(client)
 
     @classmethod
-    def from_url(cls, url: str, *, prefix: str | None = None) -> RedisStore:
-        """A store with its own client on `url` (see connect); prefix None: default_prefix()."""
-        return cls(
-            connect(url), prefix=default_prefix() if prefix is None else prefix, owns_client=True
-        )
+    def from_url(cls, url: str, *, prefix: str = DEFAULT_PREFIX) -> RedisStore:
+        """A store with its own client on `url` (see connect), its keys under `prefix`."""
+        return cls(connect(url), prefix=prefix, owns_client=True)
 
     def close(self) -> None:
         if self._owns_client:

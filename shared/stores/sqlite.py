@@ -7,12 +7,10 @@ import logging
 import os
 import sqlite3
 import threading
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
-
-import platformdirs
 
 from ..routine.engine import RunState
 from .base import (
@@ -29,7 +27,6 @@ from .base import (
 
 log = logging.getLogger(__name__)
 
-DB_ENV = "SCIATICA_DB"
 BUSY_TIMEOUT_MS = 10_000
 #: Idle connections kept for reuse; more may be open at once under load, then closed.
 POOL_SIZE = 8
@@ -103,14 +100,6 @@ MIGRATIONS: tuple[str, ...] = (
 SCHEMA_VERSION = len(MIGRATIONS)
 
 
-def default_db_path(environ: Mapping[str, str] | None = None) -> Path:
-    """$SCIATICA_DB from `environ` (the process environment if None), else user data."""
-    configured = (os.environ if environ is None else environ).get(DB_ENV)
-    if configured:
-        return Path(configured)
-    return Path(platformdirs.user_data_dir("sciatica-coach", appauthor=False)) / "coach.sqlite3"
-
-
 class SchemaTooNew(RuntimeError):
     """The file was written by a newer release; refuse rather than corrupt it."""
 
@@ -118,8 +107,8 @@ class SchemaTooNew(RuntimeError):
 class SQLiteStore:
     """Store on a SQLite file; pooled connections, writes in IMMEDIATE transactions."""
 
-    def __init__(self, path: str | os.PathLike[str] | None = None) -> None:
-        self.path = Path(path) if path is not None else default_db_path()
+    def __init__(self, path: str | os.PathLike[str]) -> None:
+        self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._idle: list[sqlite3.Connection] = []
         self._closed = False

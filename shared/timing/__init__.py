@@ -9,13 +9,14 @@
 
 from .base import SpeechTiming, shifted
 from .profile import ProfileError, VoiceProfile, WordPrices
-from .ssml import MAX_BREAK_SECONDS, break_seconds, silence_ssml
+from .ssml import MAX_BREAK_SECONDS, SSMLError, break_seconds, silence_ssml
 from .words import MAX_OFFSET_S, SpeechTimingModel
 
 __all__ = [
     "MAX_BREAK_SECONDS",
     "MAX_OFFSET_S",
     "ProfileError",
+    "SSMLError",
     "SpeechTiming",
     "SpeechTimingModel",
     "VoiceProfile",

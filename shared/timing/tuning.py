@@ -8,7 +8,7 @@ response left, so the speaker's start delay is measured too. Nothing heard is ke
 those timings, and they only until the fit.
 
 Both sides share this: the voice asks for the next section, the watch says when it listens
-and what it heard. The state lives with the user's voice settings (shared/stores/base.py).
+and what it heard. The state lives with the user's voice settings (UserVoice, in the store).
 """
 
 from __future__ import annotations

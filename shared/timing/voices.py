@@ -17,6 +17,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, replace
 
 from ..stores.base import Store, UserVoice
+from ..user_ref import user_ref
 from . import ProfileError, SpeechTiming, VoiceProfile, shifted
 from .fit import Take, fit_takes
 from .script import CalibrationScript
@@ -53,7 +54,7 @@ class Voices:
         """The user's own profile if they have one, else the deployment's, plus their nudges."""
         voice = self.store.load_voice(user_id)
         if voice.profile is not None:
-            profile = self._profile(voice.profile, voice.offset_s)
+            profile = self._profile(user_id, voice.profile, voice.offset_s)
             if profile is not None:
                 return profile
         return shifted(self.default, voice.offset_s) if voice.offset_s else self.default
@@ -85,7 +86,7 @@ class Voices:
         self.store.save_voice(user_id, UserVoice(), now)
 
     def tuning(self, user_id: str) -> str | None:
-        """The user's calibration under way, as shared/timing/tuning.py keeps it."""
+        """The user's calibration under way, as tuning.py keeps it."""
         return self.store.load_voice(user_id).tuning
 
     def keep_tuning(self, user_id: str, tuning: str | None, now: float) -> None:
@@ -93,7 +94,7 @@ class Voices:
         voice = self.store.load_voice(user_id)
         self.store.save_voice(user_id, replace(voice, tuning=tuning), now)
 
-    def _profile(self, text: str, offset_s: float) -> VoiceProfile | None:
+    def _profile(self, user_id: str, text: str, offset_s: float) -> VoiceProfile | None:
         """The stored profile with the user's nudge applied, parsed once per (profile, nudge)."""
         key = f"{hashlib.sha256(text.encode()).hexdigest()}{offset_s:+.3f}"
         with self._lock:
@@ -106,7 +107,11 @@ class Voices:
         except ProfileError as exc:
             # Only this service writes profiles, so this is a bug or an old format: the
             # deployment's timing still times the routine, which is better than no routine.
-            log.error("a stored voice profile cannot be read (%s); using the default", exc)
+            log.error(
+                "the stored voice profile of user %s cannot be read (%s); using the default",
+                user_ref(user_id),
+                exc,
+            )
             return None
         with self._lock:
             self._parsed[key] = profile

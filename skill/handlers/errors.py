@@ -14,6 +14,7 @@ from ask_sdk_core.handler_input import HandlerInput
 from ask_sdk_model import Response
 
 from shared.stores.base import VersionConflict
+from shared.user_ref import user_ref
 
 from .. import speech
 from .base import in_session, reply
@@ -39,7 +40,8 @@ class CatchAllExceptionHandler(AbstractExceptionHandler):
             raise exception  # the endpoint answers 503, so Alexa delivers the event again
         request_type = getattr(handler_input.request_envelope.request, "object_type", None)
         if isinstance(exception, VersionConflict):
-            log.warning("gave up after repeated run conflicts (%s)", request_type)
+            user = user_ref(exception.user_id)
+            log.warning("gave up on user %s after repeated run conflicts (%s)", user, request_type)
             key = "busy"
         else:
             log.error("skill handler failed (%s)", request_type, exc_info=exception)

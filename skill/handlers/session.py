@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import logging
 
 from ask_sdk_core.handler_input import HandlerInput
@@ -10,6 +9,7 @@ from ask_sdk_core.utils import is_intent_name, is_request_type
 from ask_sdk_model import Response
 
 from shared.routine.engine import Action, Event, IllegalEvent
+from shared.user_ref import user_ref
 
 from .. import speech
 from ..intents import Intent, RequestType
@@ -17,11 +17,6 @@ from .base import ServiceHandler, reply, user_id_of
 from .errors import RetryLater
 
 log = logging.getLogger(__name__)
-
-
-def user_hash(user_id: str) -> str:
-    """A short, stable stand-in for a user id in logs; the id itself never goes there."""
-    return hashlib.sha256(user_id.encode()).hexdigest()[:12]
 
 
 class HelpHandler(ServiceHandler):
@@ -113,11 +108,9 @@ class SkillDisabledHandler(ServiceHandler):
             self.services.pairing.revoke_user(user_id)
             self.services.coach.forget(user_id)
         except Exception as exc:
-            log.error(
-                "skill disabled but user %s not deleted yet", user_hash(user_id), exc_info=exc
-            )
-            raise RetryLater(user_hash(user_id)) from exc
-        log.info("skill disabled; deleted user %s", user_hash(user_id))
+            log.error("skill disabled but user %s not deleted yet", user_ref(user_id), exc_info=exc)
+            raise RetryLater(user_ref(user_id)) from exc
+        log.info("skill disabled; deleted user %s", user_ref(user_id))
         return handler_input.response_builder.response
 
 

@@ -14,6 +14,7 @@ import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 
+from sciatica_coach.app import services_of
 from sciatica_coach.body_limit import ChunkedBodyLimit
 from sciatica_coach.demo.demo_ca import DemoCA
 from sciatica_coach.demo.simulator import AlexaSimulator, Transport
@@ -69,7 +70,7 @@ def test_an_oversized_chunked_alexa_body_is_refused_for_its_size(client: FlaskCl
 
 def paired_token(app: Flask, client: FlaskClient) -> str:
     start = client.post("/api/v1/pairings").get_json()
-    app.extensions["sciatica_pairing"].bind("amzn1.ask.account.CHUNKY", start["user_code"])
+    services_of(app).pairing.bind("amzn1.ask.account.CHUNKY", start["user_code"])
     answer = client.post(
         "/api/v1/token",
         data={"grant_type": DEVICE_CODE_GRANT, "device_code": start["device_code"]},

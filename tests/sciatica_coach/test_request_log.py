@@ -10,14 +10,9 @@ import pytest
 from flask import Flask, g, jsonify, request
 from flask.typing import ResponseReturnValue
 
-from sciatica_coach.logs import JsonFormatter, RequestIdFilter, logging_config
-from sciatica_coach.request_log import (
-    REQUEST_ID_HEADER,
-    USER_HASH_HEX,
-    hash_user,
-    init_request_log,
-    outcome_for,
-)
+from sciatica_coach.logs import JsonFormatter, RequestFilter, logging_config
+from sciatica_coach.request_log import REQUEST_ID_HEADER, init_request_log, outcome_for
+from shared.user_ref import USER_REF_HEX, user_ref
 
 RAW_USER = "amzn1.ask.account.SECRET-RAW-USER"
 LOGGER = "sciatica_coach.request_log"
@@ -75,8 +70,8 @@ def test_the_user_is_logged_only_as_a_truncated_hash(
     caplog.set_level(logging.INFO, LOGGER)
     logged_app.test_client().get("/me")
     [record] = request_records(caplog)
-    assert record.user == hash_user(RAW_USER)
-    assert len(record.user) == USER_HASH_HEX
+    assert record.user == user_ref(RAW_USER)
+    assert len(record.user) == USER_REF_HEX
     assert RAW_USER not in caplog.text
 
 
@@ -139,8 +134,8 @@ def test_outcome_words(status: int, outcome: str) -> None:
 
 
 def test_user_hashes_are_stable_and_tell_users_apart() -> None:
-    assert hash_user(RAW_USER) == hash_user(RAW_USER)
-    assert hash_user(RAW_USER) != hash_user(RAW_USER + "2")
+    assert user_ref(RAW_USER) == user_ref(RAW_USER)
+    assert user_ref(RAW_USER) != user_ref(RAW_USER + "2")
 
 
 # -- the JSON formatter ----------------------------------------------------------------------
@@ -187,7 +182,7 @@ def test_records_logged_during_a_request_carry_its_id(logged_app: Flask) -> None
     @logged_app.get("/talk")
     def talk() -> ResponseReturnValue:
         record = logging.LogRecord("m", logging.INFO, __file__, 1, "hi", (), None)
-        RequestIdFilter().filter(record)
+        RequestFilter().filter(record)
         seen.append(record)
         return jsonify(ok=True)
 

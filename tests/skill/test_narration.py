@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from flask import Flask
 
-from sciatica_coach.app import coach_of
+from sciatica_coach.app import coach_of, services_of
 from sciatica_coach.demo.simulator import AlexaSimulator
 from shared.clock import ManualClock
 from shared.stores.base import UserVoice
@@ -44,7 +44,7 @@ def test_a_nudged_user_has_every_cue_moved_and_no_one_else(
     app: Flask, speaker: AlexaSimulator, clock: ManualClock
 ) -> None:
     coach = coach_of(app)
-    voices = app.extensions["sciatica_voices"]
+    voices = services_of(app).voices
     speaker.says("StartRoutineIntent")  # the safety note, once
     plain_start = clock.now()
     speaker.says("AMAZON.StartOverIntent")

@@ -42,7 +42,7 @@ def test_whole_routine_by_voice_keeps_voice_and_wrist_together(
             assert hold_silence_s(turn.ssml) == pytest.approx(step.hold.seconds)
             assert "Time's up" in turn.ssml
             # ...and the core's hold starts where the words before it end.
-            lead_in = turn.ssml.split("<break")[0]
+            lead_in = turn.ssml.split("<break")[0] + "</speak>"
             timing = coach_of(app).engine.timing
             assert view.hold.start == pytest.approx(clock.now() + timing.estimate(lead_in))
             kinds = [cue.kind for cue in view.cues]

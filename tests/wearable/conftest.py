@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -10,8 +11,10 @@ from flask import Flask
 from flask.testing import FlaskClient
 
 from sciatica_coach import create_app
+from sciatica_coach.app import services_of
 from shared.pairing.service import PairingService
 from shared.routine.coach import Coach
+from shared.services import put_services
 from tests.support.watch import OTHER_USER, QUICK_ROUTINE, SpyNotifier, WatchActions, serving
 
 # -- the app ------------------------------------------------------------------------------------
@@ -19,7 +22,7 @@ from tests.support.watch import OTHER_USER, QUICK_ROUTINE, SpyNotifier, WatchAct
 
 @pytest.fixture
 def coach(app: Flask) -> Coach:
-    return app.extensions["sciatica_coach"]
+    return services_of(app).coach
 
 
 @pytest.fixture
@@ -32,7 +35,7 @@ def notifier(coach: Coach) -> SpyNotifier:
 
 @pytest.fixture
 def pairing(app: Flask) -> PairingService:
-    return app.extensions["sciatica_pairing"]
+    return services_of(app).pairing
 
 
 @pytest.fixture
@@ -72,8 +75,9 @@ def live_app(tmp_path: Path, quick_routine: Path) -> Iterator[Flask]:
             "DEV_SKIP_VERIFY": True,
         }
     )
-    coach: Coach = app.extensions["sciatica_coach"]
-    app.extensions["sciatica_pairing"] = PairingService(coach.store, coach.clock, interval_s=1)
+    coach = services_of(app).coach
+    quick_polls = PairingService(coach.store, coach.clock, interval_s=1)
+    put_services(app.extensions, replace(services_of(app), pairing=quick_polls))
     yield app
     coach.store.close()
 
@@ -87,9 +91,9 @@ def live_server(live_app: Flask) -> Iterator[str]:
 
 @pytest.fixture
 def live_coach(live_app: Flask) -> Coach:
-    return live_app.extensions["sciatica_coach"]
+    return services_of(live_app).coach
 
 
 @pytest.fixture
 def live_pairing(live_app: Flask) -> PairingService:
-    return live_app.extensions["sciatica_pairing"]
+    return services_of(live_app).pairing

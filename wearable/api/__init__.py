@@ -1,6 +1,7 @@
 """The watch API the server answers, under /api/v1 (docs/WATCH_API.md, OpenAPI at openapi.json).
 
-- routes.py: the blueprint and init_wearable, which the app factory calls
+- routes.py: the blueprint and init_wearable, which the app factory calls; services.py: the
+  one way its views reach the app's services
 - auth.py: bearer tokens; problems.py: RFC 9457 problem answers
 - cue_payload.py: a run as the watch reads it; long_poll.py: waiting for the next change
 - actions.py: what the wrist may ask; tuning.py: what the face hears while tuning

@@ -2,7 +2,7 @@
 
 The Coach publishes every save on its notifier; a waiting poll wakes on it and reads the run
 again. Each round opens a watch on the user before it reads the run, so a change that lands
-between the read and the wait still ends the wait at once (shared/notify/base.py).
+between the read and the wait still ends the wait at once (shared/notify/).
 
 Three cases need care. A run on its last step completes by the clock alone (the next read
 settles it), so the wait is cut short at that moment. A notifier may wake a poll while the

@@ -1,9 +1,9 @@
 """The watch API under /api/v1: pairing, cue polling, actions from the wrist, unpairing.
 
-Everything goes through the same Coach the voice uses (`app.extensions["sciatica_coach"]`)
-and the PairingService (`app.extensions["sciatica_pairing"]`); this package never imports
-the app or the skill. Errors are RFC 9457 problem documents, except on the token endpoint,
-which answers as RFC 8628 and RFC 6749 say an OAuth token endpoint does.
+Everything goes through the app's services (`services()`: the same Coach the voice uses, the
+PairingService, the tuning); this package never imports the app or the skill. Errors are
+RFC 9457 problem documents, except on the token endpoint, which answers as RFC 8628 and
+RFC 6749 say an OAuth token endpoint does.
 """
 
 from __future__ import annotations
@@ -19,12 +19,12 @@ from flask.typing import ResponseReturnValue
 from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 
 from shared.pairing.protocol import DEVICE_CODE_GRANT, TokenError, TokenErrorCode
-from shared.pairing.service import PairingBusy, PairingService
+from shared.pairing.service import PairingBusy
 from shared.routine.coach import Coach
 from shared.routine.engine import IllegalEvent, RunView
 from shared.stores.base import VersionConflict
 from shared.timing.fit import RecordingMismatch
-from shared.timing.tuning import NotListening, Tuning, TuningError
+from shared.timing.tuning import NotListening, TuningError
 
 from ..face.blueprint import face
 from .actions import DEFAULT_WATCH_LEAD_IN_S, WatchAction, watch_lead_in
@@ -33,6 +33,7 @@ from .cue_payload import MAX_WAIT_S, clock_block, etag_for, run_payload
 from .long_poll import wait_for_change
 from .openapi import build_spec
 from .problems import Problem, ProblemType, from_http_exception
+from .services import services
 from .tuning import TUNING_MAX_BODY, sounds_from_body, tuning_body
 
 log = logging.getLogger(__name__)
@@ -59,18 +60,6 @@ def init_wearable(app: Flask) -> None:
     app.config.setdefault("WATCH_LEAD_IN_S", DEFAULT_WATCH_LEAD_IN_S)
     app.register_blueprint(api)
     app.register_blueprint(face)
-
-
-def _coach() -> Coach:
-    return current_app.extensions["sciatica_coach"]
-
-
-def _pairing() -> PairingService:
-    return current_app.extensions["sciatica_pairing"]
-
-
-def _tuning() -> Tuning:
-    return current_app.extensions["sciatica_tuning"]
 
 
 # -- errors -----------------------------------------------------------------------------------
@@ -132,7 +121,7 @@ def start_pairing() -> ResponseReturnValue:
     """RFC 8628 3.1-3.2: the watch asks to pair and gets the code to show."""
     try:
         # Each address has its own share of starts; behind a proxy, ProxyFix sets remote_addr.
-        started = _pairing().start(request.remote_addr or "unknown")
+        started = services().pairing.start(request.remote_addr or "unknown")
     except PairingBusy as exc:
         raise Problem(
             429,
@@ -156,7 +145,7 @@ def token() -> ResponseReturnValue:
     """RFC 8628 3.4-3.5: trade a bound device code for an access token."""
     try:
         device_code = _device_code_from_form()
-        issued = _pairing().exchange(device_code)
+        issued = services().pairing.exchange(device_code)
     except TokenError as exc:
         body = {"error": exc.error.value, "error_description": exc.description}
         return jsonify(body), 400, _NO_STORE
@@ -209,8 +198,8 @@ def _utf8_form() -> dict[str, list[str]]:
 @api.delete("/devices/me")
 def unpair() -> ResponseReturnValue:
     """The watch forgets itself: its token stops working at once."""
-    _, token_value = require_user(request, _pairing())
-    _pairing().revoke_token(token_value)
+    _, token_value = require_user(request, services().pairing)
+    services().pairing.revoke_token(token_value)
     return Response(status=204, headers=_NO_STORE)
 
 
@@ -220,15 +209,15 @@ def unpair() -> ResponseReturnValue:
 @api.get("/cues")
 def cues() -> ResponseReturnValue:
     """The run and every cue still to come; with If-None-Match and wait, a long poll."""
-    coach = _coach()
+    coach = services().coach
     received = coach.clock.now()
-    user_id, token_value = require_user(request, _pairing())
+    user_id, token_value = require_user(request, services().pairing)
     wait_s = _uint_param("wait", maximum=MAX_WAIT_S) or 0
     client_send_ms = _uint_param("client_send_ms")
     view = coach.view(user_id)
     if wait_s and _holds_current(etag_for(user_id, view)):
         view = wait_for_change(coach, user_id, view, wait_s)
-        if _pairing().authenticate(token_value) != user_id:
+        if services().pairing.authenticate(token_value) != user_id:
             raise invalid_token()  # unpaired while it waited
     return _cue_response(coach, user_id, view, client_send_ms, received, conditional=True)
 
@@ -291,9 +280,9 @@ def _uint_param(name: str, maximum: int | None = None) -> int | None:
 @api.post("/actions")
 def act() -> ResponseReturnValue:
     """Pause, resume, next, previous or repeat from the wrist: the same run the voice drives."""
-    coach = _coach()
+    coach = services().coach
     received = coach.clock.now()
-    user_id, _ = require_user(request, _pairing())
+    user_id, _ = require_user(request, services().pairing)
     action = _action_from_body()
     lead_in = watch_lead_in(float(current_app.config["WATCH_LEAD_IN_S"]))
     try:
@@ -341,18 +330,18 @@ def _json_body() -> Any:
 @api.post("/tuning")
 def tuning_listen() -> ResponseReturnValue:
     """The face is listening from now; any tuning before this one starts over."""
-    user_id, _ = require_user(request, _pairing())
-    now = _coach().clock.now()
-    state = _tuning().listen(user_id, now)
+    user_id, _ = require_user(request, services().pairing)
+    now = services().coach.clock.now()
+    state = services().tuning.listen(user_id, now)
     return jsonify(tuning_body(state, now)), 201, _NO_STORE
 
 
 @api.get("/tuning")
 def tuning_status() -> ResponseReturnValue:
     """Which parts of the script the voice has read, and when, while the face listens."""
-    user_id, _ = require_user(request, _pairing())
-    now = _coach().clock.now()
-    state = _tuning().state(user_id, now)
+    user_id, _ = require_user(request, services().pairing)
+    now = services().coach.clock.now()
+    state = services().tuning.state(user_id, now)
     if state is None:
         raise _no_tuning()
     return jsonify(tuning_body(state, now)), 200, _NO_STORE
@@ -361,21 +350,21 @@ def tuning_status() -> ResponseReturnValue:
 @api.delete("/tuning")
 def tuning_cancel() -> ResponseReturnValue:
     """The face stops listening; the tuning under way, if any, is dropped."""
-    user_id, _ = require_user(request, _pairing())
-    _tuning().cancel(user_id, _coach().clock.now())
+    user_id, _ = require_user(request, services().pairing)
+    services().tuning.cancel(user_id, services().coach.clock.now())
     return Response(status=204, headers=_NO_STORE)
 
 
 @api.post("/tuning/heard")
 def tuning_heard() -> ResponseReturnValue:
     """Where the face heard sound: the server fits this user's own voice profile from it."""
-    user_id, _ = require_user(request, _pairing())
+    user_id, _ = require_user(request, services().pairing)
     if not request.is_json:
         raise Problem(415, 'Send {"sounds": [[start_ms, end_ms], ...]} as application/json.')
     sounds = sounds_from_body(_json_body())
-    now = _coach().clock.now()
+    now = services().coach.clock.now()
     try:
-        profile = _tuning().finish(user_id, sounds, now)
+        profile = services().tuning.finish(user_id, sounds, now)
     except NotListening:
         raise _no_tuning() from None
     except RecordingMismatch as exc:

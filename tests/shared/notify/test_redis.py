@@ -18,8 +18,6 @@ from collections.abc import Callable
 import pytest
 
 from shared.notify.redis import RedisNotifier
-from shared.redis_connection import PREFIX_ENV
-from shared.stores.redis import RedisStore
 from tests.support.paths import REPO as ROOT
 from tests.support.redis_servers import free_port
 from tests.support.stores import Instances
@@ -196,19 +194,6 @@ def test_two_prefixes_on_one_redis_never_wake_each_other(redis_url: str) -> None
     finally:
         live.close()
         staging.close()
-
-
-def test_by_default_the_channel_follows_the_stores_prefix_from_the_environment(
-    redis_url: str, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    monkeypatch.setenv(PREFIX_ENV, "test-env:")
-    notifier = RedisNotifier.from_url(redis_url)
-    store = RedisStore.from_url(redis_url)
-    try:
-        assert (notifier.channel, store.prefix) == ("test-env:changes", "test-env:")
-    finally:
-        notifier.close()
-        store.close()
 
 
 def test_a_prefix_with_braces_is_refused(redis_url: str) -> None:

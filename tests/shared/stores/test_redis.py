@@ -17,7 +17,7 @@ import pytest
 import redis
 from redis.crc import key_slot
 
-from shared.redis_connection import PREFIX_ENV, connect, user_tag
+from shared.redis_connection import connect, user_tag
 from shared.routine.engine import RunState, Status
 from shared.stores.base import (
     CompletedRun,
@@ -138,19 +138,6 @@ def test_a_prefix_keeps_two_deployments_apart(redis_store: RedisStore, redis_url
         other.save_run(ALICE, RunState("sciatica", version=7), None)
         assert redis_store.load_run(ALICE) is None
         assert all(key.startswith("staging:") for key in redis_store.client.keys("*"))
-    finally:
-        other.close()
-
-
-def test_the_prefix_can_come_from_the_environment(
-    redis_store: RedisStore, redis_url: str, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    monkeypatch.setenv(PREFIX_ENV, "from-env:")
-    other = RedisStore.from_url(redis_url)
-    try:
-        assert other.prefix == "from-env:"
-        other.ensure_user(ALICE, NOW)
-        assert all(key.startswith("from-env:") for key in redis_store.client.keys("*"))
     finally:
         other.close()
 

@@ -10,7 +10,6 @@ import sys
 from dataclasses import replace
 from pathlib import Path
 
-import platformdirs
 import pytest
 
 from shared.clock import ManualClock
@@ -25,12 +24,10 @@ from shared.stores.base import (
     VersionConflict,
 )
 from shared.stores.sqlite import (
-    DB_ENV,
     MIGRATIONS,
     SCHEMA_VERSION,
     SchemaTooNew,
     SQLiteStore,
-    default_db_path,
 )
 from tests.support import store_worker
 from tests.support.core import INTO_HOLD, LEAD_IN
@@ -126,40 +123,6 @@ def test_file_from_a_newer_release_is_refused_untouched(tmp_path: Path) -> None:
         SQLiteStore(path)
     assert raw(path, "PRAGMA user_version") == SCHEMA_VERSION + 1
     assert raw(path, "SELECT count(*) FROM sqlite_master WHERE name = 'runs'") == 0
-
-
-def test_path_comes_from_the_environment(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    path = tmp_path / "from-env" / "coach.sqlite3"
-    monkeypatch.setenv(DB_ENV, str(path))
-    assert default_db_path() == path
-    store = SQLiteStore()
-    try:
-        assert store.path == path
-        assert path.exists()
-    finally:
-        store.close()
-
-
-def test_default_path_is_in_the_user_data_dir(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    asked: list[str] = []
-
-    def user_data_dir(appname: str, *args: object, **kwargs: object) -> str:
-        asked.append(appname)
-        return str(tmp_path / "data" / appname)
-
-    monkeypatch.delenv(DB_ENV, raising=False)
-    monkeypatch.setattr(platformdirs, "user_data_dir", user_data_dir)
-    expected = tmp_path / "data" / "sciatica-coach" / "coach.sqlite3"
-    assert default_db_path() == expected
-    store = SQLiteStore()
-    try:
-        assert store.path == expected
-        assert expected.exists()
-    finally:
-        store.close()
-    assert asked == ["sciatica-coach", "sciatica-coach"]
 
 
 # -- users -------------------------------------------------------------------------------

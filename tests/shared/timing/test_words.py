@@ -71,7 +71,6 @@ def test_break_without_attributes_is_a_medium_break() -> None:
         ('<break time="2s"></break>', 2.0),
         ("<break></break>", 0.5),
         ('<break strength="strong"> </break>', 0.75),
-        ("</break>", 0.0),
     ],
 )
 def test_a_closing_break_tag_is_not_another_break(ssml: str, seconds: float) -> None:

@@ -97,7 +97,7 @@ class TestPauseAndTime:
         assert hold_silence_s(turn.ssml) == pytest.approx(12)
         view = coach.view(speaker.user_id)
         timing = coach.engine.timing
-        lead_in = turn.ssml.split("<break")[0]
+        lead_in = turn.ssml.split("<break")[0] + "</speak>"
         assert view.hold.end == pytest.approx(clock.now() + timing.estimate(lead_in) + 12)
 
     def test_paused_again_while_a_resumed_hold_is_picked_up_the_hold_time_is_told(
@@ -180,7 +180,7 @@ class TestPauseAndTime:
         into_first_hold(speaker, coach, clock, into=10)
         turn = speaker.says("TimeLeftIntent")
         assert "20 seconds left" in turn.ssml
-        spoken = coach.engine.timing.estimate(turn.ssml.split("<break")[0])
+        spoken = coach.engine.timing.estimate(turn.ssml.split("<break")[0] + "</speak>")
         assert hold_silence_s(turn.ssml) == pytest.approx(20 - spoken, abs=0.001)
         assert "Time's up" in turn.ssml
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 from flask import Flask
 
-from sciatica_coach.app import coach_of
+from sciatica_coach.app import coach_of, services_of
 from sciatica_coach.demo.simulator import AlexaSimulator, Turn
 from shared.clock import ManualClock
 from shared.stores.base import UserVoice
@@ -25,7 +25,7 @@ MAX_SSML_CHARS = 8000
 
 @pytest.fixture
 def tuning(app: Flask) -> Tuning:
-    return app.extensions["sciatica_tuning"]
+    return services_of(app).tuning
 
 
 @pytest.fixture

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 from flask import Flask
 
+from sciatica_coach.app import services_of
 from sciatica_coach.demo.simulator import AlexaSimulator
 from shared.pairing.service import PairingError, PairingFailure
 
@@ -13,7 +14,7 @@ class TestWatchPairing:
     def test_pairing_by_spoken_code_binds_the_watch_to_this_user(
         self, app: Flask, speaker: AlexaSimulator
     ) -> None:
-        pairing = app.extensions["sciatica_pairing"]
+        pairing = services_of(app).pairing
         started = pairing.start()
         turn = speaker.says("PairWatchIntent", code=started.user_code)
         assert "watch is paired" in turn.ssml
@@ -28,7 +29,7 @@ class TestWatchPairing:
     def test_too_many_wrong_codes_from_one_user_pause_their_pairing(
         self, app: Flask, speaker: AlexaSimulator
     ) -> None:
-        pairing = app.extensions["sciatica_pairing"]
+        pairing = services_of(app).pairing
         started = pairing.start()
         wrong = "111111" if started.user_code != "111111" else "222222"
         answers = [speaker.says("PairWatchIntent", code=wrong) for _ in range(6)]
@@ -44,7 +45,7 @@ class TestWatchPairing:
         def busy(user_id: str, code: str | None) -> None:
             raise PairingError(PairingFailure.RATE_LIMITED, everyone=True)
 
-        monkeypatch.setattr(app.extensions["sciatica_pairing"], "bind", busy)
+        monkeypatch.setattr(services_of(app).pairing, "bind", busy)
         turn = speaker.says("PairWatchIntent", code="482913")
         assert "busy" in turn.ssml
         assert "wrong" not in turn.ssml
@@ -56,7 +57,7 @@ class TestWatchPairing:
         assert turn.reprompt
 
     def test_unpair_revokes_the_watch(self, app: Flask, speaker: AlexaSimulator) -> None:
-        pairing = app.extensions["sciatica_pairing"]
+        pairing = services_of(app).pairing
         started = pairing.start()
         speaker.says("PairWatchIntent", code=started.user_code)
         token = pairing.exchange(started.device_code)

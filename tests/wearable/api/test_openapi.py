@@ -18,6 +18,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from schemathesis.generation import GenerationMode
 
+from sciatica_coach.app import services_of
 from shared.clock import ManualClock
 from shared.pairing.service import PairingService
 from shared.routine.coach import Coach
@@ -42,7 +43,7 @@ def fuzz_auth(watch: WatchActions, coach: Coach, app: Flask) -> dict[str, str]:
     """A paired watch's header, its run mid-routine and its face listening for a tuning,
     so that cue and tuning answers are full ones."""
     coach.apply(WATCH_USER, Event.START)
-    app.extensions["sciatica_tuning"].listen(WATCH_USER, coach.clock.now())
+    services_of(app).tuning.listen(WATCH_USER, coach.clock.now())
     return watch.auth
 
 

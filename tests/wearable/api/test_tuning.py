@@ -12,6 +12,7 @@ from flask import Flask
 from flask.testing import FlaskClient
 from werkzeug.test import TestResponse
 
+from sciatica_coach.app import services_of
 from shared.clock import ManualClock
 from shared.timing.script import SEPARATOR_MIN_S
 from shared.timing.tuning import LISTEN_FOR_S, MAX_SOUNDS, Tuning
@@ -39,12 +40,12 @@ def app_config(app_config: dict[str, Any]) -> dict[str, Any]:
 @pytest.fixture
 def tuning(app: Flask) -> Tuning:
     """The voice's side of the tuning: what the skill calls as it reads each part."""
-    return app.extensions["sciatica_tuning"]
+    return services_of(app).tuning
 
 
 @pytest.fixture
 def voices(app: Flask) -> Voices:
-    return app.extensions["sciatica_voices"]
+    return services_of(app).voices
 
 
 @pytest.fixture

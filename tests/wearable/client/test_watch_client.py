@@ -14,6 +14,7 @@ import queue
 import threading
 import time
 from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -22,11 +23,13 @@ import pytest
 import requests
 from flask import Flask
 
+from sciatica_coach.app import services_of
 from shared.pairing.protocol import DEVICE_CODE_GRANT, SLOW_DOWN_STEP_S
 from shared.pairing.service import PairingService
 from shared.routine.coach import Coach
 from shared.routine.cues import Cue
 from shared.routine.engine import Event
+from shared.services import put_services
 from skill.spoken_code import parse_spoken_code
 from tests.support.buzz import assert_buzzed_on_cue
 from tests.support.paths import REPO
@@ -318,10 +321,9 @@ def test_a_proxys_error_pages_while_polling_for_the_token_are_waited_out(
 def test_a_server_lost_while_waiting_for_the_token_is_reported_when_the_code_expires(
     live_app: Flask,
 ) -> None:
-    coach: Coach = live_app.extensions["sciatica_coach"]
-    live_app.extensions["sciatica_pairing"] = PairingService(
-        coach.store, coach.clock, interval_s=1, lifetime_s=2
-    )
+    coach = services_of(live_app).coach
+    short_lived = PairingService(coach.store, coach.clock, interval_s=1, lifetime_s=2)
+    put_services(live_app.extensions, replace(services_of(live_app), pairing=short_lived))
     server = LoopbackServer(live_app).start()
     watch = quick_retrying_watch(server.url)
     try:

@@ -15,7 +15,7 @@ import json
 import os
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -27,10 +27,12 @@ from flask import Flask
 
 from bench.espeak import Voice, speak
 from sciatica_coach import create_app
+from sciatica_coach.app import services_of
 from sciatica_coach.demo.demo_ca import DemoCA
 from sciatica_coach.demo.simulator import AlexaSimulator
 from sciatica_coach.recording import sounds
 from shared.pairing.service import PairingService
+from shared.services import put_services
 from shared.timing import VoiceProfile
 from shared.timing.fit import Take, fit_takes
 from shared.timing.script import CalibrationScript, Section
@@ -87,13 +89,10 @@ class Recording:
 @pytest.fixture(scope="module")
 def tuning_app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Flask]:
     tmp = tmp_path_factory.mktemp("face-tuning")
-    timing_total = (
-        create_app(
-            {"TESTING": True, "DATABASE": str(tmp / "probe.sqlite3"), "DEV_SKIP_VERIFY": True}
-        )
-        .extensions["sciatica_voices"]
-        .default.estimate(SCRIPT.ssml())
+    probe = create_app(
+        {"TESTING": True, "DATABASE": str(tmp / "probe.sqlite3"), "DEV_SKIP_VERIFY": True}
     )
+    timing_total = services_of(probe).voices.default.estimate(SCRIPT.ssml())
     app = create_app(
         {
             "TESTING": True,
@@ -105,8 +104,9 @@ def tuning_app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Flask]:
             "TUNING_SECTION_S": timing_total * 0.55,
         }
     )
-    coach = app.extensions["sciatica_coach"]
-    app.extensions["sciatica_pairing"] = PairingService(coach.store, coach.clock, interval_s=1)
+    coach = services_of(app).coach
+    quick_polls = PairingService(coach.store, coach.clock, interval_s=1)
+    put_services(app.extensions, replace(services_of(app), pairing=quick_polls))
     yield app
     coach.store.close()
 
@@ -123,7 +123,7 @@ def recording(tuning_app: Flask, tmp_path_factory: pytest.TempPathFactory) -> Re
     script, with "Alexa, next" after every reply but the last; then quiet."""
     require_espeak()
     tmp = tmp_path_factory.mktemp("face-tuning-audio")
-    tuning: Tuning = tuning_app.extensions["sciatica_tuning"]
+    tuning: Tuning = services_of(tuning_app).tuning
     timing = tuning.voices.timing_for(WATCH_USER)
     plan = SCRIPT.sections(timing.estimate, tuning.section_limit_s)
     assert len(plan) == 2, plan
@@ -209,8 +209,8 @@ def wait_until(true_s: float) -> None:
 def test_the_face_hears_the_speaker_read_the_script_and_tunes_the_users_buzz(
     microphone_browser: Any, server_url: str, tuning_app: Flask, recording: Recording
 ) -> None:
-    pairing: PairingService = tuning_app.extensions["sciatica_pairing"]
-    tuning: Tuning = tuning_app.extensions["sciatica_tuning"]
+    pairing: PairingService = services_of(tuning_app).pairing
+    tuning: Tuning = services_of(tuning_app).tuning
     page = open_face(microphone_browser, server_url, microphone=True)
     pair_face(page, pairing, WATCH_USER)
     sent: list[Any] = []
@@ -290,14 +290,14 @@ def test_the_face_hears_the_speaker_read_the_script_and_tunes_the_users_buzz(
 def test_a_face_refused_the_microphone_says_so_and_starts_nothing(
     microphone_browser: Any, server_url: str, tuning_app: Flask
 ) -> None:
-    pairing: PairingService = tuning_app.extensions["sciatica_pairing"]
+    pairing: PairingService = services_of(tuning_app).pairing
     page = open_face(microphone_browser, server_url, microphone=False)
     pair_face(page, pairing, "amzn1.ask.account.NO-MICROPHONE")
     page.locator("#tune").click()
     page.locator("#tune-start").click()
     page.wait_for_function("window.sciaticaWatch.tuning().phase === 'failed'")
     assert "can't use the microphone" in page.locator("#tune-status").inner_text()
-    tuning: Tuning = tuning_app.extensions["sciatica_tuning"]
+    tuning: Tuning = services_of(tuning_app).tuning
     assert tuning.state("amzn1.ask.account.NO-MICROPHONE", time.time()) is None
     page.locator("#tune-close").click()
     page.wait_for_function("document.getElementById('face').dataset.screen === 'routine'")
