@@ -42,14 +42,14 @@ from flask import Flask, jsonify
 from flask.typing import ResponseReturnValue
 
 from bench.support import (
+    HttpConnection,
     cpu_seconds,
     environ_without_settings,
     exchange,
     free_port,
+    http_request,
     machine,
     percentile,
-    raw_request,
-    read_response,
     start_serving,
     stop_server,
     worker_pid,
@@ -139,7 +139,7 @@ def start_server(tmp: Path) -> tuple[subprocess.Popen[bytes], int]:
 
 
 def _get(port: int, path: str, headers: dict[str, str] | None = None) -> tuple[int, dict, bytes]:
-    return asyncio.run(exchange(port, raw_request("GET", path, headers)))
+    return asyncio.run(exchange(port, http_request("GET", path, headers)))
 
 
 # -- one round --------------------------------------------------------------------------------
@@ -192,22 +192,22 @@ def python_round(
     port: int, path: str, headers: dict[str, str], expect: int, seconds: int, connections: int
 ) -> Round:
     """The fallback: `connections` keep-alive clients on asyncio, each sending back to back."""
-    request = raw_request("GET", path, headers)
+    request = http_request("GET", path, headers)
     latencies: list[float] = []
     errors = 0
 
     async def client(stop_at: float) -> None:
         nonlocal errors
-        reader, writer = await asyncio.open_connection("127.0.0.1", port)
+        connection = await HttpConnection.open(port)
         try:
             while time.perf_counter() < stop_at:
                 start = time.perf_counter()
-                writer.write(request)
-                status, _, _ = await read_response(reader)
+                connection.send(request)
+                status, _, _ = await connection.response()
                 latencies.append(time.perf_counter() - start)
                 errors += status != expect
         finally:
-            writer.close()
+            connection.close()
 
     async def run() -> float:
         start = time.perf_counter()

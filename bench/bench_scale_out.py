@@ -48,13 +48,13 @@ from pathlib import Path
 
 from bench.support import (
     BOOT_LIMIT_S,
+    HttpConnection,
     cpu_seconds,
     environ_without_settings,
     free_port,
+    http_request,
     machine,
     percentile,
-    raw_request,
-    read_response,
     start_logged,
     wait_until_serving,
 )
@@ -196,16 +196,16 @@ async def poll_burst(ports: list[int], tokens: list[str], total: int) -> float:
     async def connection(number: int) -> None:
         port = ports[number % len(ports)]
         auth = {"Authorization": f"Bearer {tokens[number % len(tokens)]}"}
-        reader, writer = await asyncio.open_connection("127.0.0.1", port)
+        connection = await HttpConnection.open(port)
         try:
             while remaining[0] > 0:
                 remaining[0] -= 1
-                writer.write(raw_request("GET", "/api/v1/cues", auth))
-                status, _, _ = await read_response(reader)
+                connection.send(http_request("GET", "/api/v1/cues", auth))
+                status, _, _ = await connection.response()
                 if status != 200:
                     raise RuntimeError(f"poll answered {status}")
         finally:
-            writer.close()
+            connection.close()
 
     start = time.perf_counter()
     await asyncio.gather(*(connection(number) for number in range(CONNECTIONS)))
@@ -245,24 +245,24 @@ async def wake_once(
     `while_parked`, if given, runs once the poll has parked and before the change is sent.
     """
     poll_auth = {"Authorization": f"Bearer {poll_token}"}
-    reader, writer = await asyncio.open_connection("127.0.0.1", poll_port)
-    act_reader, act_writer = await asyncio.open_connection("127.0.0.1", act_port)
+    poll = await HttpConnection.open(poll_port)
+    act = await HttpConnection.open(act_port)
     try:
-        writer.write(raw_request("GET", "/api/v1/cues", poll_auth))
-        _, headers, _ = await read_response(reader)
+        poll.send(http_request("GET", "/api/v1/cues", poll_auth))
+        _, headers, _ = await poll.response()
         waiting = {**poll_auth, "If-None-Match": headers["etag"]}
-        writer.write(raw_request("GET", f"/api/v1/cues?wait={POLL_WAIT_S}", waiting))
-        answered = asyncio.ensure_future(_timed_read(reader))
+        poll.send(http_request("GET", f"/api/v1/cues?wait={POLL_WAIT_S}", waiting))
+        answered = asyncio.ensure_future(_timed_read(poll))
         await asyncio.sleep(PARK_S)
         if while_parked is not None:
             await while_parked()
         if answered.done():
             raise RuntimeError("the long poll answered before anything changed")
         body = json.dumps({"action": "repeat"}).encode()
-        act = {"Authorization": f"Bearer {act_token}", "Content-Type": "application/json"}
+        act_headers = {"Authorization": f"Bearer {act_token}", "Content-Type": "application/json"}
         sent = time.perf_counter()
-        act_writer.write(raw_request("POST", "/api/v1/actions", act, body))
-        status, _, _ = await read_response(act_reader)
+        act.send(http_request("POST", "/api/v1/actions", act_headers, body))
+        status, _, _ = await act.response()
         if status != 200:
             raise RuntimeError(f"repeat answered {status}")
         poll_status, at = await asyncio.wait_for(answered, POLL_WAIT_S / 2)
@@ -270,12 +270,12 @@ async def wake_once(
             raise RuntimeError(f"the long poll answered {poll_status}")
         return (at - sent) * 1000
     finally:
-        writer.close()
-        act_writer.close()
+        poll.close()
+        act.close()
 
 
-async def _timed_read(reader: asyncio.StreamReader) -> tuple[int, float]:
-    status, _, _ = await read_response(reader)
+async def _timed_read(connection: HttpConnection) -> tuple[int, float]:
+    status, _, _ = await connection.response()
     return status, time.perf_counter()
 
 

@@ -47,15 +47,15 @@ from flask.typing import ResponseReturnValue
 from werkzeug.middleware.dispatcher import DispatcherMiddleware
 
 from bench.support import (
+    HttpConnection,
     cpu_seconds,
     environ_without_settings,
     exchange,
     free_port,
+    http_request,
     int_arg,
     machine,
     percentile,
-    raw_request,
-    read_response,
     start_serving,
     worker_pid,
 )
@@ -197,26 +197,26 @@ class Watch:
     async def run(self, port: int, gate: asyncio.Semaphore) -> None:
         auth = {"Authorization": f"Bearer {self.token}"}
         async with gate:
-            reader, writer = await asyncio.open_connection("127.0.0.1", port)
-            writer.write(raw_request("GET", "/api/v1/cues", auth))
-            status, headers, _ = await read_response(reader)
+            connection = await HttpConnection.open(port)
+            connection.send(http_request("GET", "/api/v1/cues", auth))
+            status, headers, _ = await connection.response()
         if status != 200:
             raise RuntimeError(f"first poll answered {status}")
         etag = headers["etag"]
         try:
             while True:
                 poll = {**auth, "If-None-Match": etag}
-                writer.write(raw_request("GET", f"/api/v1/cues?wait={POLL_WAIT_S}", poll))
-                await writer.drain()
+                connection.send(http_request("GET", f"/api/v1/cues?wait={POLL_WAIT_S}", poll))
+                await connection.drain()
                 self.waiting.set()
-                status, headers, _ = await read_response(reader)
+                status, headers, _ = await connection.response()
                 self.answers += 1
                 self.answered_at.append(time.perf_counter())
                 if status == 200:
                     etag = headers["etag"]
                     self.changed.set()
         finally:
-            writer.close()
+            connection.close()
 
 
 def pair_watches(db: Path, count: int) -> list[Watch]:
@@ -260,7 +260,7 @@ async def timed_healthz(port: int) -> float | None:
     """A /healthz round trip on a fresh connection, in ms; None if it takes too long."""
     start = time.perf_counter()
     try:
-        status, _, _ = await exchange(port, raw_request("GET", "/healthz"), HEALTHZ_TIMEOUT_S)
+        status, _, _ = await exchange(port, http_request("GET", "/healthz"), HEALTHZ_TIMEOUT_S)
     except (TimeoutError, OSError):
         return None
     if status != 200:
@@ -274,7 +274,7 @@ async def ramp(
     """Add watches level by level; at each, measure; stop early (saying why) if it stalls."""
     gate = asyncio.Semaphore(CONNECT_CONCURRENCY)
     tasks: list[asyncio.Task[None]] = []
-    await exchange(port, raw_request("GET", "/healthz"))
+    await exchange(port, http_request("GET", "/healthz"))
     baseline = rss_bytes(worker)
     results: list[Level] = []
     woken = 0
@@ -318,7 +318,7 @@ async def ramp(
             start = time.perf_counter()
             try:
                 async with asyncio.timeout(WAKE_TIMEOUT_S):
-                    await exchange(port, raw_request("POST", "/alexa", headers, body))
+                    await exchange(port, http_request("POST", "/alexa", headers, body))
                     await watch.changed.wait()
             except TimeoutError:
                 return (

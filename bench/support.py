@@ -1,4 +1,4 @@
-"""Plumbing the bench scripts share: loopback HTTP by hand, servers in their own session, figures.
+"""Plumbing the bench scripts share: loopback HTTP (h11), servers in their own session, figures.
 
 Not a bench itself: the scripts import it (`from bench.support import ...`) so that the
 way they talk to a server, start one and describe the machine is the same in every one.
@@ -16,7 +16,10 @@ import subprocess
 import sys
 import time
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
+
+import h11
 
 #: How long a server started here has to answer /healthz before it counts as failed.
 BOOT_LIMIT_S = 30.0
@@ -62,45 +65,103 @@ def int_arg(position: int, default: int) -> int:
     return int(sys.argv[position]) if len(sys.argv) > position else default
 
 
-# -- HTTP/1.1 by hand, so the client costs next to nothing -------------------------------------
+# -- HTTP/1.1 on loopback, written and read by h11 ---------------------------------------------
+
+#: How much one read off a connection asks for.
+READ_BYTES = 65536
 
 
-def raw_request(
+@dataclass(frozen=True, slots=True)
+class Request:
+    """One request as the benches send it: made once, sent as often as they like."""
+
+    method: str
+    path: str
+    headers: tuple[tuple[str, str], ...] = ()
+    body: bytes = b""
+
+
+def http_request(
     method: str, path: str, headers: Mapping[str, str] | None = None, body: bytes = b""
-) -> bytes:
-    """The bytes of one keep-alive HTTP/1.1 request to 127.0.0.1."""
-    lines = [f"{method} {path} HTTP/1.1", "Host: 127.0.0.1"]
-    lines += [f"{name}: {value}" for name, value in (headers or {}).items()]
+) -> Request:
+    """A request to 127.0.0.1; a body (and every POST) goes with a Content-Length."""
+    fields = [("Host", "127.0.0.1"), *(headers or {}).items()]
     if body or method == "POST":
-        lines.append(f"Content-Length: {len(body)}")
-    return ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1") + body
+        fields.append(("Content-Length", str(len(body))))
+    return Request(method, path, tuple(fields), body)
 
 
-async def read_response(reader: asyncio.StreamReader) -> tuple[int, dict[str, str], bytes]:
-    """One response off a keep-alive stream: status, lower-cased headers, body."""
-    status_line = await reader.readline()
-    if not status_line:
-        raise ConnectionError("closed by the server")
-    headers: dict[str, str] = {}
-    while (line := await reader.readline()) not in (b"\r\n", b""):
-        name, _, value = line.decode("latin-1").partition(":")
-        headers[name.strip().lower()] = value.strip()
-    length = int(headers.get("content-length", "0"))
-    body = await reader.readexactly(length) if length else b""
-    return int(status_line.split()[1]), headers, body
+class HttpConnection:
+    """One keep-alive HTTP/1.1 connection to 127.0.0.1, one request at a time, spoken by h11."""
+
+    def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        self._reader = reader
+        self._writer = writer
+        self._h11 = h11.Connection(h11.CLIENT)
+
+    @classmethod
+    async def open(cls, port: int) -> HttpConnection:
+        """Connect to 127.0.0.1:`port`."""
+        reader, writer = await asyncio.open_connection("127.0.0.1", port)
+        return cls(reader, writer)
+
+    def send(self, request: Request) -> None:
+        """Write `request`; the answer to the one before must have been read."""
+        if self._h11.states == {h11.CLIENT: h11.DONE, h11.SERVER: h11.DONE}:
+            self._h11.start_next_cycle()
+        events: list[h11.Event] = [
+            h11.Request(method=request.method, target=request.path, headers=request.headers)
+        ]
+        if request.body:
+            events.append(h11.Data(data=request.body))
+        events.append(h11.EndOfMessage())
+        try:
+            self._writer.write(b"".join(self._h11.send(event) or b"" for event in events))
+        except h11.LocalProtocolError as err:  # the server said it would close
+            raise ConnectionError(f"the connection cannot take another request: {err}") from err
+
+    async def drain(self) -> None:
+        """Wait until what was sent has left the buffer."""
+        await self._writer.drain()
+
+    async def response(self) -> tuple[int, dict[str, str], bytes]:
+        """The next response: status, lower-cased headers, body."""
+        status, headers, body = 0, {}, bytearray()
+        try:
+            while True:
+                event = self._h11.next_event()
+                if event is h11.NEED_DATA:
+                    self._h11.receive_data(await self._reader.read(READ_BYTES))
+                elif isinstance(event, h11.Response):
+                    status = event.status_code
+                    headers = {
+                        name.decode(): value.decode("latin-1") for name, value in event.headers
+                    }
+                elif isinstance(event, h11.Data):
+                    body += event.data
+                elif isinstance(event, h11.EndOfMessage):
+                    return status, headers, bytes(body)
+                elif isinstance(event, h11.ConnectionClosed):
+                    raise ConnectionError("closed by the server")
+                # An informational (1xx) response: the real one follows.
+        except h11.RemoteProtocolError as err:
+            raise ConnectionError(f"a broken response: {err}") from err
+
+    def close(self) -> None:
+        self._writer.close()
 
 
 async def exchange(
-    port: int, data: bytes, timeout: float = 10.0
+    port: int, request: Request, timeout: float = 10.0
 ) -> tuple[int, dict[str, str], bytes]:
     """One request on a fresh connection."""
-    reader, writer = await asyncio.wait_for(asyncio.open_connection("127.0.0.1", port), timeout)
+    connection = await asyncio.wait_for(HttpConnection.open(port), timeout)
     try:
-        writer.write(data)
-        await writer.drain()
-        return await asyncio.wait_for(read_response(reader), timeout)
+        connection.send(request)
+        await connection.drain()
+        return await asyncio.wait_for(connection.response(), timeout)
     finally:
-        writer.close()
+        connection.close()
 
 
 # -- servers in their own session ---------------------------------------------------------------
@@ -130,8 +191,8 @@ def start_logged(
 def answers_healthz(port: int) -> bool:
     """Whether a server on `port` answers GET /healthz with a 200 within a second."""
     try:
-        status, _, _ = asyncio.run(exchange(port, raw_request("GET", "/healthz"), 1))
-    except (OSError, TimeoutError, asyncio.IncompleteReadError):
+        status, _, _ = asyncio.run(exchange(port, http_request("GET", "/healthz"), 1))
+    except (OSError, TimeoutError):
         return False
     return status == 200
 

@@ -11,10 +11,15 @@ every node.
 Pub/sub does not queue: a message sent while the subscriber is away is lost, so whenever the
 subscription drops or comes back, every local waiter is woken to read the store again; the
 long poll sees that the notifier is listening again and goes back to trusting it
-(wearable/api/long_poll.py). Waits are the same as LocalNotifier's (wait_room.py): state is
-kept only for users with a wait in progress, and a wait wakes for a change published after
-it began, newer than what its caller saw. Users appear only as SHA-256 tags. Like the store,
-this module imports redis-py only once a client exists.
+(wearable/api/long_poll.py). The subscriber comes back through redis-py's own Retry, for ever,
+with doubling jittered delays (RECONNECT_MIN_S to RECONNECT_MAX_S) that start again from the
+shortest once a subscription was up. close() wakes every waiter and makes later waits
+answer at once straight away; a subscriber in a backoff wait at that moment (Redis is
+unreachable) ends when that wait does, at most RECONNECT_MAX_S later. Waits are the same as
+LocalNotifier's (wait_room.py): state is kept only for users with a wait in progress,
+and a wait wakes for a change published after it began, newer than what its caller saw.
+Users appear only as SHA-256 tags. Like the store, this module imports redis-py only once a
+client exists.
 """
 
 from __future__ import annotations
@@ -22,7 +27,6 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
-import random
 import secrets
 import threading
 import time
@@ -49,11 +53,16 @@ log = logging.getLogger(__name__)
 
 #: The longest one read on the subscription blocks, so a stop is noticed this soon.
 LISTEN_S = 1.0
-#: Reconnect delays after the subscription fails: doubling, with jitter, up to the maximum.
+#: Reconnect delays after the subscription fails: doubling, with jitter, up to the maximum
+#: (redis-py's Retry with EqualJitterBackoff: each delay between half and all of the step).
 RECONNECT_MIN_S = 0.1
 RECONNECT_MAX_S = 5.0
 #: How long a wait lets the subscription come up before giving the caller a re-read instead.
 SUBSCRIBE_GRACE_S = 2.0
+
+
+class _Stopped(Exception):
+    """Ends the subscriber's Retry loop when the notifier is closed."""
 
 
 def channel_for(prefix: str) -> str:
@@ -225,44 +234,74 @@ class RedisNotifier:
         return pubsub
 
     def _listen(self) -> None:
-        backoff = RECONNECT_MIN_S
-        while not self._stop.is_set():
-            pubsub = None
-            try:
-                pubsub = self._pubsub()
-                checked = time.monotonic()
-                while not self._stop.is_set():
-                    if self._master.active and time.monotonic() - checked >= MASTER_CHECK_S:
-                        checked = time.monotonic()
-                        self._check_master(pubsub)
-                    message = pubsub.get_message(timeout=LISTEN_S)
-                    if message is None:
-                        continue
-                    kind = message["type"]
-                    if kind in ("subscribe", "ssubscribe"):
-                        # redis-py may also reconnect and resubscribe on its own: same thing.
-                        self._on_subscribed()
-                        backoff = RECONNECT_MIN_S
-                    elif kind in ("message", "smessage"):
-                        self._relay(message["data"])
-                    elif kind == "sunsubscribe":
-                        # The channel's slot moved to another shard: follow it there.
-                        raise ConnectionError("the change channel moved to another shard")
-            except self._failures as exc:
-                if not self._stop.is_set():
-                    log.warning("change subscription lost (%s); retrying in %.1f s", exc, backoff)
-            except Exception:
-                if not self._stop.is_set():
-                    log.exception("change subscriber failed; retrying in %.1f s", backoff)
-            finally:
-                self._on_lost()
-                if pubsub is not None:
-                    with contextlib.suppress(*self._failures):
-                        pubsub.close()
-            self._stop.wait(backoff * random.uniform(0.5, 1.0))
-            backoff = min(backoff * 2, RECONNECT_MAX_S)
-        if self._owns_client:
-            self.client.close()
+        from redis.backoff import EqualJitterBackoff  # deferred: see the module docstring
+        from redis.retry import Retry
+
+        # Retry asks the backoff for failure 1 first: base * 2 is RECONNECT_MIN_S.
+        backoff = EqualJitterBackoff(cap=RECONNECT_MAX_S, base=RECONNECT_MIN_S / 2)
+        retry = Retry(backoff, -1, supported_errors=(Exception,))  # for ever, until close()
+        try:
+            while not self._stop.is_set():
+                # One run of failures per subscription (Retry counts them per call), so
+                # delays start again from the shortest once it was up.
+                retry.call_with_retry(self._subscription, self._on_failure)
+                # It was up and is lost: wait as after a first failure before the next run.
+                self._stop.wait(backoff.compute(1))
+        except _Stopped:
+            pass
+        finally:
+            if self._owns_client:
+                self.client.close()
+
+    def _subscription(self) -> None:
+        """Subscribe and relay until stopped or the subscription, once up, is lost.
+
+        Failures before it is up are raised for the Retry to back off; losing it after it
+        was up returns, so the next subscription's failures are counted afresh.
+        """
+        if self._stop.is_set():
+            return
+        pubsub = None
+        heard = False
+        try:
+            pubsub = self._pubsub()
+            checked = time.monotonic()
+            while not self._stop.is_set():
+                if self._master.active and time.monotonic() - checked >= MASTER_CHECK_S:
+                    checked = time.monotonic()
+                    self._check_master(pubsub)
+                message = pubsub.get_message(timeout=LISTEN_S)
+                if message is None:
+                    continue
+                kind = message["type"]
+                if kind in ("subscribe", "ssubscribe"):
+                    # redis-py may also reconnect and resubscribe on its own: same thing.
+                    self._on_subscribed()
+                    heard = True
+                elif kind in ("message", "smessage"):
+                    self._relay(message["data"])
+                elif kind == "sunsubscribe":
+                    # The channel's slot moved to another shard: follow it there.
+                    raise ConnectionError("the change channel moved to another shard")
+        except self._failures as exc:
+            if not heard:
+                raise
+            if not self._stop.is_set():
+                log.warning("change subscription lost (%s); subscribing again", exc)
+        finally:
+            self._on_lost()
+            if pubsub is not None:
+                with contextlib.suppress(*self._failures):
+                    pubsub.close()
+
+    def _on_failure(self, exc: Exception) -> None:
+        """Called by the Retry before it waits: say why, or end the loop if closed."""
+        if self._stop.is_set():
+            raise _Stopped from exc
+        if isinstance(exc, self._failures):
+            log.warning("change subscription failed (%s); retrying with backoff", exc)
+        else:
+            log.error("change subscriber failed; retrying with backoff", exc_info=exc)
 
     def _check_master(self, pubsub: Any) -> None:
         """Behind Sentinel: leave a subscription on a server that is no longer the master.
