@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
+from typing import Any
 
 from ..clock import Clock
 from ..notify.base import FORGOTTEN, ChangeNotifier
@@ -12,6 +13,7 @@ from ..stores.base import CompletedRun, RetriesExhausted, Store, UserRecord, Ver
 from ..user_ref import user_ref
 from .definition import Routine
 from .engine import Event, LeadIn, RoutineEngine, RunState, RunView, Status, Transition
+from .settings import Settings, SettingsError
 
 log = logging.getLogger(__name__)
 
@@ -51,6 +53,29 @@ class Coach:
 
     def mark_safety_heard(self, user_id: str) -> None:
         self.store.mark_safety_heard(user_id, self.clock.now())
+
+    def settings(self, user_id: str) -> Settings:
+        """The person's own settings; the defaults if none are kept or the record is damaged.
+
+        A damaged record must not stop a routine: it reads as the defaults (logged), and the
+        next change replaces it.
+        """
+        raw = self.store.load_settings(user_id)
+        try:
+            return Settings.loads(raw)
+        except SettingsError as exc:
+            log.warning(
+                "settings of user %s cannot be read (%s); using the defaults",
+                user_ref(user_id),
+                exc,
+            )
+            return Settings()
+
+    def change_settings(self, user_id: str, **changes: Any) -> Settings:
+        """Check and keep a change to the person's settings; SettingsError names a wrong one."""
+        settings = self.settings(user_id).changed(**changes)
+        self.store.save_settings(user_id, settings.dumps(), self.clock.now())
+        return settings
 
     def apply(self, user_id: str, event: Event, lead_in: LeadIn = None) -> Outcome:
         """Apply an event with compare-and-set, retrying if another writer got there first."""

@@ -133,6 +133,14 @@ class Store(Protocol):
         """Keep `voice` as the user's settings, replacing what was there."""
         ...
 
+    def load_settings(self, user_id: str) -> str | None:
+        """The user's own settings as JSON (shared/routine/settings.py), None if never set."""
+        ...
+
+    def save_settings(self, user_id: str, settings: str, now: float) -> None:
+        """Keep `settings` (JSON) as the user's own, replacing what was there."""
+        ...
+
     def load_run(self, user_id: str) -> RunState | None: ...
 
     def save_run(
@@ -155,7 +163,7 @@ class Store(Protocol):
     def delete_user(self, user_id: str) -> None:
         """Forget everything about a user (the skill was disabled).
 
-        Their run, history, voice settings, watches, pairings bound to them, and their own
+        Their run, history, settings, voice settings, watches, pairings bound to them, and their own
         rate-limit counters (those scoped by counter_scopes(user_id)).
         """
         ...

@@ -11,8 +11,10 @@ command on a real server to hold it to that). Key layout (prefix `sciatica:` by 
 T is the first 32 hex digits of SHA-256 of the user id, so no key names a person):
 
     {u:T}:user  {u:T}:run  {u:T}:history  {u:T}:history:order  {u:T}:devices
+    {u:T}:voice  {u:T}:settings
                         one user's keys: one hash tag, so one slot; `devices` is the set of
-                        the token hashes of the user's watches
+                        the token hashes of the user's watches, `settings` their own settings'
+                        JSON
     token:<token hash>  a paired watch (its user's tag and id, when it was paired and last
                         seen): a request carries only its token, so one GET finds it
     {pair}:pairings  {pair}:codes  {pair}:expiry  {pair}:unbound  {pair}:bound
@@ -166,7 +168,7 @@ class RedisStore:
     def user_keys(self, user_id: str) -> dict[str, str]:
         """The names of one user's keys, all in the slot of their hash tag."""
         slot = f"{self.prefix}{{u:{user_tag(user_id)}}}:"
-        names = ("user", "run", "history", "history:order", "devices", "voice")
+        names = ("user", "run", "history", "history:order", "devices", "voice", "settings")
         return {name: slot + name for name in names}
 
     def pairing_keys(self) -> list[str]:
@@ -217,6 +219,12 @@ class RedisStore:
                 fields["tuning"] = voice.tuning
             pipe.hset(key, mapping=fields)
             pipe.execute()
+
+    def load_settings(self, user_id: str) -> str | None:
+        return self.client.get(self.user_keys(user_id)["settings"])
+
+    def save_settings(self, user_id: str, settings: str, now: float) -> None:
+        self.client.set(self.user_keys(user_id)["settings"], settings)
 
     def delete_user(self, user_id: str) -> None:
         """Forget a user, one slot at a time: pairings, watches, their own keys, counters.

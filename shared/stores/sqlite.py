@@ -96,6 +96,10 @@ MIGRATIONS: tuple[str, ...] = (
     """
     ALTER TABLE voices ADD COLUMN tuning TEXT;
     """,
+    # 5: a person's own settings (hold length, holds per side, ...), as JSON.
+    """
+    ALTER TABLE users ADD COLUMN settings TEXT;
+    """,
 )
 SCHEMA_VERSION = len(MIGRATIONS)
 
@@ -247,6 +251,17 @@ class SQLiteStore:
                 " updated_at = excluded.updated_at",
                 (user_id, voice.profile, voice.offset_s, voice.tuning, now),
             )
+
+    def load_settings(self, user_id: str) -> str | None:
+        row = self._fetchone("SELECT settings FROM users WHERE user_id = ?", (user_id,))
+        return row[0] if row else None
+
+    def save_settings(self, user_id: str, settings: str, now: float) -> None:
+        with self._write() as conn:
+            conn.execute(
+                "INSERT OR IGNORE INTO users (user_id, created_at) VALUES (?, ?)", (user_id, now)
+            )
+            conn.execute("UPDATE users SET settings = ? WHERE user_id = ?", (settings, user_id))
 
     def delete_user(self, user_id: str) -> None:
         with self._write() as conn:

@@ -1,2 +1,2 @@
--- KEYS: user, run, history, history:order, devices, voice.
+-- KEYS: user, run, history, history:order, devices, voice, settings.
 redis.call('DEL', unpack(KEYS))

@@ -16,13 +16,16 @@ from shared.clock import ManualClock
 from shared.notify.local import LocalNotifier
 from shared.notify.wait_room import WaitRoom
 from shared.routine.coach import CAS_ATTEMPTS, Coach
+from shared.routine.definition import Side
 from shared.routine.engine import Event, IllegalEvent, Phase, RoutineEngine, RunState
+from shared.routine.settings import Settings, SettingsError
 from shared.stores.base import CompletedRun, RetriesExhausted, VersionConflict, user_ref
 from shared.stores.sqlite import SQLiteStore
 from tests.support.paths import REPO as ROOT
 from tests.support.stores import damage_run
 
 USER = "amzn1.ask.account.COACH-TEST"
+OTHER = "amzn1.ask.account.COACH-OTHER"
 LEAD_IN = 4.0
 
 
@@ -394,3 +397,40 @@ def test_a_run_that_no_longer_decodes_does_not_lock_its_user_out(
     started = coach.apply("alice", Event.START)
     assert started.view.phase is Phase.ANNOUNCING
     assert started.view.step_index == 0
+
+
+# -- the person's own settings -----------------------------------------------------------------
+
+
+def test_a_person_without_settings_gets_the_defaults(coach: Coach) -> None:
+    assert coach.settings(USER) == Settings()
+
+
+def test_a_settings_change_is_kept_and_the_rest_stays(coach: Coach) -> None:
+    coach.change_settings(USER, hold_seconds=45)
+    changed = coach.change_settings(USER, first_side="right")
+    assert changed == Settings(hold_seconds=45, first_side=Side.RIGHT)
+    assert coach.settings(USER) == changed
+    assert coach.settings(OTHER) == Settings()
+
+
+def test_a_wrong_change_keeps_what_was_there(coach: Coach) -> None:
+    coach.change_settings(USER, hold_seconds=45)
+    with pytest.raises(SettingsError, match="hold_seconds"):
+        coach.change_settings(USER, hold_seconds=90)
+    assert coach.settings(USER) == Settings(hold_seconds=45)
+
+
+def test_damaged_settings_read_as_the_defaults_until_changed(
+    coach: Coach, caplog: pytest.LogCaptureFixture
+) -> None:
+    coach.store.save_settings(USER, '{"hold_seconds": 5}', 0.0)
+    assert coach.settings(USER) == Settings()
+    assert "cannot be read" in caplog.text
+    assert coach.change_settings(USER, holds_per_side=2) == Settings(holds_per_side=2)
+
+
+def test_forgetting_a_person_forgets_their_settings(coach: Coach) -> None:
+    coach.change_settings(USER, hold_seconds=45)
+    coach.forget(USER)
+    assert coach.store.load_settings(USER) is None

@@ -150,6 +150,31 @@ def test_saving_voice_settings_introduces_an_unknown_user_without_losing_them(
     assert any_store.load_voice(ALICE).offset_s == 0.2
 
 
+def test_a_user_without_settings_has_none_kept(any_store: AnyStore) -> None:
+    assert any_store.load_settings(ALICE) is None
+    any_store.ensure_user(ALICE, NOW)
+    assert any_store.load_settings(ALICE) is None
+
+
+def test_settings_come_back_as_saved_and_are_replaced_whole(any_store: AnyStore) -> None:
+    any_store.save_settings(ALICE, '{"hold_seconds":45}', NOW)  # even for a user not met yet
+    assert any_store.load_settings(ALICE) == '{"hold_seconds":45}'
+    any_store.save_settings(ALICE, '{"holds_per_side":2}', NOW + 1)
+    assert any_store.load_settings(ALICE) == '{"holds_per_side":2}'
+    assert any_store.load_settings(BOB) is None
+
+
+def test_saving_settings_keeps_the_rest_of_the_user(any_store: AnyStore) -> None:
+    any_store.ensure_user(ALICE, NOW)
+    any_store.mark_safety_heard(ALICE, NOW + 1)
+    any_store.save_run(ALICE, a_run(), None)
+    any_store.save_settings(ALICE, "{}", NOW + 2)
+    user = any_store.get_user(ALICE)
+    assert user is not None
+    assert (user.created_at, user.safety_heard_at) == (NOW, NOW + 1)
+    assert any_store.load_run(ALICE) == a_run()
+
+
 def test_a_run_comes_back_exactly_as_saved(any_store: AnyStore) -> None:
     run = a_run(paused_at=NOW + 70.987654321)
     any_store.save_run(ALICE, run, None)
@@ -310,6 +335,7 @@ def test_deleting_a_user_forgets_all_of_theirs_and_nothing_of_anyone_else(
         complete(any_store, user, finished(f"run-{who}", NOW))
         paired(any_store, user, f"token-{who}", f"device-{who}", f"code-{who}")
         any_store.save_voice(user, UserVoice(f'{{"voice": "{who}"}}', 0.3), NOW)
+        any_store.save_settings(user, f'{{"who": "{who}"}}', NOW)
         any_store.add_pairing(a_pairing(f"bound-{who}", f"bound-code-{who}"))
         any_store.bind_pairing(f"bound-code-{who}", user, NOW + 1)
         any_store.add_pairing(a_pairing(f"denied-{who}", f"denied-code-{who}"))
@@ -323,6 +349,7 @@ def test_deleting_a_user_forgets_all_of_theirs_and_nothing_of_anyone_else(
     assert any_store.load_run(ALICE) is None
     assert any_store.history(ALICE) == []
     assert any_store.load_voice(ALICE) == UserVoice()
+    assert any_store.load_settings(ALICE) is None
     assert any_store.device("token-a") is None
     assert any_store.pairing("bound-a") is None
     assert any_store.pairing("denied-a") is None
@@ -331,6 +358,7 @@ def test_deleting_a_user_forgets_all_of_theirs_and_nothing_of_anyone_else(
     assert any_store.load_run(BOB) is not None
     assert len(any_store.history(BOB)) == 1
     assert any_store.load_voice(BOB) == UserVoice('{"voice": "b"}', 0.3)
+    assert any_store.load_settings(BOB) == '{"who": "b"}'
     assert any_store.device("token-b") is not None
     assert any_store.pairing("bound-b") is not None
     assert any_store.pairing("nobody's") is not None
