@@ -6,11 +6,12 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from shared.routine.coach import Coach, Outcome
-from shared.routine.engine import Announcement, Event, Phase, RunView
+from shared.routine.engine import Announcement, Event, Phase, RunView, Said
 from shared.timing import SpeechTiming
 from shared.timing.voices import Voices
 
 from . import speech
+from .hands_free import Reply, hands_free_reply
 
 #: Words said before an announced step: fixed, or chosen from the announcement.
 Intro = str | Callable[[Announcement], str]
@@ -18,10 +19,15 @@ Intro = str | Callable[[Announcement], str]
 
 @dataclass(frozen=True, slots=True)
 class Narration:
-    """The core's outcome plus the step speech it was timed against (None: nothing announced)."""
+    """The core's outcome plus the speech it was timed against (None: nothing announced).
+
+    `words` is the announced step's; hands-free, `reply` is the whole reply it begins, the
+    steps after it included (and the reprompt that carries the routine on).
+    """
 
     outcome: Outcome
     words: speech.StepSpeech | None
+    reply: Reply | None = None
 
     @property
     def view(self) -> RunView:
@@ -44,13 +50,24 @@ class Narrator:
     ) -> speech.StepSpeech:
         resumed = announcement.resumed_hold_s is not None
         return speech.step_speech(
-            self.coach.routine,
+            announcement.routine or self.coach.routine,
             announcement.step_index,
             intro=intro(announcement) if callable(intro) else intro,
             hold_seconds=announcement.resumed_hold_s,
             resumed=resumed,
             break_for_silence=timing.break_for_silence,
+            hands_free=announcement.hands_free,
         )
+
+    def reply_for(
+        self, announcement: Announcement, timing: SpeechTiming, intro: Intro = ""
+    ) -> Reply | None:
+        """Hands-free, the whole reply an announcement begins; None when it waits for next."""
+        if not announcement.hands_free:
+            return None
+        words = self.words_for(announcement, timing, intro)
+        routine = announcement.routine or self.coach.routine
+        return hands_free_reply(routine, words, announcement.step_index, timing)
 
     def apply(self, user_id: str, event: Event, intro: Intro = "") -> Narration:
         """Apply `event`; an announced step's hold starts when its lead-in is estimated to end.
@@ -60,13 +77,18 @@ class Narrator:
         """
         timing = self.voices.timing_for(user_id)
 
-        def lead_in(announcement: Announcement) -> float:
+        def lead_in(announcement: Announcement) -> float | tuple[Said, ...]:
+            reply = self.reply_for(announcement, timing, intro)
+            if reply is not None:
+                return reply.said
             return timing.estimate(self.words_for(announcement, timing, intro).lead_in)
 
         outcome = self.coach.apply(user_id, event, lead_in)
         announcement = outcome.transition.announcement
-        words = None if announcement is None else self.words_for(announcement, timing, intro)
-        return Narration(outcome, words)
+        if announcement is None:
+            return Narration(outcome, None)
+        words = self.words_for(announcement, timing, intro)
+        return Narration(outcome, words, self.reply_for(announcement, timing, intro))
 
     def rest_of_hold(self, user_id: str, view: RunView, said: str) -> str:
         """Words plus silence up to the hold's end, so an interrupted hold still ends aloud.
@@ -79,5 +101,5 @@ class Narrator:
         timing = self.voices.timing_for(user_id)
         spoken = timing.estimate(speech.wrap(said))
         silence = timing.break_for_silence(max(0.0, view.hold.end - view.now - spoken), said)
-        words = speech.step_speech(self.coach.routine, view.step_index)
+        words = speech.step_speech(view.routine or self.coach.routine, view.step_index)
         return speech.wrap(said, speech.silence_ssml(silence), words.after)

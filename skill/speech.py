@@ -44,6 +44,11 @@ PHRASES: dict[str, str] = {
     "start_cue": "Starting now.",
     "time_up_switch": "Time's up. Switch sides.",
     "time_up": "Time's up. Nicely done.",
+    # Hands-free: the voice goes on by itself, so it says where to go instead of "say next".
+    "time_up_other_side": "Time's up. Over to your {side} side.",
+    "time_up_once_more": "Time's up. Rest a moment, then once more.",
+    "hold_again": "Hold {repeat} of {repeats}, just like the last one.",
+    "rest_prompt": "Say next when you're ready for the rest of the routine.",
     "next_prompt": "Say next when you're ready.",
     "next_reprompt": "Whenever you're ready, say next. Or say repeat to hear that step again.",
     "routine_done": "You've finished the whole routine. See you next time.",
@@ -141,16 +146,20 @@ def duration_words(seconds: float) -> str:
 
 @dataclass(frozen=True, slots=True)
 class StepSpeech:
-    """A step's speech split where the hold begins, so its start can be timed exactly."""
+    """A step's speech split where the hold begins, so its start can be timed exactly.
+
+    `settle` is the quiet after it, hands-free, for getting into the next step's position.
+    """
 
     lead_in: str
     hold: str
     after: str
     ends_session: bool
+    settle: str = ""
 
     @property
     def ssml(self) -> str:
-        return wrap(self.lead_in, self.hold, self.after)
+        return wrap(self.lead_in, self.hold, self.after, self.settle)
 
 
 def _same_length(seconds: float, after: str = "") -> float:
@@ -165,6 +174,7 @@ def step_speech(
     hold_seconds: float | None = None,
     resumed: bool = False,
     break_for_silence: Callable[[float, str], float] = _same_length,
+    hands_free: bool = False,
 ) -> StepSpeech:
     """The words for step `index`: heading, instruction, the hold as silence, the spoken end.
 
@@ -172,31 +182,53 @@ def step_speech(
     A hold's last piece is the same short cue every time, so the moment it ends (the hold's
     start) follows from a measured text. `break_for_silence` writes the hold's silence for
     the voice that says it: a voice that draws out a break gets a shorter one, so "Time's
-    up" starts as the hold ends.
+    up" starts as the hold ends. `hands_free` ends the step with where to go next and a
+    quiet to get there (the next step's settle time), instead of "say next".
     """
     step = routine.step(index)
     heading = say("step_heading", number=index + 1, count=len(routine), title=step.title)
     lead = [intro] if intro else []
     if resumed and step.hold is not None:
-        seconds = step.hold.seconds if hold_seconds is None else hold_seconds
         lead += [say("hold_resume"), say("start_cue")]
+    elif step.repeat > 1:  # the instruction was just heard: a short line will do
+        lead += [heading, say("hold_again", repeat=step.repeat, repeats=step.repeats)]
     else:
         lead += [heading, step.say]
     last = index >= routine.last_index
-    if step.hold is None:
-        after = say("routine_done") if last else say("next_prompt")
-        return StepSpeech(PIECE_BREAK.join(lead), "", after, ends_session=last)
-    seconds = step.hold.seconds if hold_seconds is None else hold_seconds
-    if not resumed:
-        lead += [say("hold_start", seconds=f"{seconds:g}"), say("start_cue")]
-    after = time_up(routine, index) + " " + (say("routine_done") if last else say("next_prompt"))
-    silence = silence_ssml(break_for_silence(seconds, lead[-1]))
-    return StepSpeech(PIECE_BREAK.join(lead), silence, after, ends_session=last)
+    if step.hold is not None:
+        seconds = step.hold.seconds if hold_seconds is None else hold_seconds
+        if not resumed:
+            lead += [say("hold_start", seconds=f"{seconds:g}"), say("start_cue")]
+        hold = silence_ssml(break_for_silence(seconds, lead[-1]))
+        ending = time_up(routine, index, hands_free=hands_free)
+    else:
+        hold, ending = "", ""
+    if last:
+        after = " ".join(p for p in (ending, say("routine_done")) if p)
+        return StepSpeech(PIECE_BREAK.join(lead), hold, after, ends_session=True)
+    if not hands_free:
+        after = " ".join(p for p in (ending, say("next_prompt")) if p)
+        return StepSpeech(PIECE_BREAK.join(lead), hold, after, ends_session=False)
+    settle = routine.step(index + 1).settle_seconds
+    said_last = ending or lead[-1]
+    quiet = silence_ssml(break_for_silence(settle, said_last)) if settle > 0 else ""
+    return StepSpeech(PIECE_BREAK.join(lead), hold, ending, ends_session=False, settle=quiet)
 
 
-def time_up(routine: Routine, index: int) -> str:
-    """What is said as step `index`'s hold ends: its first sound is the hold-end buzz."""
-    return say("time_up_switch") if _switches_side(routine, index) else say("time_up")
+def time_up(routine: Routine, index: int, *, hands_free: bool = False) -> str:
+    """What is said as step `index`'s hold ends: its first sound is the hold-end buzz.
+
+    Hands-free, it also says where to go, since nobody will say next.
+    """
+    if not hands_free:
+        return say("time_up_switch") if _switches_side(routine, index) else say("time_up")
+    if index < routine.last_index:
+        there = routine.step(index + 1)
+        if _switches_side(routine, index) and there.side is not None:
+            return say("time_up_other_side", side=there.side.value)
+        if there.exercise == routine.step(index).exercise and there.repeat > 1:
+            return say("time_up_once_more")
+    return say("time_up")
 
 
 def _switches_side(routine: Routine, index: int) -> bool:

@@ -19,6 +19,8 @@ log = logging.getLogger(__name__)
 
 #: How often a write is retried after losing a compare-and-set race.
 CAS_ATTEMPTS = 8
+#: Events that may begin a new run, planned from the person's settings.
+_STARTS = frozenset({Event.START, Event.START_OVER})
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,19 +74,46 @@ class Coach:
             return Settings()
 
     def change_settings(self, user_id: str, **changes: Any) -> Settings:
-        """Check and keep a change to the person's settings; SettingsError names a wrong one."""
+        """Check and keep a change to the person's settings; SettingsError names a wrong one.
+
+        A run under way takes them from the next step no reply has said yet (its watches
+        are woken, so they show the new plan at once).
+        """
         settings = self.settings(user_id).changed(**changes)
         self.store.save_settings(user_id, settings.dumps(), self.clock.now())
+        self._replan(user_id, settings)
         return settings
+
+    def _replan(self, user_id: str, settings: Settings) -> None:
+        last: VersionConflict | None = None
+        for _ in range(CAS_ATTEMPTS):
+            stored = self.store.load_run(user_id)
+            if stored is None:
+                return
+            settled = self.engine.settle(stored, self.clock.now())
+            replanned = self.engine.replan(settled, settings)
+            if replanned is stored:
+                return
+            if replanned is settled:  # nothing to re-plan, but the run had settled
+                replanned = settled
+            try:
+                self._save(user_id, stored, replanned, settled)
+            except VersionConflict as conflict:
+                last = conflict
+                continue
+            return
+        raise RetriesExhausted(user_id, CAS_ATTEMPTS, last)
 
     def apply(self, user_id: str, event: Event, lead_in: LeadIn = None) -> Outcome:
         """Apply an event with compare-and-set, retrying if another writer got there first."""
         last: VersionConflict | None = None
+        # Only a run that starts now is planned from the person's settings.
+        settings = self.settings(user_id) if event in _STARTS else None
         for attempt in range(CAS_ATTEMPTS):
             stored = self.store.load_run(user_id)
             state = stored or self.engine.new_state()
             now = self.clock.now()
-            transition = self.engine.apply(state, event, now, lead_in)
+            transition = self.engine.apply(state, event, now, lead_in, settings)
             if transition.changed:
                 try:
                     # A run that ran past its end is settled first; keep it in history even

@@ -36,11 +36,14 @@ class Cue:
         }
 
 
-def hold_cues(step_index: int, start: float, end: float, side: str | None) -> list[Cue]:
-    """Cues of one hold window; the warning is left out when the hold is too short for it."""
+def hold_cues(
+    step_index: int, start: float, end: float, side: str | None, *, warning: bool = True
+) -> list[Cue]:
+    """Cues of one hold window; the warning is left out when the hold is too short for it,
+    or when the person turned it off."""
     cues = [Cue(start, CueKind.HOLD_START, step_index, side)]
     warning_at = end - WARNING_LEAD_S
-    if warning_at > start:
+    if warning and warning_at > start:
         cues.append(Cue(warning_at, CueKind.HOLD_WARNING, step_index, side))
     cues.append(Cue(end, CueKind.HOLD_END, step_index, side))
     return cues

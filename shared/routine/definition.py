@@ -13,8 +13,11 @@ The file format (TOML shown; a JSON file has the same keys and must be UTF-8, as
     title = "Sciatic stretch, {side} side"
     say = "Now the {side} side. ..."
     hold = { seconds = 30, side = "both" }  # optional; both keys optional
+    settle_seconds = 5                      # optional: see below
 
-A step without `hold` is spoken, then waits for "next". A hold's `side` is one of:
+A step without `hold` is spoken, then waits for "next". When the voice carries on by itself
+(a person's hands-free flow), it gives `settle_seconds` of quiet before each of the step's
+holds, to get into position (DEFAULT_SETTLE_SECONDS if not given). A hold's `side` is one of:
 
 - "both", the default: the step becomes one step per side, `first_side` first, with the id
   suffixed "-left" / "-right" (the suffixed id must still fit in 63 characters);
@@ -35,14 +38,17 @@ import json
 import re
 import tomllib
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from enum import StrEnum
 from importlib import resources
 from pathlib import Path
 from typing import Any
 
 DEFAULT_HOLD_SECONDS = 30.0
+DEFAULT_SETTLE_SECONDS = 5.0
 DEFAULT_ROUTINE = "sciatica.toml"
+#: Between a step's id and which of its holds a step is ("stretch-left#2"): ids have no "#".
+REPEAT_MARK = "#"
 
 _MAX_ID = 63
 _ID_RE = re.compile(rf"^[a-z0-9][a-z0-9-]{{0,{_MAX_ID - 1}}}$")
@@ -55,6 +61,7 @@ _PLACEHOLDERS = {"{side}": "side", "{other_side}": "other_side"}
 #: A hold's side in a file: a Side, or "none" for a hold on neither side in particular.
 NO_SIDE = "none"
 _MAX_HOLD_SECONDS = 600.0
+_MAX_SETTLE_SECONDS = 60.0
 _MAX_TEXT = 2000
 
 
@@ -101,6 +108,12 @@ class Step:
     say: str
     hold: Hold | None = None
     exercise: str = ""
+    #: Which of this side's holds this step is, and how many the side gets (a person may
+    #: ask for up to three holds a side).
+    repeat: int = 1
+    repeats: int = 1
+    #: Quiet before the step when the voice carries on by itself, to get into position.
+    settle_seconds: float = DEFAULT_SETTLE_SECONDS
 
     def __post_init__(self) -> None:
         if not self.exercise:  # a step made by hand is an exercise of its own
@@ -112,13 +125,35 @@ class Step:
 
 
 @dataclass(frozen=True, slots=True)
+class Exercise:
+    """One entry of the routine file: its step on each side it is done on, first side first.
+
+    `both` says the file asked for both sides, so a person's own first side may reorder them.
+    """
+
+    id: str
+    sides: tuple[Step, ...]
+    both: bool = False
+
+
+@dataclass(frozen=True, slots=True)
 class Routine:
-    """An ordered list of steps plus the safety note every new user hears first."""
+    """An ordered list of steps plus the safety note every new user hears first.
+
+    `steps` is the routine as the file gives it. A person's run follows a plan of its own
+    (their first side, their holds per side, their hold length): `plan` names its steps by
+    key, and `personalised` turns a plan into the steps that run hears.
+    """
 
     id: str
     title: str
     safety_note: str
     steps: tuple[Step, ...]
+    exercises: tuple[Exercise, ...] = ()
+
+    def __post_init__(self) -> None:
+        if not self.exercises:  # a routine made by hand: each step an exercise of its own
+            object.__setattr__(self, "exercises", tuple(Exercise(s.id, (s,)) for s in self.steps))
 
     def __len__(self) -> int:
         return len(self.steps)
@@ -129,6 +164,105 @@ class Routine:
     @property
     def last_index(self) -> int:
         return len(self.steps) - 1
+
+    # -- a person's own plan -----------------------------------------------------------
+
+    def plan(self, holds_per_side: int = 1, first_side: Side | None = None) -> tuple[str, ...]:
+        """The keys of the steps a run does: each hold `holds_per_side` times, in a row, and
+        each two-sided exercise from `first_side` (the file's own order if None)."""
+        return self._plan(holds_per_side, first_side, {})
+
+    def replan(
+        self,
+        plan: tuple[str, ...],
+        index: int,
+        holds_per_side: int = 1,
+        first_side: Side | None = None,
+    ) -> tuple[str, ...]:
+        """`plan` with every step after `index` planned again with new settings.
+
+        What is done (up to and including step `index`) stays; an exercise already begun
+        keeps the side it began on, so a new first side changes only exercises to come, and
+        a side already begun gets the new number of holds counting those it had.
+        """
+        done = plan[: index + 1]
+        began = {}
+        for key in done:
+            step = self.keyed(key)
+            began.setdefault(step.exercise, step.side)
+        fresh = self._plan(holds_per_side, first_side, began)
+        current = done[-1]
+        if current in fresh:
+            at = fresh.index(current)
+        else:  # fewer holds than the one under way: carry on after this side's last
+            base = _base(current)
+            same = [i for i, key in enumerate(fresh) if _base(key) == base]
+            at = same[-1] if same else -1
+        return done + tuple(key for key in fresh[at + 1 :] if key not in done)
+
+    def _plan(
+        self, holds_per_side: int, first_side: Side | None, began: dict[str, Side | None]
+    ) -> tuple[str, ...]:
+        keys: list[str] = []
+        for exercise in self.exercises:
+            sides = list(exercise.sides)
+            first = began.get(exercise.id, first_side) if exercise.both else None
+            if first is not None and sides[0].side is not first:
+                sides.reverse()
+            for step in sides:
+                repeats = holds_per_side if step.hold is not None else 1
+                keys.extend(step_key(step.id, repeat) for repeat in range(1, repeats + 1))
+        return tuple(keys)
+
+    def keyed(self, key: str) -> Step:
+        """The file's step a plan's key names (KeyError if the routine has none)."""
+        return self._by_id()[_base(key)]
+
+    def knows(self, key: str) -> bool:
+        base, _, repeat = key.partition(REPEAT_MARK)
+        if base not in self._by_id():
+            return False
+        return not repeat or (repeat.isdigit() and 1 < int(repeat) <= 9)
+
+    def personalised(self, plan: tuple[str, ...], hold_seconds: float | None) -> Routine:
+        """This routine as one run hears it: the plan's steps, each hold `hold_seconds` long
+        (the file's own lengths if None)."""
+        counts: dict[str, int] = {}
+        for key in plan:
+            counts[_base(key)] = counts.get(_base(key), 0) + 1
+        steps = []
+        for key in plan:
+            step = self.keyed(key)
+            hold = step.hold
+            if hold is not None and hold_seconds is not None:
+                hold = Hold(float(hold_seconds), hold.side)
+            steps.append(
+                replace(
+                    step,
+                    id=key,
+                    hold=hold,
+                    repeat=_repeat(key),
+                    repeats=counts[_base(key)],
+                )
+            )
+        return replace(self, steps=tuple(steps))
+
+    def _by_id(self) -> dict[str, Step]:
+        return {step.id: step for exercise in self.exercises for step in exercise.sides}
+
+
+def step_key(step_id: str, repeat: int = 1) -> str:
+    """A plan's key for the `repeat`-th hold of a step: its id, then "#2", "#3"."""
+    return step_id if repeat == 1 else f"{step_id}{REPEAT_MARK}{repeat}"
+
+
+def _base(key: str) -> str:
+    return key.partition(REPEAT_MARK)[0]
+
+
+def _repeat(key: str) -> int:
+    repeat = key.partition(REPEAT_MARK)[2]
+    return int(repeat) if repeat else 1
 
 
 def load_routine(path: str | Path | None = None) -> Routine:
@@ -196,23 +330,42 @@ class _Validator:
         if not isinstance(raw_steps, list) or not raw_steps:
             raise self.fail("steps", "must be a non-empty list of steps")
         steps: list[Step] = []
+        exercises: list[Exercise] = []
         seen: set[str] = set()
         for index, raw in enumerate(raw_steps):
             # Name the entry in the file, not its place after sides were expanded.
-            for step in self._steps(raw, f"steps[{index}]", first, default_hold):
+            sides = self._steps(raw, f"steps[{index}]", first, default_hold)
+            for step in sides:
                 if step.id in seen:
                     raise self.fail(f"steps[{index}].id", f"duplicate step id {step.id!r}")
                 seen.add(step.id)
                 steps.append(step)
-        return Routine(routine_id, title, safety, tuple(steps))
+            exercises.append(Exercise(sides[0].exercise, tuple(sides), both=len(sides) == 2))
+        return Routine(routine_id, title, safety, tuple(steps), tuple(exercises))
 
     def _steps(self, raw: Any, where: str, first: Side, default_hold: float) -> list[Step]:
         if not isinstance(raw, Mapping):
             raise self.fail(where, "must be a table/object")
-        self._no_unknown(raw, {"id", "title", "say", "hold"}, where)
+        self._no_unknown(raw, {"id", "title", "say", "hold", "settle_seconds"}, where)
         step_id = self._ident(raw, "id", f"{where}.id")
         title = self._text(raw, "title", f"{where}.title")
         say = self._text(raw, "say", f"{where}.say")
+        settle = self._settle(raw.get("settle_seconds", DEFAULT_SETTLE_SECONDS), where)
+        return [
+            replace(step, settle_seconds=settle)
+            for step in self._sides(raw, where, step_id, title, say, first, default_hold)
+        ]
+
+    def _sides(
+        self,
+        raw: Mapping[str, Any],
+        where: str,
+        step_id: str,
+        title: str,
+        say: str,
+        first: Side,
+        default_hold: float,
+    ) -> list[Step]:
         hold_raw = raw.get("hold")
         if hold_raw is None:
             return [self._step(where, step_id, step_id, title, say, None, None)]
@@ -315,6 +468,14 @@ class _Validator:
             return Side(value)
         except ValueError:
             raise self.fail(where, "must be 'left', 'right', 'both' or 'none'") from None
+
+    def _settle(self, value: Any, where: str) -> float:
+        where = f"{where}.settle_seconds"
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            raise self.fail(where, "must be a number of seconds")
+        if not 0 <= value <= _MAX_SETTLE_SECONDS:
+            raise self.fail(where, f"must be from 0 to {_MAX_SETTLE_SECONDS:g}")
+        return float(value)
 
     def _seconds(self, value: Any, where: str) -> float:
         if isinstance(value, bool) or not isinstance(value, int | float):

@@ -5,6 +5,13 @@ phase the run is in at any moment (announcing, holding, awaiting the next step) 
 derived from those deadlines and the clock the caller passes, so the voice and the
 watch read the same answer from the same record.
 
+A run follows its own plan: the routine's steps as the person set them up (their first
+side, holds per side and hold length), named by key in the stored run, so a later change of
+settings re-plans only the steps that have not started. When the voice carries on by
+itself (hands-free), one reply says several steps in a row: the run stores their deadlines
+as a chain, and the step under way at any moment is read from it, so an interruption acts
+on the step being spoken.
+
 A stored run that this engine cannot read (it belongs to another routine, or its step is
 past the end of a routine file that has since changed) reads as idle, keeping its version
 so compare-and-set still works, and the engine logs that it set the run aside.
@@ -14,19 +21,21 @@ from __future__ import annotations
 
 import logging
 import uuid
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, fields, replace
 from enum import StrEnum
-from functools import cached_property
 from typing import Any, ClassVar
 
 from ..timing import SpeechTiming, SpeechTimingModel
 from .cues import Cue, CueKind, hold_cues
 from .definition import Routine, Step
+from .settings import Flow, Settings
 
 log = logging.getLogger(__name__)
 
-STATE_FORMAT = 1
+STATE_FORMAT = 2
+#: Formats this engine reads: 1 had no plan (the routine's own steps) and no chain.
+_READABLE_FORMATS = (1, 2)
 
 
 class Status(StrEnum):
@@ -139,11 +148,26 @@ class Announcement:
     resumed_hold_s: float | None = None
     #: "Previous" on the first step: there was none before, so this one is said again.
     at_first_step: bool = False
+    #: The run's own steps (its plan, personalised), so the words can be built for them.
+    routine: Routine | None = field(default=None, compare=False, repr=False)
+    #: The voice carries on by itself: the reply may say the steps after this one too.
+    hands_free: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class Said:
+    """When a reply reaches one step, in seconds from the reply: its first word, and the
+    end of what it says before the hold (the step's end, for a step with no hold)."""
+
+    begins_s: float
+    lead_in_s: float
 
 
 #: How long the voice talks before a hold starts: seconds, a function of what is announced
 #: (so a caller can time the very words it will speak), or None to estimate from the step.
-LeadIn = float | Callable[[Announcement], float] | None
+#: A function may give, instead of seconds, when it reaches each of the steps it says in a
+#: row (hands-free): the announced step first, then the steps it goes on to by itself.
+LeadIn = float | Callable[[Announcement], float | Sequence[Said]] | None
 
 
 class _Resume(StrEnum):
@@ -179,6 +203,18 @@ class RunState:
     step_end: float | None = None
     paused_at: float | None = None
     completed_at: float | None = None
+    #: The run's steps by key (Routine.plan); empty: the routine's own steps (format 1).
+    plan: tuple[str, ...] = ()
+    #: The person's hold length for steps not started yet (None: the routine's own).
+    hold_s: float | None = None
+    #: The whole length of the current step's hold as announced, so a resumed one is known.
+    step_hold_s: float | None = None
+    #: The 5-second warning buzz before a hold ends.
+    warning: bool = True
+    #: The voice carries on by itself after each hold.
+    hands_free: bool = False
+    #: Steps the current reply goes on to by itself, after the current one, with deadlines.
+    chain: tuple[Chained, ...] = ()
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -195,12 +231,18 @@ class RunState:
             "step_end": self.step_end,
             "paused_at": self.paused_at,
             "completed_at": self.completed_at,
+            "plan": list(self.plan),
+            "hold_s": self.hold_s,
+            "step_hold_s": self.step_hold_s,
+            "warning": self.warning,
+            "hands_free": self.hands_free,
+            "chain": [chained.to_list() for chained in self.chain],
         }
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> RunState:
         """The stored form read back; ValueError, not a TypeError, for a record it cannot be."""
-        if data.get("format") != STATE_FORMAT:
+        if data.get("format") not in _READABLE_FORMATS:
             raise ValueError(f"unknown run state format {data.get('format')!r}")
         known = {f.name for f in fields(cls)}
         values = {k: v for k, v in data.items() if k != "format"}
@@ -210,7 +252,46 @@ class RunState:
         if not isinstance(values.get("routine_id"), str):
             raise ValueError("run state has no routine_id")
         values["status"] = Status(values.get("status", Status.IDLE.value))
+        plan = values.get("plan", [])
+        if not isinstance(plan, list) or not all(isinstance(key, str) for key in plan):
+            raise ValueError("run state's plan is not a list of step keys")
+        values["plan"] = tuple(plan)
+        chain = values.get("chain", [])
+        if not isinstance(chain, list):
+            raise ValueError("run state's chain is not a list")
+        values["chain"] = tuple(Chained.from_list(item) for item in chain)
+        for flag in ("warning", "hands_free"):
+            if not isinstance(values.get(flag, False), bool):
+                raise ValueError(f"run state's {flag} is not true or false")
         return cls(**values)
+
+
+@dataclass(frozen=True, slots=True)
+class Chained:
+    """A step a reply goes on to by itself: when its words begin, its hold, and its end."""
+
+    started_at: float
+    hold_start: float | None
+    hold_end: float | None
+    step_end: float
+
+    def to_list(self) -> list[float | None]:
+        return [self.started_at, self.hold_start, self.hold_end, self.step_end]
+
+    @classmethod
+    def from_list(cls, item: Any) -> Chained:
+        if not isinstance(item, list) or len(item) != 4:
+            raise ValueError("a chained step is not [started_at, hold_start, hold_end, step_end]")
+        started, hold_start, hold_end, step_end = item
+        for value in (started, step_end):
+            if isinstance(value, bool) or not isinstance(value, int | float):
+                raise ValueError("a chained step has no start or end")
+        for value in (hold_start, hold_end):
+            if value is not None and (
+                isinstance(value, bool) or not isinstance(value, int | float)
+            ):
+                raise ValueError("a chained step's hold is not a time")
+        return cls(started, hold_start, hold_end, step_end)
 
 
 @dataclass(frozen=True, slots=True)
@@ -246,6 +327,8 @@ class RunView:
     #: When the clock alone completes this run (its last step ends), else None: a reader
     #: waiting for changes must read again then, since no event will announce it.
     settles_at: float | None = None
+    #: The run's own steps (its plan); the routine file's for a run not started.
+    routine: Routine | None = field(default=None, compare=False, repr=False)
 
     @property
     def version(self) -> int:
@@ -281,9 +364,33 @@ class RoutineEngine:
     routine: Routine
     timing: SpeechTiming = field(default_factory=SpeechTimingModel)
     new_run_id: Callable[[], str] = field(default=lambda: uuid.uuid4().hex)
+    #: Personalised routines and their step lengths by (plan, hold length): every view of
+    #: every poll reads them, and a plan changes only when its person asks.
+    _personal: dict[tuple[tuple[str, ...], float | None], _Personal] = field(
+        default_factory=dict, init=False, repr=False, compare=False
+    )
 
     def new_state(self) -> RunState:
         return RunState(routine_id=self.routine.id)
+
+    def routine_of(self, state: RunState) -> Routine:
+        """The run's own steps: its plan with its hold length (the file's for no plan)."""
+        return self._personalised(state).routine
+
+    def _personalised(self, state: RunState) -> _Personal:
+        key = (state.plan, state.hold_s)
+        found = self._personal.get(key)
+        if found is None:
+            if len(self._personal) >= _PERSONAL_CACHE:
+                self._personal.clear()
+            routine = (
+                self.routine.personalised(state.plan, state.hold_s)
+                if state.plan or state.hold_s is not None
+                else self.routine
+            )
+            lengths = tuple(self._step_length(step) for step in routine.steps)
+            found = self._personal[key] = _Personal(routine, lengths)
+        return found
 
     # -- runs this engine cannot read ---------------------------------------------------
 
@@ -293,11 +400,17 @@ class RoutineEngine:
             return f"belongs to routine {state.routine_id!r}, not {self.routine.id!r}"
         if state.status is Status.IDLE:
             return None
-        if not 0 <= state.step_index <= self.routine.last_index:
-            return (
-                f"is at step {state.step_index} but {self.routine.id!r} has"
-                f" {len(self.routine)} steps now"
-            )
+        unknown = [key for key in state.plan if not self.routine.knows(key)]
+        if unknown:
+            at = state.plan[state.step_index] if state.step_index < len(state.plan) else None
+            if at in unknown:
+                return (
+                    f"is at step {state.step_index} ({at!r}), which {self.routine.id!r} lacks now"
+                )
+            return f"plans step {unknown[0]!r}, which {self.routine.id!r} lacks now"
+        count = len(state.plan) if state.plan else len(self.routine)
+        if not 0 <= state.step_index + len(state.chain) < count:
+            return f"is at step {state.step_index} but {self.routine.id!r} has {count} steps now"
         if state.status is Status.ACTIVE and state.step_end is None:
             return "is active without a step end"
         if state.status in (Status.PAUSED, Status.STOPPED) and state.paused_at is None:
@@ -323,42 +436,75 @@ class RoutineEngine:
 
     # -- reading ------------------------------------------------------------------------
 
+    def current(self, state: RunState, now: float) -> RunState:
+        """The run at `now` with the chained step under way made its current step.
+
+        A hands-free reply says several steps in a row; the stored run keeps them as a
+        chain, and which of them is being said is a matter of the clock alone.
+        """
+        if state.status is not Status.ACTIVE or not state.chain:
+            return state
+        if now < state.chain[0].started_at:
+            return state
+        reached = 0
+        while reached + 1 < len(state.chain) and now >= state.chain[reached + 1].started_at:
+            reached += 1
+        step = state.chain[reached]
+        index = state.step_index + 1 + reached
+        hold = self.routine_of(state).step(index).hold
+        return replace(
+            state,
+            step_index=index,
+            step_started_at=step.started_at,
+            hold_start=step.hold_start,
+            hold_end=step.hold_end,
+            step_end=step.step_end,
+            step_hold_s=None if hold is None else hold.seconds,
+            chain=state.chain[reached + 1 :],
+        )
+
     def phase(self, state: RunState, now: float) -> Phase:
         """The phase at `now`; a run past the end of its last step is completed."""
         if self.unreadable(state) is not None:
             return Phase.IDLE
         if state.status is not Status.ACTIVE:
             return Phase(state.status.value)
+        state = self.current(state, now)
         assert state.step_end is not None
         if now >= state.step_end:
-            return (
-                Phase.COMPLETED if state.step_index >= self.routine.last_index else Phase.AWAITING
-            )
+            last = self.routine_of(state).last_index
+            return Phase.COMPLETED if state.step_index >= last else Phase.AWAITING
         if state.hold_start is not None and now >= state.hold_start:
             return Phase.HOLDING
         return Phase.ANNOUNCING
 
     def view(self, state: RunState, now: float) -> RunView:
         """A pure reading of the run at `now`: phase, step, hold window and pending cues."""
-        state = self.readable(state)
+        state = self.current(self.readable(state), now)
         phase = self.phase(state, now)
-        step = None if phase is Phase.IDLE else self.routine.step(state.step_index)
+        routine = self.routine_of(state)
+        step = None if phase is Phase.IDLE else routine.step(state.step_index)
         return RunView(
             now=now,
             state=state,
             phase=phase,
             step=step,
-            step_count=len(self.routine),
+            step_count=len(routine),
             hold=self._hold_window(state, phase, now),
             cues=tuple(self._pending_cues(state, phase, now)),
             routine_remaining_s=self._routine_remaining(state, phase, now),
             settles_at=self._settles_at(state, phase),
+            routine=routine,
         )
 
     def _settles_at(self, state: RunState, phase: Phase) -> float | None:
-        """The end of the last step while it is said or held: completion needs no event."""
-        on_last = state.step_index >= self.routine.last_index
-        if phase in (Phase.ANNOUNCING, Phase.HOLDING) and on_last:
+        """The end of the last step while a reply is still to reach it: no event will say."""
+        last = self.routine_of(state).last_index
+        if phase not in (Phase.ANNOUNCING, Phase.HOLDING, Phase.AWAITING):
+            return None
+        if state.chain and state.step_index + len(state.chain) >= last:
+            return state.chain[-1].step_end
+        if phase is not Phase.AWAITING and state.step_index >= last:
             return state.step_end
         return None
 
@@ -373,7 +519,7 @@ class RoutineEngine:
             assert state.paused_at is not None
             if self._resume_plan(state) is _Resume.ANNOUNCE:
                 # Resume announces the step again, so its whole hold is still to come.
-                hold = self.routine.step(state.step_index).hold
+                hold = self.routine_of(state).step(state.step_index).hold
                 full = hold.seconds if hold is not None else seconds
                 return HoldWindow(start, start + full, full, full, started=False)
             remaining = max(0.0, end - max(state.paused_at, start))
@@ -385,13 +531,22 @@ class RoutineEngine:
     def _pending_cues(self, state: RunState, phase: Phase, now: float) -> list[Cue]:
         if not phase.under_way:
             return []
+        routine = self.routine_of(state)
+        steps = [
+            (state.step_index, state.hold_start, state.hold_end, state.step_end),
+            *(
+                (state.step_index + 1 + i, c.hold_start, c.hold_end, c.step_end)
+                for i, c in enumerate(state.chain)
+            ),
+        ]
         cues: list[Cue] = []
-        step = self.routine.step(state.step_index)
-        if state.hold_start is not None and state.hold_end is not None:
-            side = step.side.value if step.side else None
-            cues.extend(hold_cues(state.step_index, state.hold_start, state.hold_end, side))
-        if state.step_index >= self.routine.last_index and state.step_end is not None:
-            cues.append(Cue(state.step_end, CueKind.ROUTINE_COMPLETE, state.step_index))
+        for index, hold_start, hold_end, step_end in steps:
+            step = routine.step(index)
+            if hold_start is not None and hold_end is not None:
+                side = step.side.value if step.side else None
+                cues.extend(hold_cues(index, hold_start, hold_end, side, warning=state.warning))
+            if index >= routine.last_index and step_end is not None:
+                cues.append(Cue(step_end, CueKind.ROUTINE_COMPLETE, index))
         return [cue for cue in cues if cue.at >= now]
 
     def _routine_remaining(self, state: RunState, phase: Phase, now: float) -> float:
@@ -402,12 +557,15 @@ class RoutineEngine:
         """
         if phase is Phase.COMPLETED:
             return 0.0
+        lengths = self._personalised(state).lengths
         if phase is Phase.IDLE:
-            return sum(self._step_lengths)
-        later = sum(self._step_lengths[state.step_index + 1 :])
+            return sum(lengths)
+        said = state.step_index + len(state.chain)
+        later = sum(lengths[said + 1 :])
         if phase.under_way:
             assert state.step_end is not None
-            return later + max(0.0, state.step_end - now)
+            end = state.chain[-1].step_end if state.chain else state.step_end
+            return later + max(0.0, end - now)
         plan = self._resume_plan(state)
         if plan is _Resume.KEEP_AWAITING:
             return later
@@ -415,15 +573,10 @@ class RoutineEngine:
             window = self._hold_window(state, phase, now)
             assert window is not None
             return later + window.remaining
-        return later + self._step_lengths[state.step_index]
+        return later + lengths[state.step_index]
 
     def _step_length(self, step: Step) -> float:
         return self.timing.estimate(step.say) + (step.hold.seconds if step.hold else 0.0)
-
-    @cached_property
-    def _step_lengths(self) -> tuple[float, ...]:
-        """Each step's estimated length, timed once: every view of every poll sums them."""
-        return tuple(self._step_length(step) for step in self.routine.steps)
 
     # -- changing -----------------------------------------------------------------------
 
@@ -435,35 +588,48 @@ class RoutineEngine:
         if readable is not state:
             return replace(readable, version=state.version + 1)
         if state.status is Status.ACTIVE and self.phase(state, now) is Phase.COMPLETED:
+            done = self.current(state, now)
             return replace(
-                state,
+                done,
                 version=state.version + 1,
                 status=Status.COMPLETED,
-                completed_at=state.step_end,
+                completed_at=done.step_end,
                 paused_at=None,
+                chain=(),
             )
         return state
 
     def apply(
-        self, state: RunState, event: Event, now: float, lead_in: LeadIn = None
+        self,
+        state: RunState,
+        event: Event,
+        now: float,
+        lead_in: LeadIn = None,
+        settings: Settings | None = None,
     ) -> Transition:
         """Apply `event` at `now`; `lead_in` says how long the voice talks before a hold starts.
 
         Without a lead-in the engine estimates it from the step's own words (or none for
-        a resumed hold). Raises IllegalEvent for pairs the transition table leaves out.
+        a resumed hold). `settings` (the person's) plan a run that starts now; a run under
+        way keeps its own. Raises IllegalEvent for pairs the transition table leaves out.
         """
         settled = self.settle(state, now)
-        before = self.phase(settled, now)
+        working = self.current(settled, now)
+        before = self.phase(working, now)
         action = TRANSITIONS.get((before, event))
         if action is None:
             raise IllegalEvent(before, event)
-        change = self._BY_ACTION[action](self, settled, now, _LeadInOf(self, lead_in))
+        act = _Act(now, _LeadInOf(self, lead_in), settings or Settings())
+        change = self._BY_ACTION[action](self, working, act)
         new = change.state
-        changed = new != settled
+        # Reading a chain along is not a change; anything else the action did is.
+        changed = new != working
         if changed:
             new = replace(new, version=settled.version + 1)
         elif settled is not state:
             new, changed = settled, True
+        else:
+            new = settled
         return Transition(
             event=event,
             action=action,
@@ -474,65 +640,118 @@ class RoutineEngine:
             completed=new.status is Status.COMPLETED,
         )
 
+    def replan(self, state: RunState, settings: Settings) -> RunState:
+        """The run with the person's new settings from the next step no reply has said yet.
+
+        Steps a reply already says (the current one and its chain) stay as they are; the
+        rest are planned again, and the warning buzz follows at once.
+        """
+        state = self.readable(state)
+        if state.status in (Status.IDLE, Status.COMPLETED):
+            return state
+        fixed = state.step_index + len(state.chain)
+        plan = state.plan or self.routine.plan()
+        new = replace(
+            state,
+            plan=self.routine.replan(plan, fixed, settings.holds_per_side, settings.first_side),
+            hold_s=settings.hold_seconds,
+            warning=settings.warning_buzz,
+            hands_free=_hands_free(settings, state.hands_free),
+        )
+        return new if new == state else replace(new, version=state.version + 1)
+
     def _announce(
         self,
         state: RunState,
         index: int,
-        now: float,
-        lead_in: _LeadInOf,
+        act: _Act,
         *,
         at_first_step: bool = False,
     ) -> _Change:
-        step = self.routine.step(index)
-        announcement = Announcement(index, at_first_step=at_first_step)
-        spoken_end = now + lead_in(announcement)
+        routine = self.routine_of(state)
+        announcement = Announcement(
+            index, at_first_step=at_first_step, routine=routine, hands_free=state.hands_free
+        )
+        said = act.said(announcement)
+        step = routine.step(index)
+        lead_end = act.now + said[0].lead_in_s
         if step.hold is None:
             hold_start = hold_end = None
-            step_end = spoken_end
+            step_end = lead_end
         else:
-            hold_start, hold_end = spoken_end, spoken_end + step.hold.seconds
+            hold_start, hold_end = lead_end, lead_end + step.hold.seconds
             step_end = hold_end
         announced = replace(
             state,
             status=Status.ACTIVE,
             step_index=index,
-            step_started_at=now,
+            step_started_at=act.now,
             hold_start=hold_start,
             hold_end=hold_end,
             step_end=step_end,
+            step_hold_s=None if step.hold is None else step.hold.seconds,
             paused_at=None,
             completed_at=None,
+            chain=self._chain(routine, index, step_end, said[1:], act.now),
         )
         return _Change(announced, announcement)
 
-    def _begin(self, state: RunState, now: float, lead_in: _LeadInOf) -> _Change:
+    def _chain(
+        self, routine: Routine, index: int, end: float, said: Sequence[Said], now: float
+    ) -> tuple[Chained, ...]:
+        """The deadlines of the steps a reply goes on to after step `index` ends at `end`."""
+        if index + len(said) > routine.last_index:
+            raise ValueError(f"a reply cannot go on past the routine's last step ({len(said)})")
+        chain = []
+        for offset, step_said in enumerate(said, start=1):
+            begins, lead_end = now + step_said.begins_s, now + step_said.lead_in_s
+            if begins < end - _SLACK_S or lead_end < begins - _SLACK_S:
+                raise ValueError("a chained step must begin after the one before it ends")
+            hold = routine.step(index + offset).hold
+            if hold is None:
+                chain.append(Chained(begins, None, None, lead_end))
+            else:
+                chain.append(
+                    Chained(begins, lead_end, lead_end + hold.seconds, lead_end + hold.seconds)
+                )
+            end = chain[-1].step_end
+        return tuple(chain)
+
+    def _begin(self, state: RunState, act: _Act) -> _Change:
+        settings = act.settings
         fresh = replace(
-            self.new_state(), version=state.version, run_id=self.new_run_id(), started_at=now
+            self.new_state(),
+            version=state.version,
+            run_id=self.new_run_id(),
+            started_at=act.now,
+            plan=self.routine.plan(settings.holds_per_side, settings.first_side),
+            hold_s=settings.hold_seconds,
+            warning=settings.warning_buzz,
+            hands_free=_hands_free(settings, False),
         )
-        return self._announce(fresh, 0, now, lead_in)
+        return self._announce(fresh, 0, act)
 
-    def _advance(self, state: RunState, now: float, lead_in: _LeadInOf) -> _Change:
-        if state.step_index >= self.routine.last_index:
-            return _Change(
-                replace(state, status=Status.COMPLETED, completed_at=now, paused_at=None)
+    def _advance(self, state: RunState, act: _Act) -> _Change:
+        if state.step_index >= self.routine_of(state).last_index:
+            done = replace(
+                state, status=Status.COMPLETED, completed_at=act.now, paused_at=None, chain=()
             )
-        return self._announce(state, state.step_index + 1, now, lead_in)
+            return _Change(done)
+        return self._announce(state, state.step_index + 1, act)
 
-    def _go_back(self, state: RunState, now: float, lead_in: _LeadInOf) -> _Change:
+    def _go_back(self, state: RunState, act: _Act) -> _Change:
         # On the first step there is nothing earlier: it is said again, and the voice says so.
         first = state.step_index == 0
-        return self._announce(
-            state, max(0, state.step_index - 1), now, lead_in, at_first_step=first
-        )
+        return self._announce(state, max(0, state.step_index - 1), act, at_first_step=first)
 
-    def _restart_step(self, state: RunState, now: float, lead_in: _LeadInOf) -> _Change:
-        return self._announce(state, state.step_index, now, lead_in)
+    def _restart_step(self, state: RunState, act: _Act) -> _Change:
+        return self._announce(state, state.step_index, act)
 
-    def _pause(self, state: RunState, now: float, lead_in: _LeadInOf) -> _Change:
-        return _Change(replace(state, status=Status.PAUSED, paused_at=now))
+    def _pause(self, state: RunState, act: _Act) -> _Change:
+        return _Change(replace(state, status=Status.PAUSED, paused_at=act.now, chain=()))
 
-    def _stop(self, state: RunState, now: float, lead_in: _LeadInOf) -> _Change:
-        return _Change(replace(state, status=Status.STOPPED, paused_at=now))
+    def _stop(self, state: RunState, act: _Act) -> _Change:
+        return _Change(replace(state, status=Status.STOPPED, paused_at=act.now, chain=()))
 
     def _resume_plan(self, state: RunState) -> _Resume:
         """What resume will do with a paused or stopped run; time left reads the same plan."""
@@ -547,30 +766,43 @@ class RoutineEngine:
             return _Resume.CONTINUE_HOLD if self._hold_partly_done(state) else _Resume.ANNOUNCE
         return _Resume.KEEP_AWAITING
 
-    def _resume(self, state: RunState, now: float, lead_in: _LeadInOf) -> _Change:
+    def _resume(self, state: RunState, act: _Act) -> _Change:
         """Continue a paused hold with the time it had left; anything else starts the step anew."""
         assert state.paused_at is not None
         plan = self._resume_plan(state)
         if plan is _Resume.ANNOUNCE:
-            return self._announce(state, state.step_index, now, lead_in)
+            return self._announce(state, state.step_index, act)
         running = replace(state, status=Status.ACTIVE)
+        routine = self.routine_of(state)
         if plan is _Resume.CONTINUE_HOLD:
             assert state.hold_start is not None
             assert state.hold_end is not None
             remaining = state.hold_end - max(state.paused_at, state.hold_start)
-            announcement = Announcement(state.step_index, resumed_hold_s=remaining)
-            hold_start = now + lead_in(announcement)
+            announcement = Announcement(
+                state.step_index,
+                resumed_hold_s=remaining,
+                routine=routine,
+                hands_free=state.hands_free,
+            )
+            said = act.said(announcement)
+            hold_start = act.now + said[0].lead_in_s
             resumed = replace(
                 running,
-                step_started_at=now,
+                step_started_at=act.now,
                 hold_start=hold_start,
                 hold_end=hold_start + remaining,
                 step_end=hold_start + remaining,
                 paused_at=None,
+                chain=self._chain(
+                    routine, state.step_index, hold_start + remaining, said[1:], act.now
+                ),
             )
             return _Change(resumed, announcement)
+        if state.hands_free and state.step_index < routine.last_index:
+            # Paused between two steps the voice would have said in a row: go on to the next.
+            return self._announce(running, state.step_index + 1, act)
         # Paused while awaiting the next step: keep awaiting, deadlines moved past.
-        shift = now - state.paused_at
+        shift = act.now - state.paused_at
 
         def moved(value: float | None) -> float | None:
             return None if value is None else value + shift
@@ -588,12 +820,17 @@ class RoutineEngine:
 
     def _hold_partly_done(self, state: RunState) -> bool:
         """True when the current hold window is shorter than the step's: it was resumed."""
-        hold = self.routine.step(state.step_index).hold
-        if hold is None or state.hold_start is None or state.hold_end is None:
+        if state.hold_start is None or state.hold_end is None:
             return False
-        return state.hold_end - state.hold_start < hold.seconds - 1e-6
+        full = state.step_hold_s
+        if full is None:  # a run stored before holds were recorded with it
+            hold = self.routine_of(state).step(state.step_index).hold
+            if hold is None:
+                return False
+            full = hold.seconds
+        return state.hold_end - state.hold_start < full - 1e-6
 
-    def _nothing(self, state: RunState, now: float, lead_in: _LeadInOf) -> _Change:
+    def _nothing(self, state: RunState, act: _Act) -> _Change:
         return _Change(state)
 
     #: What each action of TRANSITIONS does, spelled out (a test checks every action has one).
@@ -609,6 +846,24 @@ class RoutineEngine:
     }
 
 
+#: Personalised routines one engine keeps (one per distinct plan and hold length in use).
+_PERSONAL_CACHE = 256
+#: Rounding a reply's timings may carry without being taken for steps out of order.
+_SLACK_S = 1e-6
+
+
+def _hands_free(settings: Settings, otherwise: bool) -> bool:
+    return otherwise if settings.flow is None else settings.flow is Flow.HANDS_FREE
+
+
+@dataclass(frozen=True, slots=True)
+class _Personal:
+    """A plan made into steps, and how long each takes, worked out once."""
+
+    routine: Routine
+    lengths: tuple[float, ...]
+
+
 @dataclass(frozen=True, slots=True)
 class _Change:
     """What one action made of a run: its new state, and the step it announces, if any."""
@@ -618,23 +873,40 @@ class _Change:
 
 
 @dataclass(frozen=True, slots=True)
+class _Act:
+    """What one event is applied with: the moment, how the voice times it, the settings."""
+
+    now: float
+    said: _LeadInOf
+    settings: Settings
+
+
+@dataclass(frozen=True, slots=True)
 class _LeadInOf:
-    """Resolves a LeadIn for one announcement, checking it is a sane duration."""
+    """Resolves a LeadIn for one announcement, checking it gives sane speech lengths."""
 
     engine: RoutineEngine
     given: LeadIn
 
-    def __call__(self, announcement: Announcement) -> float:
+    def __call__(self, announcement: Announcement) -> tuple[Said, ...]:
         if callable(self.given):
-            seconds = self.given(announcement)
+            given = self.given(announcement)
         elif self.given is not None:
-            seconds = self.given
+            given = self.given
         elif announcement.resumed_hold_s is not None:
-            seconds = 0.0
+            given = 0.0
         else:
-            seconds = self.engine.timing.estimate(
-                self.engine.routine.step(announcement.step_index).say
-            )
-        if not 0 <= seconds < 3600:
-            raise ValueError(f"lead-in of {seconds!r} s is not a sane speech length")
-        return float(seconds)
+            routine = announcement.routine or self.engine.routine
+            given = self.engine.timing.estimate(routine.step(announcement.step_index).say)
+        said = (Said(0.0, float(given)),) if isinstance(given, int | float) else tuple(given)
+        if not said:
+            raise ValueError("a reply must say the step it announces")
+        for step in said:
+            for seconds in (step.begins_s, step.lead_in_s):
+                if not (isinstance(seconds, int | float) and 0 <= seconds < _MAX_REPLY_S):
+                    raise ValueError(f"lead-in of {seconds!r} s is not a sane speech length")
+        return said
+
+
+#: The longest a reply (both its parts, hands-free) can take to reach a step.
+_MAX_REPLY_S = 3600

@@ -94,13 +94,19 @@ def reply(
     reprompt: str | None = None,
     end: bool = False,
     pending: str | None = None,
+    reprompt_ssml: str | None = None,
 ) -> Response:
-    """Every question carries a reprompt; anything without one ends the session cleanly."""
+    """Every question carries a reprompt; anything without one ends the session cleanly.
+
+    `reprompt` is words; `reprompt_ssml` a whole document (hands-free: the routine's rest).
+    """
     builder = handler_input.response_builder.speak(ssml)
     if in_session(handler_input):
         session(handler_input)[PENDING] = pending
-    if reprompt and not end:
-        builder.ask(speech.wrap(reprompt))
+    if reprompt and not reprompt_ssml:
+        reprompt_ssml = speech.wrap(reprompt)
+    if reprompt_ssml and not end:
+        builder.ask(reprompt_ssml)
         builder.set_should_end_session(False)
     else:
         builder.set_should_end_session(True)
@@ -108,7 +114,17 @@ def reply(
 
 
 def step_reply(handler_input: HandlerInput, narration: Narration) -> Response:
-    """Speak an announced step; the session stays open for 'next' unless the routine is done."""
+    """Speak an announced step; the session stays open for 'next' unless the routine is done.
+
+    Hands-free, the reply says the steps after it too, and its reprompt (what Alexa plays
+    by itself when the person stays quiet) carries the routine on.
+    """
+    hands_free = narration.reply
+    if hands_free is not None:
+        if hands_free.ends_session:
+            return reply(handler_input, hands_free.ssml, end=True)
+        reprompt = hands_free.reprompt or speech.wrap(speech.say("next_reprompt"))
+        return reply(handler_input, hands_free.ssml, reprompt_ssml=reprompt)
     words = narration.words
     assert words is not None
     if words.ends_session:

@@ -7,6 +7,7 @@ import json
 import re
 import tomllib
 from collections.abc import Callable
+from dataclasses import replace
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -14,6 +15,7 @@ from typing import Any
 import pytest
 
 from shared.routine.definition import (
+    DEFAULT_SETTLE_SECONDS,
     Hold,
     Routine,
     RoutineError,
@@ -489,3 +491,131 @@ def test_missing_file_is_refused_with_its_path(tmp_path: Path) -> None:
 def test_routine_error_is_a_value_error() -> None:
     with pytest.raises(ValueError, match="steps"):
         parse_routine('id = "x"\ntitle = "X"\nsafety_note = "Careful."\nsteps = []')
+
+
+# -- a person's own plan: first side, holds per side, hold length --------------------------------
+
+
+def test_the_plan_by_default_is_the_routine_as_the_file_gives_it(routine: Routine) -> None:
+    assert routine.plan() == tuple(step.id for step in routine.steps)
+    assert routine.personalised(routine.plan(), None).steps == tuple(
+        replace(step, repeat=1, repeats=1) for step in routine.steps
+    )
+
+
+def test_a_right_first_person_starts_every_two_sided_exercise_on_the_right(
+    routine: Routine,
+) -> None:
+    assert routine.plan(first_side=Side.RIGHT) == (
+        "release-right",
+        "release-left",
+        "setup",
+        "stretch-right",
+        "stretch-left",
+        "close",
+    )
+
+
+def test_more_holds_per_side_repeat_each_side_in_a_row(routine: Routine) -> None:
+    plan = routine.plan(holds_per_side=2)
+    assert plan[:5] == (
+        "release-left",
+        "release-left#2",
+        "release-right",
+        "release-right#2",
+        "setup",
+    )
+    steps = routine.personalised(plan, None).steps
+    assert [(s.repeat, s.repeats) for s in steps[:2]] == [(1, 2), (2, 2)]
+    assert steps[1].exercise == "release"
+    assert steps[1].side is Side.LEFT
+    assert len(steps) == 10
+
+
+def test_a_persons_hold_length_applies_to_every_hold(routine: Routine) -> None:
+    steps = routine.personalised(routine.plan(), 45).steps
+    assert {s.hold.seconds for s in steps if s.hold} == {45.0}
+    assert [s.hold is None for s in steps] == [s.hold is None for s in routine.steps]
+
+
+def test_a_new_first_side_mid_run_changes_only_exercises_to_come(routine: Routine) -> None:
+    plan = routine.plan()
+    # On release-left: the release keeps its left-first order, the stretch starts right.
+    replanned = routine.replan(plan, 0, first_side=Side.RIGHT)
+    assert replanned == (
+        "release-left",
+        "release-right",
+        "setup",
+        "stretch-right",
+        "stretch-left",
+        "close",
+    )
+
+
+def test_more_holds_mid_run_count_the_hold_under_way(routine: Routine) -> None:
+    plan = routine.plan()
+    replanned = routine.replan(plan, 3, holds_per_side=2)  # on stretch-left
+    assert replanned == (*plan[:4], "stretch-left#2", "stretch-right", "stretch-right#2", "close")
+
+
+def test_fewer_holds_mid_run_move_on_after_the_hold_under_way(routine: Routine) -> None:
+    plan = routine.plan(holds_per_side=3)
+    at = plan.index("release-left#2")
+    replanned = routine.replan(plan, at, holds_per_side=1)
+    assert replanned[at + 1 :] == (
+        "release-right",
+        "setup",
+        "stretch-left",
+        "stretch-right",
+        "close",
+    )
+
+
+def test_a_replan_never_repeats_or_drops_a_done_step(routine: Routine) -> None:
+    for holds in (1, 2, 3):
+        for first in (None, Side.LEFT, Side.RIGHT):
+            plan = routine.plan(holds_per_side=holds, first_side=first)
+            for index in range(len(plan)):
+                for new_holds in (1, 2, 3):
+                    for new_first in (Side.LEFT, Side.RIGHT):
+                        again = routine.replan(plan, index, new_holds, new_first)
+                        assert again[: index + 1] == plan[: index + 1]
+                        assert len(set(again)) == len(again)
+                        assert all(routine.knows(key) for key in again)
+                        assert again[-1] == "close"
+
+
+@pytest.mark.parametrize(
+    ("key", "known"),
+    [
+        ("stretch-left", True),
+        ("stretch-left#2", True),
+        ("stretch-left#9", True),
+        ("stretch-left#1", False),
+        ("stretch-left#x", False),
+        ("stretch", False),
+        ("warm-up", False),
+    ],
+)
+def test_a_plans_keys_are_read_only_as_the_routine_knows_them(
+    routine: Routine, key: str, known: bool
+) -> None:
+    assert routine.knows(key) is known
+
+
+def test_each_step_may_give_the_quiet_before_it_when_the_voice_carries_on(
+    tmp_path: Path,
+) -> None:
+    data = packaged_data()
+    data["steps"][2]["settle_seconds"] = 8
+    routine = load_routine(write_json(tmp_path, data))
+    assert {s.id: s.settle_seconds for s in routine.steps}["stretch-right"] == 8
+    assert {s.id: s.settle_seconds for s in routine.steps}["setup"] == DEFAULT_SETTLE_SECONDS
+
+
+@pytest.mark.parametrize("value", [-1, 61, "5", True, float("nan")])
+def test_a_wrong_settle_time_is_refused(tmp_path: Path, value: Any) -> None:
+    data = packaged_data()
+    data["steps"][0]["settle_seconds"] = value
+    with pytest.raises(RoutineError, match=r"steps\[0\]\.settle_seconds"):
+        load_routine(write_json(tmp_path, data))

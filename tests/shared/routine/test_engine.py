@@ -877,6 +877,15 @@ def test_the_warning_names_the_step_that_no_longer_exists(
     engine: RoutineEngine, clock: ManualClock, stale_step: RunState
 ) -> None:
     assert engine.unreadable(stale_step) == (
+        "is at step 7 ('extra-b'), which 'sciatica-release-and-stretch' lacks now"
+    )
+
+
+def test_a_run_stored_without_a_plan_past_the_routines_end_says_how_long_it_is(
+    engine: RoutineEngine, stale_step: RunState
+) -> None:
+    """A run stored before runs kept their plan reads against the routine's own steps."""
+    assert engine.unreadable(replace(stale_step, plan=())) == (
         "is at step 7 but 'sciatica-release-and-stretch' has 6 steps now"
     )
 
