@@ -1,5 +1,7 @@
 """The watch API the server answers, under /api/v1 (docs/WATCH_API.md, OpenAPI at openapi.json).
 
+- contract.py: every request and answer body as a typed model, the one source of the checks,
+  the answers and the OpenAPI document's schemas
 - routes.py: the blueprint and init_wearable, which the app factory calls; services.py: the
   one way its views reach the app's services
 - auth.py: bearer tokens; problems.py: RFC 9457 problem answers

@@ -16,6 +16,8 @@ from typing import Any
 from flask import Response, json
 from werkzeug.exceptions import HTTPException
 
+from . import contract
+
 PROBLEM_JSON = "application/problem+json"
 _TAG = "tag:sciatica-coach,2026:problem:"
 
@@ -70,13 +72,15 @@ class Problem(Exception):
         return _TITLES.get(self.type) or HTTPStatus(self.status).phrase
 
     def to_dict(self) -> dict[str, Any]:
-        return {
+        """The body, through the contract's Problem model so it is what the document says."""
+        body = {
             **self.extra,
             "type": self.type.value,
             "title": self.title,
             "status": self.status,
             "detail": self.detail,
         }
+        return contract.Problem.model_validate(body).model_dump(mode="json")
 
     def response(self) -> Response:
         body = json.dumps(self.to_dict())

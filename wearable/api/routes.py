@@ -10,12 +10,13 @@ from __future__ import annotations
 
 import json
 import logging
-import re
+from functools import cache
 from typing import Any
 from urllib.parse import parse_qsl
 
 from flask import Blueprint, Flask, Response, current_app, jsonify, request
 from flask.typing import ResponseReturnValue
+from pydantic import BaseModel, ValidationError
 from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 
 from shared.pairing.protocol import DEVICE_CODE_GRANT, TokenError, TokenErrorCode
@@ -27,9 +28,10 @@ from shared.timing.fit import RecordingMismatch
 from shared.timing.tuning import NotListening, TuningError
 
 from ..face.blueprint import face
+from . import contract
 from .actions import DEFAULT_WATCH_LEAD_IN_S, WatchAction, watch_lead_in
 from .auth import invalid_token, require_user
-from .cue_payload import MAX_WAIT_S, clock_block, etag_for, run_payload
+from .cue_payload import clock_block, etag_for, run_payload
 from .long_poll import wait_for_change
 from .openapi import build_spec
 from .problems import Problem, ProblemType, from_http_exception
@@ -46,7 +48,6 @@ PAIR_PROMPT = "Say: Alexa, ask sciatica coach to pair code {spoken}"
 
 _CACHE_HEADERS = {"Cache-Control": "private, no-cache", "Vary": "Authorization"}
 _NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
-_UINT = re.compile(r"[0-9]{1,15}")
 #: The views that read a body; every other one drains it unread, within the same limit.
 _READS_BODY = {"watch_api.token", "watch_api.act", "watch_api.tuning_heard"}
 #: Views that read more than WATCH_MAX_BODY, and how much.
@@ -129,15 +130,15 @@ def start_pairing() -> ResponseReturnValue:
             ProblemType.BUSY,
             headers={"Retry-After": str(exc.retry_after)},
         ) from None
-    body = {
-        "device_code": started.device_code,
-        "user_code": started.user_code,
-        "user_code_spoken": started.spoken_code,
-        "prompt": PAIR_PROMPT.format(spoken=started.spoken_code),
-        "expires_in": started.expires_in,
-        "interval": started.interval,
-    }
-    return jsonify(body), 200, _NO_STORE
+    body = contract.PairingStart(
+        device_code=started.device_code,
+        user_code=started.user_code,
+        user_code_spoken=started.spoken_code,
+        prompt=PAIR_PROMPT.format(spoken=started.spoken_code),
+        expires_in=started.expires_in,
+        interval=started.interval,
+    )
+    return _json(body), 200, _NO_STORE
 
 
 @api.post("/token")
@@ -147,27 +148,35 @@ def token() -> ResponseReturnValue:
         device_code = _device_code_from_form()
         issued = services().pairing.exchange(device_code)
     except TokenError as exc:
-        body = {"error": exc.error.value, "error_description": exc.description}
-        return jsonify(body), 400, _NO_STORE
-    body = {"access_token": issued.access_token, "token_type": issued.token_type}
-    return jsonify(body), 200, _NO_STORE
+        error = contract.OAuthError(error=exc.error, error_description=exc.description)
+        return _json(error), 400, _NO_STORE
+    body = contract.Token(access_token=issued.access_token, token_type=issued.token_type)
+    return _json(body), 200, _NO_STORE
 
 
 def _device_code_from_form() -> str:
+    """The device code of a well-formed TokenRequest, or the RFC 6749 5.2 error that fits."""
     if request.mimetype != "application/x-www-form-urlencoded":
         raise TokenError(
             TokenErrorCode.INVALID_REQUEST, "send application/x-www-form-urlencoded parameters"
         )
     form = _utf8_form()
-    for name in ("grant_type", "device_code"):
+    for name in contract.TokenRequest.model_fields:
         values = form.get(name, [])
         if len(values) != 1 or not values[0]:
             raise TokenError(TokenErrorCode.INVALID_REQUEST, f"give {name} exactly once")
-    if form["grant_type"][0] != DEVICE_CODE_GRANT:
+    try:
+        sent = contract.TokenRequest.model_validate({name: form[name][0] for name in form})
+    except ValidationError as exc:
+        if any(error["loc"] == ("grant_type",) for error in exc.errors()):
+            raise TokenError(
+                TokenErrorCode.UNSUPPORTED_GRANT_TYPE, f"grant_type must be {DEVICE_CODE_GRANT}"
+            ) from None
+        # Not the shape the server issues device codes in: one it never issued.
         raise TokenError(
-            TokenErrorCode.UNSUPPORTED_GRANT_TYPE, f"grant_type must be {DEVICE_CODE_GRANT}"
-        )
-    return form["device_code"][0]
+            TokenErrorCode.INVALID_GRANT, "unknown or already used device code"
+        ) from None
+    return sent.device_code
 
 
 def _utf8_form() -> dict[str, list[str]]:
@@ -212,14 +221,13 @@ def cues() -> ResponseReturnValue:
     coach = services().coach
     received = coach.clock.now()
     user_id, token_value = require_user(request, services().pairing)
-    wait_s = _uint_param("wait", maximum=MAX_WAIT_S) or 0
-    client_send_ms = _uint_param("client_send_ms")
+    query = _cue_query()
     view = coach.view(user_id)
-    if wait_s and _holds_current(etag_for(user_id, view)):
-        view = wait_for_change(coach, user_id, view, wait_s)
+    if query.wait and _holds_current(etag_for(user_id, view)):
+        view = wait_for_change(coach, user_id, view, query.wait)
         if services().pairing.authenticate(token_value) != user_id:
             raise invalid_token()  # unpaired while it waited
-    return _cue_response(coach, user_id, view, client_send_ms, received, conditional=True)
+    return _cue_response(coach, user_id, view, query.client_send_ms, received, conditional=True)
 
 
 def _holds_current(etag: str) -> bool:
@@ -260,18 +268,25 @@ def _cue_response(
     return response
 
 
-def _uint_param(name: str, maximum: int | None = None) -> int | None:
-    raw = request.args.get(name)
-    if raw is None:
-        return None
-    if not _UINT.fullmatch(raw) or (maximum is not None and int(raw) > maximum):
-        limit = f" from 0 to {maximum}" if maximum is not None else ""
+@cache
+def _query_schema() -> dict[str, Any]:
+    return contract.CuePoll.model_json_schema()
+
+
+def _cue_query() -> contract.CuePoll:
+    """The poll's query as the contract's CuePoll, or a 400 naming the first bad parameter."""
+    try:
+        return contract.CuePoll.model_validate(request.args.to_dict())
+    except ValidationError as exc:
+        name = str(exc.errors()[0]["loc"][0])
+        bounds = _query_schema()["properties"][name]
+        raw = request.args[name]
         raise Problem(
             400,
-            f"{name} must be a whole number{limit}; got {raw[:40]!r}",
+            f"{name} must be a whole number from {bounds['minimum']} to {bounds['maximum']}; "
+            f"got {raw[:40]!r}",
             ProblemType.MALFORMED_REQUEST,
-        )
-    return int(raw)
+        ) from None
 
 
 # -- actions ----------------------------------------------------------------------------------
@@ -295,17 +310,20 @@ def act() -> ResponseReturnValue:
 
 
 def _action_from_body() -> WatchAction:
+    """The action of a valid ActionRequest; a wrong shape and an unknown name are told apart."""
     if not request.is_json:
         raise Problem(415, 'Send the action as application/json, e.g. {"action": "next"}.')
     body = _json_body()
-    if not isinstance(body, dict) or set(body) != {"action"}:
+    try:
+        return contract.ActionRequest.model_validate(body).action
+    except ValidationError as exc:
+        errors = exc.errors()
+    if any(error["loc"] != ("action",) or error["type"] == "missing" for error in errors):
         raise Problem(
             400, 'The body must be exactly {"action": "<name>"}.', ProblemType.MALFORMED_REQUEST
         )
-    name = body["action"]
+    name = body["action"]  # the body is {"action": name}; only the name is wrong
     allowed = [action.value for action in WatchAction]
-    if isinstance(name, str) and name in allowed:
-        return WatchAction(name)
     shown = repr(name[:40]) if isinstance(name, str) else f"of type {type(name).__name__}"
     raise Problem(
         400,
@@ -319,7 +337,8 @@ def _json_body() -> Any:
     raw = request.get_data(cache=True)
     try:
         return json.loads(raw)
-    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError):
+    except (ValueError, RecursionError):
+        # ValueError: not UTF-8, not JSON, or an integer past Python's 4,300 digits;
         # RecursionError: 4 KiB of "[" nests deeper than the parser recurses.
         raise Problem(400, "The body is not valid JSON.", ProblemType.MALFORMED_REQUEST) from None
 
@@ -333,7 +352,7 @@ def tuning_listen() -> ResponseReturnValue:
     user_id, _ = require_user(request, services().pairing)
     now = services().coach.clock.now()
     state = services().tuning.listen(user_id, now)
-    return jsonify(tuning_body(state, now)), 201, _NO_STORE
+    return _json(tuning_body(state, now)), 201, _NO_STORE
 
 
 @api.get("/tuning")
@@ -344,7 +363,7 @@ def tuning_status() -> ResponseReturnValue:
     state = services().tuning.state(user_id, now)
     if state is None:
         raise _no_tuning()
-    return jsonify(tuning_body(state, now)), 200, _NO_STORE
+    return _json(tuning_body(state, now)), 200, _NO_STORE
 
 
 @api.delete("/tuning")
@@ -373,13 +392,13 @@ def tuning_heard() -> ResponseReturnValue:
         raise Problem(409, f"Not yet: {exc}.", ProblemType.TUNING_UNFINISHED) from None
     log.info("a user's own voice profile was fitted from their watch")
     fit = profile.fit or {}
-    body = {
-        "start_delay_ms": round((profile.start_delay_s or 0.0) * 1000),
-        "parts": fit.get("parts"),
-        "speech_s": fit.get("speech_s"),
-        "fit": fit,
-    }
-    return jsonify(body), 200, _NO_STORE
+    body = contract.TunedVoice(
+        start_delay_ms=round((profile.start_delay_s or 0.0) * 1000),
+        parts=fit.get("parts"),
+        speech_s=fit.get("speech_s"),
+        fit=fit,
+    )
+    return _json(body), 200, _NO_STORE
 
 
 def _no_tuning() -> Problem:
@@ -388,6 +407,11 @@ def _no_tuning() -> Problem:
         "No tuning is under way for this watch: start listening (POST /api/v1/tuning) first.",
         ProblemType.NO_TUNING,
     )
+
+
+def _json(body: BaseModel) -> Response:
+    """An answer made from one of the contract's models, as the OpenAPI document shows it."""
+    return jsonify(body.model_dump(mode="json"))
 
 
 # -- the spec ---------------------------------------------------------------------------------
