@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from shared.routine.coach import Coach, Outcome
-from shared.routine.engine import Announcement, Event, Phase, RunView, Said
+from shared.routine.engine import Announcement, Event, RunView, Said
 from shared.timing import SpeechTiming
 from shared.timing.voices import Voices
 
@@ -90,16 +90,50 @@ class Narrator:
         words = self.words_for(announcement, timing, intro)
         return Narration(outcome, words, self.reply_for(announcement, timing, intro))
 
-    def rest_of_hold(self, user_id: str, view: RunView, said: str) -> str:
-        """Words plus silence up to the hold's end, so an interrupted hold still ends aloud.
+    def carry_on(self, user_id: str, said: str) -> Narration:
+        """`said`, and then the run carried on from where the person's words cut it off.
 
-        Asking a question mid-hold cuts the speaker off, silence and all; the answer then
-        has to carry the rest of the hold and the spoken end with it.
+        Asking a question mid-hold cuts the speaker off, silence and all: the answer carries
+        the rest of the hold and its spoken end (hands-free, the steps after it too); with
+        nothing to carry on, the narration announces nothing and the caller says `said`.
         """
-        if view.phase is not Phase.HOLDING or view.hold is None or view.step is None:
-            return speech.wrap(said)
         timing = self.voices.timing_for(user_id)
+
+        def words(announcement: Announcement) -> speech.StepSpeech:
+            if announcement.carried_hold_s is None:
+                return self.words_for(announcement, timing, said)
+            return self._rest_of_hold(announcement, timing, said)
+
+        def lead_in(announcement: Announcement) -> float | tuple[Said, ...]:
+            if announcement.hands_free:
+                routine = announcement.routine or self.coach.routine
+                first = words(announcement)
+                return hands_free_reply(routine, first, announcement.step_index, timing).said
+            return timing.estimate(words(announcement).lead_in)
+
+        outcome = self.coach.apply(user_id, Event.CARRY_ON, lead_in)
+        announcement = outcome.transition.announcement
+        if announcement is None:
+            return Narration(outcome, None)
+        first = words(announcement)
+        reply = None
+        if announcement.hands_free:
+            routine = announcement.routine or self.coach.routine
+            reply = hands_free_reply(routine, first, announcement.step_index, timing)
+        return Narration(outcome, first, reply)
+
+    def _rest_of_hold(
+        self, announcement: Announcement, timing: SpeechTiming, said: str
+    ) -> speech.StepSpeech:
+        """`said`, then silence to the hold's end as it stands, then what ends the hold."""
+        assert announcement.carried_hold_s is not None
+        routine = announcement.routine or self.coach.routine
         spoken = timing.estimate(speech.wrap(said))
-        silence = timing.break_for_silence(max(0.0, view.hold.end - view.now - spoken), said)
-        words = speech.step_speech(view.routine or self.coach.routine, view.step_index)
-        return speech.wrap(said, speech.silence_ssml(silence), words.after)
+        silence = timing.break_for_silence(max(0.0, announcement.carried_hold_s - spoken), said)
+        whole = speech.step_speech(
+            routine,
+            announcement.step_index,
+            break_for_silence=timing.break_for_silence,
+            hands_free=announcement.hands_free,
+        )
+        return replace(whole, lead_in=said, hold=speech.silence_ssml(silence))

@@ -86,6 +86,9 @@ class Event(StrEnum):
     START_OVER = "start_over"
     STOP = "stop"
     TIME_LEFT = "time_left"
+    #: The voice answered something else mid-run (how long is left, a nudge, help): the
+    #: person's words cut the speaker off, so its answer must carry the run on from here.
+    CARRY_ON = "carry_on"
 
 
 class Action(StrEnum):
@@ -98,6 +101,7 @@ class Action(StrEnum):
     PAUSE = "pause"
     RESUME = "resume"
     STOP = "stop"
+    CARRY_ON = "carry_on"
     NOTHING = "nothing"
 
 
@@ -108,6 +112,7 @@ _NAVIGATION = {
     Event.START_OVER: Action.BEGIN,
     Event.STOP: Action.STOP,
     Event.TIME_LEFT: Action.NOTHING,
+    Event.CARRY_ON: Action.NOTHING,
 }
 
 #: The whole machine at a glance: a pair missing here is an illegal event.
@@ -116,6 +121,7 @@ TRANSITIONS: dict[tuple[Phase, Event], Action] = {
     (Phase.IDLE, Event.START_OVER): Action.BEGIN,
     (Phase.IDLE, Event.STOP): Action.NOTHING,
     (Phase.IDLE, Event.TIME_LEFT): Action.NOTHING,
+    (Phase.IDLE, Event.CARRY_ON): Action.NOTHING,
     **{
         (phase, event): action
         for phase in sorted(UNDER_WAY)
@@ -123,6 +129,7 @@ TRANSITIONS: dict[tuple[Phase, Event], Action] = {
             **_NAVIGATION,
             Event.PAUSE: Action.PAUSE,
             Event.RESUME: Action.NOTHING,
+            Event.CARRY_ON: Action.CARRY_ON,
         }.items()
     },
     **{(Phase.PAUSED, event): action for event, action in _NAVIGATION.items()},
@@ -137,6 +144,7 @@ TRANSITIONS: dict[tuple[Phase, Event], Action] = {
     (Phase.COMPLETED, Event.REPEAT): Action.NOTHING,
     (Phase.COMPLETED, Event.STOP): Action.NOTHING,
     (Phase.COMPLETED, Event.TIME_LEFT): Action.NOTHING,
+    (Phase.COMPLETED, Event.CARRY_ON): Action.NOTHING,
 }
 
 
@@ -152,6 +160,8 @@ class Announcement:
     routine: Routine | None = field(default=None, compare=False, repr=False)
     #: The voice carries on by itself: the reply may say the steps after this one too.
     hands_free: bool = False
+    #: Carrying a hold on after an interruption: seconds from now to its end, which stays.
+    carried_hold_s: float | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -830,6 +840,32 @@ class RoutineEngine:
             full = hold.seconds
         return state.hold_end - state.hold_start < full - 1e-6
 
+    def _carry_on(self, state: RunState, act: _Act) -> _Change:
+        """After an interruption: a hold keeps its end, and the voice says the rest of it
+        (and, hands-free, the steps after it); hands-free, a step cut off mid-words is said
+        again, and between two steps the next one comes. Waiting for next, nothing moves."""
+        phase = self.phase(state, act.now)
+        routine = self.routine_of(state)
+        if phase is Phase.HOLDING:
+            assert state.hold_end is not None
+            assert state.step_end is not None
+            announcement = Announcement(
+                state.step_index,
+                routine=routine,
+                hands_free=state.hands_free,
+                carried_hold_s=state.hold_end - act.now,
+            )
+            said = act.said(announcement)
+            chain = self._chain(routine, state.step_index, state.step_end, said[1:], act.now)
+            return _Change(replace(state, chain=chain), announcement)
+        if not state.hands_free:
+            return _Change(state)
+        if phase is Phase.ANNOUNCING:
+            return self._announce(state, state.step_index, act)
+        if state.step_index < routine.last_index:
+            return self._announce(state, state.step_index + 1, act)
+        return _Change(state)
+
     def _nothing(self, state: RunState, act: _Act) -> _Change:
         return _Change(state)
 
@@ -842,6 +878,7 @@ class RoutineEngine:
         Action.PAUSE: _pause,
         Action.RESUME: _resume,
         Action.STOP: _stop,
+        Action.CARRY_ON: _carry_on,
         Action.NOTHING: _nothing,
     }
 

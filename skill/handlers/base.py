@@ -130,3 +130,22 @@ def step_reply(handler_input: HandlerInput, narration: Narration) -> Response:
     if words.ends_session:
         return reply(handler_input, words.ssml, end=True)
     return reply(handler_input, words.ssml, reprompt=speech.say("next_reprompt"))
+
+
+def carry_on_reply(
+    handler_input: HandlerInput,
+    services: Services,
+    said: str,
+    *,
+    reprompt: str | None = None,
+    end: bool = False,
+) -> Response:
+    """Answer with `said`, carrying on the run the person's words just cut off.
+
+    A hold keeps its end and its spoken close (hands-free, the steps after it follow);
+    with nothing to carry on, `said` alone, with `reprompt` or ending the session.
+    """
+    narration = services.narrator.carry_on(user_id_of(handler_input), said)
+    if narration.words is None:
+        return reply(handler_input, speech.wrap(said), reprompt=reprompt, end=end)
+    return step_reply(handler_input, narration)

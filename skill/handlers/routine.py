@@ -11,7 +11,16 @@ from shared.routine.engine import Announcement, Event, IllegalEvent, Phase, RunV
 from .. import speech
 from ..intents import Intent
 from ..narration import Intro
-from .base import ServiceHandler, Services, pending, reply, run_view, step_reply, user_id_of
+from .base import (
+    ServiceHandler,
+    Services,
+    carry_on_reply,
+    pending,
+    reply,
+    run_view,
+    step_reply,
+    user_id_of,
+)
 
 
 def illegal_event_reply(handler_input: HandlerInput, exc: IllegalEvent) -> Response:
@@ -169,10 +178,8 @@ class ResumeHandler(_EventHandler):
         view = self.services.coach.view(user_id)
         if view.phase.under_way:
             said = speech.say("not_paused")
-            return reply(
-                handler_input,
-                self.services.narrator.rest_of_hold(user_id, view, said),
-                reprompt=speech.say("next_reprompt"),
+            return carry_on_reply(
+                handler_input, self.services, said, reprompt=speech.say("next_reprompt")
             )
         return super().nothing_announced(handler_input, user_id)
 
@@ -206,11 +213,9 @@ class TimeLeftHandler(ServiceHandler):
         user_id = user_id_of(handler_input)
         view = self.services.coach.view(user_id)
         said = time_left_words(view)
-        if view.phase is Phase.HOLDING:
-            return reply(
-                handler_input,
-                self.services.narrator.rest_of_hold(user_id, view, said),
-                reprompt=speech.say("next_reprompt"),
+        if view.phase is Phase.HOLDING or (view.phase.under_way and view.state.hands_free):
+            return carry_on_reply(
+                handler_input, self.services, said, reprompt=_reprompt_for(view.phase)
             )
         if view.phase in (Phase.IDLE, Phase.COMPLETED):
             return reply(

@@ -13,13 +13,20 @@ from ask_sdk_core.handler_input import HandlerInput
 from ask_sdk_core.utils import is_intent_name
 from ask_sdk_model import Response
 
-from shared.routine.engine import Phase
 from shared.timing.tuning import NotListening, TuningError, Turn
 from shared.timing.voices import NUDGE_STEP_S
 
 from .. import speech
 from ..intents import Intent
-from .base import PENDING, PENDING_TUNING, ServiceHandler, reply, session, user_id_of
+from .base import (
+    PENDING,
+    PENDING_TUNING,
+    ServiceHandler,
+    carry_on_reply,
+    reply,
+    session,
+    user_id_of,
+)
 
 #: "Tune my watch" carries on with the next part if the last one was read this recently
 #: (the person let the session close before saying next); otherwise it starts over.
@@ -101,15 +108,8 @@ class _NudgeHandler(ServiceHandler):
         now = self.services.coach.clock.now()
         nudged = self.services.voices.nudge(user_id, self.direction * NUDGE_STEP_S, now)
         said = speech.say("nudge_at_limit" if nudged.at_limit else self.said)
-        view = self.services.coach.view(user_id)
-        if view.phase is Phase.HOLDING:
-            # Speaking cuts the hold's silence short: this answer carries the rest of it.
-            return reply(
-                handler_input,
-                self.services.narrator.rest_of_hold(user_id, view, said),
-                reprompt=speech.say("next_reprompt"),
-            )
-        return reply(handler_input, speech.wrap(said), end=True)
+        # Speaking cut the run off (a hold's silence, hands-free a whole reply): carry it on.
+        return carry_on_reply(handler_input, self.services, said, end=True)
 
 
 class BuzzEarlyHandler(_NudgeHandler):

@@ -65,6 +65,7 @@ ILLEGAL = "illegal"
 # Short names so a row of the table fits on a line.
 BEGIN, ADV, BACK, REDO = Action.BEGIN, Action.ADVANCE, Action.GO_BACK, Action.RESTART_STEP
 PAUSE, RESUME, STOP, NOOP = Action.PAUSE, Action.RESUME, Action.STOP, Action.NOTHING
+CARRY = Action.CARRY_ON
 NO = ILLEGAL
 COLUMNS = (
     Event.START,
@@ -76,17 +77,18 @@ COLUMNS = (
     Event.START_OVER,
     Event.STOP,
     Event.TIME_LEFT,
+    Event.CARRY_ON,
 )
 # fmt: off
 EXPECTED_ROWS: dict[Phase, tuple[Action | str, ...]] = {
-    #                  start  next  previous repeat pause   resume  over   stop  time_left
-    Phase.IDLE:       (BEGIN, NO,   NO,      NO,    NO,     NO,     BEGIN, NOOP, NOOP),
-    Phase.ANNOUNCING: (NO,    ADV,  BACK,    REDO,  PAUSE,  NOOP,   BEGIN, STOP, NOOP),
-    Phase.HOLDING:    (NO,    ADV,  BACK,    REDO,  PAUSE,  NOOP,   BEGIN, STOP, NOOP),
-    Phase.AWAITING:   (NO,    ADV,  BACK,    REDO,  PAUSE,  NOOP,   BEGIN, STOP, NOOP),
-    Phase.PAUSED:     (NO,    ADV,  BACK,    REDO,  NOOP,   RESUME, BEGIN, STOP, NOOP),
-    Phase.STOPPED:    (NO,    ADV,  BACK,    REDO,  NOOP,   RESUME, BEGIN, NOOP, NOOP),
-    Phase.COMPLETED:  (BEGIN, NO,   NO,      NOOP,  NO,     NO,     BEGIN, NOOP, NOOP),
+    #                  start  next  previous repeat pause   resume  over   stop  time   carry
+    Phase.IDLE:       (BEGIN, NO,   NO,      NO,    NO,     NO,     BEGIN, NOOP, NOOP, NOOP),
+    Phase.ANNOUNCING: (NO,    ADV,  BACK,    REDO,  PAUSE,  NOOP,   BEGIN, STOP, NOOP, CARRY),
+    Phase.HOLDING:    (NO,    ADV,  BACK,    REDO,  PAUSE,  NOOP,   BEGIN, STOP, NOOP, CARRY),
+    Phase.AWAITING:   (NO,    ADV,  BACK,    REDO,  PAUSE,  NOOP,   BEGIN, STOP, NOOP, CARRY),
+    Phase.PAUSED:     (NO,    ADV,  BACK,    REDO,  NOOP,   RESUME, BEGIN, STOP, NOOP, NOOP),
+    Phase.STOPPED:    (NO,    ADV,  BACK,    REDO,  NOOP,   RESUME, BEGIN, NOOP, NOOP, NOOP),
+    Phase.COMPLETED:  (BEGIN, NO,   NO,      NOOP,  NO,     NO,     BEGIN, NOOP, NOOP, NOOP),
 }
 # fmt: on
 EXPECTED_TABLE: dict[tuple[Phase, Event], Action | str] = {
@@ -116,6 +118,8 @@ EXPECTED_AFTER: dict[Action, tuple[Phase, int] | None] = {
     Action.PAUSE: (Phase.PAUSED, 1),
     Action.RESUME: (Phase.ANNOUNCING, 1),
     Action.STOP: (Phase.STOPPED, 1),
+    # Waiting for next: a hold keeps its end, and nothing else moves.
+    Action.CARRY_ON: None,
     Action.NOTHING: None,
 }
 
