@@ -46,7 +46,11 @@ class Narrator:
         self.voices = voices or Voices(coach.store, coach.engine.timing)
 
     def words_for(
-        self, announcement: Announcement, timing: SpeechTiming, intro: Intro = ""
+        self,
+        announcement: Announcement,
+        timing: SpeechTiming,
+        intro: Intro = "",
+        prompt: str | None = None,
     ) -> speech.StepSpeech:
         resumed = announcement.resumed_hold_s is not None
         return speech.step_speech(
@@ -57,6 +61,7 @@ class Narrator:
             resumed=resumed,
             break_for_silence=timing.break_for_silence,
             hands_free=announcement.hands_free,
+            prompt=prompt,
         )
 
     def reply_for(
@@ -69,11 +74,14 @@ class Narrator:
         routine = announcement.routine or self.coach.routine
         return hands_free_reply(routine, words, announcement.step_index, timing)
 
-    def apply(self, user_id: str, event: Event, intro: Intro = "") -> Narration:
+    def apply(
+        self, user_id: str, event: Event, intro: Intro = "", prompt: str | None = None
+    ) -> Narration:
         """Apply `event`; an announced step's hold starts when its lead-in is estimated to end.
 
         `intro` is said before the step; a function of the announcement when what to say
-        depends on what the engine decided (e.g. that there was no earlier step).
+        depends on what the engine decided (e.g. that there was no earlier step). `prompt`
+        replaces "say next" at the end of a step that waits for next.
         """
         timing = self.voices.timing_for(user_id)
 
@@ -87,7 +95,7 @@ class Narrator:
         announcement = outcome.transition.announcement
         if announcement is None:
             return Narration(outcome, None)
-        words = self.words_for(announcement, timing, intro)
+        words = self.words_for(announcement, timing, intro, prompt)
         return Narration(outcome, words, self.reply_for(announcement, timing, intro))
 
     def carry_on(self, user_id: str, said: str) -> Narration:

@@ -49,6 +49,12 @@ PHRASES: dict[str, str] = {
     "time_up_once_more": "Time's up. Rest a moment, then once more.",
     "hold_again": "Hold {repeat} of {repeats}, just like the last one.",
     "rest_prompt": "Say next when you're ready for the rest of the routine.",
+    # Asked once, at the end of a step, until answered.
+    "flow_question": "One question: from now on, shall I move on to each step by myself? "
+    "Say yes, or say next whenever you'd like to lead the way.",
+    "flow_reprompt": "Shall I move on by myself after each step? Yes, or no?",
+    "flow_hands_free": "Okay, I'll keep us moving. Say pause whenever you need a break.",
+    "flow_on_next": "Okay, I'll wait for you each time.",
     "next_prompt": "Say next when you're ready.",
     "next_reprompt": "Whenever you're ready, say next. Or say repeat to hear that step again.",
     "routine_done": "You've finished the whole routine. See you next time.",
@@ -175,6 +181,7 @@ def step_speech(
     resumed: bool = False,
     break_for_silence: Callable[[float, str], float] = _same_length,
     hands_free: bool = False,
+    prompt: str | None = None,
 ) -> StepSpeech:
     """The words for step `index`: heading, instruction, the hold as silence, the spoken end.
 
@@ -183,7 +190,8 @@ def step_speech(
     start) follows from a measured text. `break_for_silence` writes the hold's silence for
     the voice that says it: a voice that draws out a break gets a shorter one, so "Time's
     up" starts as the hold ends. `hands_free` ends the step with where to go next and a
-    quiet to get there (the next step's settle time), instead of "say next".
+    quiet to get there (the next step's settle time), instead of "say next". `prompt`
+    replaces "say next" at the end of a step that waits for it (a question asked once).
     """
     step = routine.step(index)
     heading = say("step_heading", number=index + 1, count=len(routine), title=step.title)
@@ -207,7 +215,7 @@ def step_speech(
         after = " ".join(p for p in (ending, say("routine_done")) if p)
         return StepSpeech(PIECE_BREAK.join(lead), hold, after, ends_session=True)
     if not hands_free:
-        after = " ".join(p for p in (ending, say("next_prompt")) if p)
+        after = " ".join(p for p in (ending, prompt or say("next_prompt")) if p)
         return StepSpeech(PIECE_BREAK.join(lead), hold, after, ends_session=False)
     settle = routine.step(index + 1).settle_seconds
     said_last = ending or lead[-1]

@@ -27,7 +27,7 @@ from .session import (
 )
 from .tuning import BuzzEarlyHandler, BuzzLateHandler, TuneNextHandler, TuneWatchHandler
 from .watch import PairWatchHandler, UnpairWatchHandler
-from .welcome import LaunchHandler, NoHandler, YesHandler
+from .welcome import FlowAnswerHandler, LaunchHandler, NoHandler, YesHandler
 
 __all__ = ["Services", "request_handlers"]
 
@@ -61,7 +61,14 @@ _INTENT_HANDLERS = {
 def request_handlers(services: Services) -> list[AbstractRequestHandler]:
     """Handlers in dispatch order: specific ones first, the catch-alls last."""
     # TuneNextHandler takes "next" only between two parts of the calibration script.
-    specific = [LaunchHandler, SessionEndedHandler, SkillDisabledHandler, TuneNextHandler]
+    # FlowAnswerHandler takes yes, no and next only as the answer to its question.
+    specific = [
+        LaunchHandler,
+        SessionEndedHandler,
+        SkillDisabledHandler,
+        TuneNextHandler,
+        FlowAnswerHandler,
+    ]
     seen: list[type[AbstractRequestHandler]] = []
     for handler in [*specific, *_INTENT_HANDLERS.values()]:
         if handler not in seen and handler is not FallbackHandler:

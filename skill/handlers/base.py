@@ -25,6 +25,8 @@ if TYPE_CHECKING:
 PENDING = "pending"
 #: PENDING's value while the speaker reads the calibration script part by part.
 PENDING_TUNING = "tuning"
+#: PENDING's value after asking whether the voice should move on by itself.
+FLOW_QUESTION = "flow"
 
 
 @dataclass(frozen=True, slots=True)

@@ -12,6 +12,7 @@ from .. import speech
 from ..intents import Intent
 from ..narration import Intro
 from .base import (
+    FLOW_QUESTION,
     ServiceHandler,
     Services,
     carry_on_reply,
@@ -57,12 +58,25 @@ class _EventHandler(ServiceHandler):
 
     def handle(self, handler_input: HandlerInput) -> Response:
         user_id = user_id_of(handler_input)
+        # Someone never asked whether the voice should move on by itself hears the question
+        # where "say next" would go, until they answer it (FlowAnswerHandler).
+        asking = self.services.coach.settings(user_id).flow is None
+        prompt = speech.say("flow_question") if asking else None
         try:
-            narration = self.services.narrator.apply(user_id, self.event, self.intro(user_id))
+            narration = self.services.narrator.apply(
+                user_id, self.event, self.intro(user_id), prompt
+            )
         except IllegalEvent as exc:
             return illegal_event_reply(handler_input, exc)
         if narration.words is None:
             return self.nothing_announced(handler_input, user_id)
+        if asking and narration.reply is None and not narration.words.ends_session:
+            return reply(
+                handler_input,
+                narration.words.ssml,
+                reprompt=speech.say("flow_reprompt"),
+                pending=FLOW_QUESTION,
+            )
         return step_reply(handler_input, narration)
 
     def intro(self, user_id: str) -> Intro:

@@ -1,4 +1,4 @@
-"""Opening the skill and answering its questions: launch, yes and no."""
+"""Opening the skill and answering its questions: launch, yes and no, and how to move on."""
 
 from __future__ import annotations
 
@@ -6,9 +6,12 @@ from ask_sdk_core.handler_input import HandlerInput
 from ask_sdk_core.utils import is_intent_name, is_request_type
 from ask_sdk_model import Response
 
+from shared.routine.engine import Event, IllegalEvent
+from shared.routine.settings import Flow
+
 from .. import speech
 from ..intents import Intent, RequestType
-from .base import ServiceHandler, reply, user_id_of
+from .base import FLOW_QUESTION, ServiceHandler, pending, reply, step_reply, user_id_of
 
 
 class LaunchHandler(ServiceHandler):
@@ -67,3 +70,36 @@ class NoHandler(ServiceHandler):
 
     def handle(self, handler_input: HandlerInput) -> Response:
         return reply(handler_input, speech.wrap(speech.say("goodbye")), end=True)
+
+
+class FlowAnswerHandler(ServiceHandler):
+    """The answer to "shall I move on by myself?": kept, and the routine goes on either way.
+
+    Yes: the voice carries on by itself from the next step. No: it waits, and says so.
+    Next: the person chose to lead, so it waits from now on, and goes to the next step.
+    """
+
+    def can_handle(self, handler_input: HandlerInput) -> bool:
+        answered = any(
+            is_intent_name(name)(handler_input) for name in (Intent.YES, Intent.NO, Intent.NEXT)
+        )
+        return answered and pending(handler_input) == FLOW_QUESTION
+
+    def handle(self, handler_input: HandlerInput) -> Response:
+        user_id = user_id_of(handler_input)
+        coach = self.services.coach
+        if is_intent_name(Intent.NO)(handler_input):
+            coach.change_settings(user_id, flow=Flow.ON_NEXT.value)
+            said = speech.wrap(speech.say("flow_on_next"), speech.say("next_prompt"))
+            return reply(handler_input, said, reprompt=speech.say("next_reprompt"))
+        hands_free = is_intent_name(Intent.YES)(handler_input)
+        flow = Flow.HANDS_FREE if hands_free else Flow.ON_NEXT
+        coach.change_settings(user_id, flow=flow.value)
+        intro = speech.say("flow_hands_free") if hands_free else ""
+        try:
+            narration = self.services.narrator.apply(user_id, Event.NEXT, intro)
+        except IllegalEvent:
+            return reply(handler_input, speech.wrap(speech.say(f"flow_{flow.value}")), end=True)
+        if narration.words is None:
+            return reply(handler_input, speech.wrap(speech.say("routine_done")), end=True)
+        return step_reply(handler_input, narration)

@@ -104,3 +104,73 @@ def test_the_gap_before_the_reprompt_is_in_the_schedule(
         lead = turn.reprompt.split("<break")[0] + "</speak>"
         expected = view.now + first_part + LISTEN_S + timing.estimate(lead)
         assert starts[first_of_reprompt] == pytest.approx(expected)
+
+
+def test_asking_how_long_is_left_mid_hold_carries_the_routine_on(
+    hands_free: Coach, speaker: AlexaSimulator, clock: ManualClock
+) -> None:
+    speaker.says("StartRoutineIntent")
+    hold = hands_free.view(speaker.user_id).hold
+    clock.set(hold.start + 10)
+    turn = speaker.says("TimeLeftIntent")
+    assert "20 seconds left" in turn.ssml
+    assert "Step 2 of 6" in turn.ssml  # the person's words cut the reply off: it goes on
+    view = hands_free.view(speaker.user_id)
+    assert view.hold.end == pytest.approx(hold.end)  # the hold under way keeps its end
+    starts = [c for c in view.cues if c.kind is CueKind.HOLD_START]
+    assert [c.step_index for c in starts] == [1, 3, 4]
+    lead = turn.ssml.split("Step 2 of 6")[0] + "</speak>"
+    timing = hands_free.engine.timing
+    # Step 2's words start once everything before them in this answer has been said.
+    assert view.state.chain[0].started_at >= clock.now() + timing.estimate(lead) - 1e-6
+
+
+def test_a_nudge_between_two_steps_goes_on_to_the_next(
+    hands_free: Coach, speaker: AlexaSimulator, clock: ManualClock
+) -> None:
+    speaker.says("StartRoutineIntent")
+    view = hands_free.view(speaker.user_id)
+    clock.set(view.state.step_end + 1)  # after "Time's up", in the quiet before step 2
+    turn = speaker.says("BuzzEarlyIntent")
+    assert speech.say("nudge_later") in turn.ssml
+    assert "Step 2 of 6" in turn.ssml
+    assert hands_free.view(speaker.user_id).step_index == 1
+
+
+def test_repeat_mid_reply_says_the_step_being_spoken_again_and_goes_on(
+    hands_free: Coach, speaker: AlexaSimulator, clock: ManualClock
+) -> None:
+    speaker.says("StartRoutineIntent")
+    view = hands_free.view(speaker.user_id)
+    second = view.state.chain[0]
+    clock.set(second.hold_start + 5)
+    turn = speaker.says("AMAZON.RepeatIntent")
+    assert turn.ssml.count("Step 2 of 6") == 1
+    assert "Step 3 of 6" in turn.ssml
+    again = hands_free.view(speaker.user_id)
+    assert again.step_index == 1
+    assert again.phase is Phase.ANNOUNCING
+
+
+def test_next_mode_stays_for_those_who_want_it(
+    app: Flask, speaker: AlexaSimulator, clock: ManualClock
+) -> None:
+    coach = coach_of(app)
+    coach.change_settings(speaker.user_id, flow="on_next")
+    turn = speaker.says("StartRoutineIntent")
+    assert "Step 2 of 6" not in turn.ssml
+    assert speech.say("next_prompt") in turn.ssml
+    assert coach.view(speaker.user_id).state.chain == ()
+
+
+def test_switching_to_hands_free_mid_run_carries_on_from_the_next_reply(
+    app: Flask, speaker: AlexaSimulator, clock: ManualClock
+) -> None:
+    coach = coach_of(app)
+    coach.change_settings(speaker.user_id, flow="on_next")
+    speaker.says("StartRoutineIntent")
+    coach.change_settings(speaker.user_id, flow="hands_free")
+    clock.set(coach.view(speaker.user_id).state.step_end + 1)
+    turn = speaker.says("AMAZON.NextIntent")
+    assert "Step 2 of 6" in turn.ssml
+    assert "Step 3 of 6" in turn.ssml

@@ -8,6 +8,8 @@ from sciatica_coach.demo.simulator import AlexaSimulator
 from shared.clock import ManualClock
 from shared.routine.coach import Coach
 from shared.routine.engine import Phase
+from shared.routine.settings import Flow
+from skill import speech
 from tests.support.speech import hold_silence_s
 
 
@@ -71,3 +73,71 @@ class TestLaunch:
         turn = speaker.says("AMAZON.NoIntent")
         assert turn.ends_session
         assert coach.view(speaker.user_id).phase is Phase.STOPPED
+
+
+class TestHowToMoveOn:
+    """Asked once, where "say next" would go: shall the voice move on by itself?"""
+
+    def test_a_new_persons_first_step_ends_with_the_question(
+        self, speaker: AlexaSimulator, coach: Coach
+    ) -> None:
+        turn = speaker.says("StartRoutineIntent")
+        assert speech.say("flow_question") in turn.ssml
+        assert speech.say("next_prompt") not in turn.ssml
+        assert turn.reprompt is not None
+        assert speech.say("flow_reprompt") in turn.reprompt
+        assert coach.settings(speaker.user_id).flow is None
+
+    def test_yes_moves_on_by_itself_from_the_next_step(
+        self, speaker: AlexaSimulator, coach: Coach, clock: ManualClock
+    ) -> None:
+        speaker.says("StartRoutineIntent")
+        clock.set(coach.view(speaker.user_id).state.step_end + 1)
+        turn = speaker.says("AMAZON.YesIntent")
+        assert coach.settings(speaker.user_id).flow is Flow.HANDS_FREE
+        assert speech.say("flow_hands_free") in turn.ssml
+        assert "Step 2 of 6" in turn.ssml
+        assert "Step 3 of 6" in turn.ssml  # and the one after, with nobody saying next
+        assert coach.view(speaker.user_id).state.chain
+
+    def test_no_waits_for_next_from_now_on(
+        self, speaker: AlexaSimulator, coach: Coach, clock: ManualClock
+    ) -> None:
+        speaker.says("StartRoutineIntent")
+        clock.set(coach.view(speaker.user_id).state.step_end + 1)
+        turn = speaker.says("AMAZON.NoIntent")
+        assert coach.settings(speaker.user_id).flow is Flow.ON_NEXT
+        assert speech.say("flow_on_next") in turn.ssml
+        assert not turn.ends_session
+        assert coach.view(speaker.user_id).phase is Phase.AWAITING
+        after = speaker.says("AMAZON.NextIntent")
+        assert "Step 2 of 6" in after.ssml
+        assert speech.say("next_prompt") in after.ssml
+
+    def test_saying_next_answers_it_too(
+        self, speaker: AlexaSimulator, coach: Coach, clock: ManualClock
+    ) -> None:
+        speaker.says("StartRoutineIntent")
+        clock.set(coach.view(speaker.user_id).state.step_end + 1)
+        turn = speaker.says("AMAZON.NextIntent")
+        assert coach.settings(speaker.user_id).flow is Flow.ON_NEXT
+        assert "Step 2 of 6" in turn.ssml
+        assert "Step 3 of 6" not in turn.ssml
+
+    def test_once_answered_it_is_never_asked_again(
+        self, speaker: AlexaSimulator, coach: Coach, clock: ManualClock
+    ) -> None:
+        speaker.says("StartRoutineIntent")
+        speaker.says("AMAZON.NoIntent")
+        speaker.says("AMAZON.StartOverIntent")
+        turn = speaker.says("AMAZON.RepeatIntent")
+        assert speech.say("flow_question") not in turn.ssml
+        assert speech.say("next_prompt") in turn.ssml
+
+    def test_unanswered_it_is_asked_again_at_the_next_step(
+        self, speaker: AlexaSimulator, coach: Coach
+    ) -> None:
+        speaker.says("StartRoutineIntent")
+        speaker.says("AMAZON.StopIntent")  # the session ends with the question unanswered
+        turn = speaker.says("AMAZON.ResumeIntent")
+        assert speech.say("flow_question") in turn.ssml
