@@ -80,6 +80,11 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="drive the core directly in one process, without a server",
     )
+    demo.add_argument(
+        "--hands-free",
+        action="store_true",
+        help="the voice carries on by itself: nobody says next",
+    )
     return parser
 
 
@@ -92,12 +97,17 @@ def main(argv: Sequence[str] | None = None) -> int:
             level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s %(message)s"
         )
         if args.in_process:
+            if args.hands_free:
+                print("--hands-free plays against the server, not --in-process", file=sys.stderr)
+                return 2
             from .demo.in_process import run_local_demo
 
             return run_local_demo(speed=args.speed)
         from .demo.live import run_live_demo
 
-        return run_live_demo(speed=args.speed, picture=Path(args.picture))
+        return run_live_demo(
+            speed=args.speed, picture=Path(args.picture), hands_free=args.hands_free
+        )
     if args.workers < 1:
         print("--workers must be at least 1", file=sys.stderr)
         return 2

@@ -20,7 +20,7 @@ import threading
 import time
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TextIO
@@ -47,6 +47,12 @@ _ATTR = re.compile(r'([a-zA-Z-]+)\s*=\s*"([^"]*)"')
 _TAG = re.compile(r"<[^>]+>")
 #: Seconds of routine time the person takes before saying "next".
 THINK_S = 2.0
+#: Alexa's listening window after a reply, before it plays the reprompt by itself.
+LISTEN_S = 8.0
+#: How the person asks, once, for the voice to carry on by itself.
+HANDS_FREE_WORDS = "to carry on by itself"
+HANDS_FREE_INTENT = "SetFlowIntent"
+HANDS_FREE_SLOTS: dict[str, str] = {"flow": "by itself"}
 
 
 def free_port() -> int:
@@ -177,6 +183,35 @@ def spoken_turn(
     )
 
 
+def spoken_steps(ssml: str, at: float, timing: SpeechTimingModel) -> list[SpokenTurn]:
+    """A reply that says several steps in a row (hands-free), split into its steps.
+
+    A run of breaks followed by the words that end a hold ("Time's up") is a hold; any
+    other long run is the quiet between two steps, to get into the next position.
+    """
+    body = ssml.removeprefix("<speak>").removesuffix("</speak>")
+    quiets = [
+        run
+        for run in _BREAK_RUN.finditer(body)
+        if _run_seconds(run) >= MIN_HOLD_S and not _plain(body[run.end() :]).startswith(_TIME_UP)
+    ]
+    bounds = [0, *(edge for run in quiets for edge in (run.start(), run.end())), len(body)]
+    steps = []
+    for start, stop in zip(bounds[::2], bounds[1::2], strict=True):
+        begins = at + timing.estimate(f"<speak>{body[:start]}</speak>") if start else at
+        step = spoken_turn(Turn(200, _said(body[start:stop]), {}), begins, timing)
+        steps.append(step)
+    return steps
+
+
+def _said(body: str) -> dict[str, Any]:
+    """A reply body that says `body`, for spoken_turn to split."""
+    return {"response": {"outputSpeech": {"ssml": f"<speak>{body}</speak>"}}}
+
+
+_TIME_UP = "Time's up"
+
+
 def _run_seconds(run: re.Match[str]) -> float:
     return sum(break_seconds(dict(_ATTR.findall(b.group(1)))) for b in _BREAK.finditer(run[0]))
 
@@ -228,9 +263,16 @@ class Console:
 
 
 def run_live_demo(
-    speed: float = 20.0, out: TextIO = sys.stdout, picture: Path | None = None
+    speed: float = 20.0,
+    out: TextIO = sys.stdout,
+    picture: Path | None = None,
+    hands_free: bool = False,
 ) -> int:
-    """Play the whole routine against a real server; prints as it goes, writes the SVG."""
+    """Play the whole routine against a real server; prints as it goes, writes the SVG.
+
+    `hands_free`: the person asks once for the voice to carry on by itself, says "start",
+    and nothing more until the routine is done.
+    """
     if not math.isfinite(speed) or speed <= 0:
         raise ValueError(f"speed must be a finite number above 0, not {speed!r}")
     picture = picture or Path("sciatica-session.svg")
@@ -250,7 +292,8 @@ def run_live_demo(
             watch = _watch(url, clock, console, session)
             stop = threading.Event()
             try:
-                _play(speaker, watch, stop, clock, timing, console, session)
+                play = _play_hands_free if hands_free else _play
+                play(speaker, watch, stop, clock, timing, console, session)
                 console.countdown(clock.now() + 1.0, "finishing")
             finally:
                 stop.set()
@@ -348,6 +391,57 @@ def _play(
             return
         console.countdown(clock.now() + THINK_S, "resting")
         request = ("AMAZON.NextIntent", "next")
+
+
+def _play_hands_free(
+    speaker: AlexaSimulator,
+    watch: Watch,
+    stop: threading.Event,
+    clock: ScaledClock,
+    timing: SpeechTimingModel,
+    console: Console,
+    session: Session,
+) -> None:
+    """Pair, ask once for the voice to carry on by itself, say start: then only listen.
+
+    The speaker plays each reply, then (after Alexa's listening window, in which the person
+    says nothing) its reprompt, which carries the routine on; when both are done and the
+    person still says nothing, Alexa ends the session.
+    """
+    _pair(watch, speaker, clock, timing, console, stop)
+    console.say("person", f"Alexa, tell sciatica coach {HANDS_FREE_WORDS}")
+    chosen = speaker.says(HANDS_FREE_INTENT, **HANDS_FREE_SLOTS)
+    if chosen.status != 200:
+        raise RuntimeError(f"the skill refused the hands-free setting: {chosen.body}")
+    heard = spoken_turn(chosen, clock.now(), timing)
+    console.say("speaker", heard.lead_in, heard.at)
+    console.countdown(heard.after_end, "speaking")
+    console.say("person", "Alexa, ask sciatica coach to start my routine")
+    asked = clock.now()
+    turn = speaker.says("StartRoutineIntent")
+    if turn.status != 200:
+        raise RuntimeError(f"the skill refused a request: {turn.body}")
+    at = clock.now()
+    reply_s = at - asked
+    parts = [turn.ssml, *([turn.reprompt] if turn.reprompt else [])]
+    for number, part in enumerate(parts):
+        if number:
+            console.say("speaker", "(listening; the person says nothing)", at)
+            at += LISTEN_S
+            console.countdown(at, "listening")
+        for step in spoken_steps(part, at, timing):
+            step = replace(step, reply_s=reply_s)
+            session.turns.append(step)
+            console.countdown(step.at, "quiet")
+            console.say("speaker", step.lead_in, step.at)
+            if step.hold_s:
+                console.countdown(step.hold_end, "hold")
+                console.say("speaker", step.after, step.hold_end)
+        at += timing.estimate(part)
+        console.countdown(at, "speaking")
+    if not turn.ends_session:
+        console.countdown(clock.now() + LISTEN_S, "listening")
+        speaker.session_ends("EXCEEDED_MAX_REPROMPTS")
 
 
 def _print_alignment(session: Session, out: TextIO, origin: float, speed: float) -> None:
