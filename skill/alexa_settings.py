@@ -31,7 +31,7 @@ import requests
 from shared.routine.settings import SettingsError, check_time_zone
 
 #: Connect timeout, and the bound on each read, in seconds (the whole answer: twice this).
-DEFAULT_TIMEOUT_S = 1.5
+DEFAULT_TIMEOUT_S = 1.0
 #: The largest answer read: a zone name in quotes is under 70 bytes.
 MAX_ANSWER_BYTES = 1024
 #: Amazon's API hosts, by region: api., api.eu., api.fe.amazonalexa.com.
