@@ -24,6 +24,7 @@ from shared.stores.redis import RedisStore
 from shared.stores.sqlite import SQLiteStore
 from shared.timing.tuning import SECTION_LIMIT_S, Tuning
 from shared.timing.voices import Voices
+from skill.alexa_settings import DEFAULT_TIMEOUT_S, AlexaSettings
 from skill.builder import build_skill
 from skill.calibration import calibration_script
 from skill.endpoint import init_skill
@@ -74,6 +75,10 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
         pairing=services.pairing,
         voices=voices,
         tuning=tuning,
+        alexa_settings=AlexaSettings(
+            app.config.get("ALEXA_API_HOSTS", ()),
+            timeout_s=float(app.config.get("ALEXA_API_TIMEOUT_S", DEFAULT_TIMEOUT_S)),
+        ),
     )
     init_skill(app, build_skill(skill_services, app.config["SKILL_ID"] or None))
     _register_error_handlers(app)

@@ -16,6 +16,7 @@ import platformdirs
 
 from shared.clock import ScaledClock
 from shared.redis_connection import check_prefix
+from skill.alexa_settings import Origin, parse_extra_origins
 
 #: Largest request body any endpoint reads; Alexa's envelopes are a few kilobytes.
 DEFAULT_MAX_BODY = 64 * 1024
@@ -97,6 +98,8 @@ def from_env(environ: Mapping[str, str] | None = None) -> dict[str, Any]:
         "ALEXA_CA_FILE": env.get("SCIATICA_ALEXA_CA_FILE") or None,
         "ALEXA_CERT_CACHE": env.get("SCIATICA_ALEXA_CERT_CACHE") or None,
         "DEV_SKIP_VERIFY": _flag(env.get("SCIATICA_DEV_SKIP_VERIFY")),
+        # Hosts besides Amazon's whose Device Settings API we call (a local fake, in tests).
+        "ALEXA_API_HOSTS": _alexa_api_hosts(env),
         "REDIS_URL": env.get("SCIATICA_REDIS_URL") or None,
         # Key prefix and change channel on Redis, so two deployments can share one server.
         "REDIS_PREFIX": _redis_prefix(env),
@@ -119,6 +122,15 @@ def _database(env: Mapping[str, str]) -> str:
     """SCIATICA_DB, else the file in the user's data directory."""
     raw = env.get("SCIATICA_DB")
     return raw if raw and raw.strip() else str(default_db_path())
+
+
+def _alexa_api_hosts(env: Mapping[str, str]) -> tuple[Origin, ...]:
+    """SCIATICA_ALEXA_API_HOSTS: origins to call besides Amazon's, comma-separated."""
+    raw = env.get("SCIATICA_ALEXA_API_HOSTS") or ""
+    try:
+        return parse_extra_origins(raw)
+    except ValueError as exc:
+        raise ConfigError("SCIATICA_ALEXA_API_HOSTS", raw, str(exc)) from None
 
 
 def _redis_prefix(env: Mapping[str, str]) -> str | None:

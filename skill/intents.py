@@ -16,6 +16,7 @@ class Intent(StrEnum):
     BUZZ_EARLY = "BuzzEarlyIntent"
     BUZZ_LATE = "BuzzLateIntent"
     TUNE_WATCH = "TuneWatchIntent"
+    PROGRESS = "ProgressIntent"
     NEXT = "AMAZON.NextIntent"
     PREVIOUS = "AMAZON.PreviousIntent"
     REPEAT = "AMAZON.RepeatIntent"

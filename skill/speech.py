@@ -8,9 +8,11 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import datetime
 from xml.sax.saxutils import escape
 
 from shared.routine.definition import Routine
+from shared.routine.progress import Progress
 from shared.timing import silence_ssml
 from shared.timing.ssml import PIECE_BREAK
 
@@ -108,9 +110,47 @@ PHRASES: dict[str, str] = {
     "nudge_at_limit": "That's as far as I can move the buzz, so I've left it there. "
     "Your speaker may need measuring with the voice calibration.",
     "safety_reprompt": "Would you like to start the routine?",
+    "welcome_back_streak": "Welcome back. You're on a {days}-day streak, and one more today "
+    "keeps it going.",
+    "welcome_back_streak_done": "Welcome back. That's a {days}-day streak, today included.",
+    "progress_none": "You haven't finished a routine with me yet, so there's nothing to "
+    "count so far.",
+    "progress_week_none": "You haven't done the routine yet this week",
+    "progress_week_once": "You've done the routine once this week",
+    "progress_week_twice": "You've done the routine twice this week",
+    "progress_week_many": "You've done the routine {count} times this week",
+    "progress_week_only": "{week}.",
+    "progress_and_streak": "{week}, and you're on a {days}-day streak.",
+    "progress_but_streak": "{week}, but you're on a {days}-day streak.",
+    "progress_last": "Your last one was {when}.",
+    "when_today_early": "early this morning",
+    "when_today_morning": "this morning",
+    "when_today_afternoon": "this afternoon",
+    "when_today_evening": "this evening",
+    "when_today_night": "earlier tonight",
+    "when_yesterday_early": "early yesterday morning",
+    "when_yesterday_morning": "yesterday morning",
+    "when_yesterday_afternoon": "yesterday afternoon",
+    "when_yesterday_evening": "yesterday evening",
+    "when_yesterday_night": "last night",
+    "when_weekday_early": "early on {weekday} morning",
+    "when_weekday_morning": "on {weekday} morning",
+    "when_weekday_afternoon": "on {weekday} afternoon",
+    "when_weekday_evening": "on {weekday} evening",
+    "when_weekday_night": "on {weekday} night",
+    "when_days_ago": "{days} days ago",
+    "when_weeks_ago": "about {weeks} weeks ago",
+    "when_months_ago": "about {months} months ago",
+    "when_over_a_year": "over a year ago",
     "error": "Sorry, something went wrong on my side. Please try that again.",
     "busy": "Sorry, I couldn't save that just now. Please say it again.",
 }
+
+
+#: Day names as spoken; not the C library's, which follow the machine's locale.
+WEEKDAYS = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
+#: The parts of a day a time is said in, each until the hour given (local time).
+PARTS_OF_DAY = ((5, "early"), (12, "morning"), (17, "afternoon"), (21, "evening"), (24, "night"))
 
 
 def say(key: str, **data: object) -> str:
@@ -245,3 +285,53 @@ def _switches_side(routine: Routine, index: int) -> bool:
         return False
     here, there = routine.step(index), routine.step(index + 1)
     return here.exercise == there.exercise and here.side != there.side
+
+
+def part_of_day(hour: int) -> str:
+    """Which part of the day an hour (0-23) falls in: early, morning, ... night."""
+    return next(part for until, part in PARTS_OF_DAY if hour < until)
+
+
+def when_words(at: datetime, days_ago: int) -> str:
+    """When a past moment was, as a person says it: 'yesterday evening', '12 days ago'."""
+    part = part_of_day(at.hour)
+    if days_ago <= 0:
+        return say(f"when_today_{part}")
+    if days_ago == 1:
+        return say(f"when_yesterday_{part}")
+    if days_ago < 7:
+        return say(f"when_weekday_{part}", weekday=WEEKDAYS[at.weekday()])
+    if days_ago < 14:
+        return say("when_days_ago", days=days_ago)
+    if days_ago < 60:
+        return say("when_weeks_ago", weeks=days_ago // 7)
+    if days_ago < 365:
+        return say("when_months_ago", months=days_ago // 30)
+    return say("when_over_a_year")
+
+
+def progress_words(progress: Progress) -> str:
+    """'You've done the routine 3 times this week, and you're on a 4-day streak. ...'"""
+    if progress.last_at is None or progress.days_since_last is None:
+        return say("progress_none")
+    count = progress.runs_this_week
+    week_key = {0: "progress_week_none", 1: "progress_week_once", 2: "progress_week_twice"}
+    week = say(week_key.get(count, "progress_week_many"), count=count)
+    if progress.streak_days >= 2:
+        key = "progress_but_streak" if count == 0 else "progress_and_streak"
+        first = say(key, week=week, days=progress.streak_days)
+    else:
+        first = say("progress_week_only", week=week)
+    return (
+        first
+        + " "
+        + say("progress_last", when=when_words(progress.last_at, progress.days_since_last))
+    )
+
+
+def streak_welcome(progress: Progress) -> str | None:
+    """The welcome back with the person's streak, when they have one of two days or more."""
+    if progress.streak_days < 2:
+        return None
+    key = "welcome_back_streak_done" if progress.done_today else "welcome_back_streak"
+    return say(key, days=progress.streak_days)

@@ -7,6 +7,7 @@ from collections.abc import Callable, Iterator, Mapping
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import pytest
 from flask import Flask
@@ -18,6 +19,7 @@ from sciatica_coach.app import coach_of, services_of
 from sciatica_coach.demo.demo_ca import DemoCA
 from sciatica_coach.demo.simulator import AlexaSimulator, Transport
 from shared.clock import ManualClock
+from skill.alexa_settings import AlexaSettings, SettingsApiError
 from tests.support.paths import FIXTURES
 from tests.support.serve import Launcher
 
@@ -29,6 +31,27 @@ settings.register_profile(
 )
 settings.load_profile("any-machine")
 SKILL_ID = "amzn1.ask.skill.00000000-0000-4000-8000-5c1a71ca0c0a"
+
+
+@pytest.fixture(autouse=True)
+def amazon_calls(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """Calls to Alexa's own APIs (envelopes name them); tests never make them, they fail.
+
+    The recorded envelopes carry Amazon's apiEndpoint and a token, so a skill asked for a
+    time zone would go out to the internet; here it fails as an unreachable host would,
+    and only a fake on loopback (tests/support/alexa_api.py) is really called.
+    """
+    attempted: list[str] = []
+    real = AlexaSettings._get
+
+    def loopback_only(self: AlexaSettings, url: str, token: str) -> bytes:
+        if urlsplit(url).hostname not in ("127.0.0.1", "::1", "localhost"):
+            attempted.append(url)
+            raise SettingsApiError("tests never call Amazon")
+        return real(self, url, token)
+
+    monkeypatch.setattr(AlexaSettings, "_get", loopback_only)
+    return attempted
 
 
 @pytest.fixture(scope="session")

@@ -103,6 +103,11 @@ class AlexaSimulator:
     clock: Callable[[], float]
     user_id: str = "amzn1.ask.account.SIMULATED-USER"
     templates: dict[str, dict[str, Any]] = field(default_factory=dict)
+    #: Set into context.System of every envelope when given, as Alexa sends them for the
+    #: Alexa APIs (a local fake of one, in tests); None keeps the template's own.
+    api_endpoint: str | None = None
+    api_access_token: str | None = None
+    device_id: str | None = None
     _session_id: str | None = None
     _attributes: dict[str, Any] = field(default_factory=dict)
 
@@ -164,6 +169,12 @@ class AlexaSimulator:
         system = envelope["context"]["System"]
         system["application"]["applicationId"] = self.skill_id
         system["user"]["userId"] = self.user_id
+        if self.api_endpoint is not None:
+            system["apiEndpoint"] = self.api_endpoint
+        if self.api_access_token is not None:
+            system["apiAccessToken"] = self.api_access_token
+        if self.device_id is not None:
+            system.setdefault("device", {"supportedInterfaces": {}})["deviceId"] = self.device_id
         if "session" in envelope:
             session = envelope["session"]
             new = self._session_id is None

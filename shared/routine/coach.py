@@ -13,6 +13,7 @@ from ..stores.base import CompletedRun, RetriesExhausted, Store, UserRecord, Ver
 from ..user_ref import user_ref
 from .definition import Routine
 from .engine import Event, LeadIn, RoutineEngine, RunState, RunView, Status, Transition
+from .progress import Progress, read_progress
 from .settings import Settings, SettingsError
 
 log = logging.getLogger(__name__)
@@ -155,6 +156,19 @@ class Coach:
 
     def history(self, user_id: str, limit: int = 20) -> list[CompletedRun]:
         return self.store.history(user_id, limit)
+
+    def history_since(self, user_id: str, since: float) -> list[CompletedRun]:
+        """Every run the user finished at or after `since`, newest first."""
+        return self.store.history_since(user_id, since)
+
+    def progress(self, user_id: str, time_zone: str | None = None) -> Progress:
+        """How the person is getting on, now, in their own days (shared/routine/progress.py).
+
+        `time_zone` is where they are now, if the caller knows (the voice asks their Alexa
+        device); None counts in the zone kept in their settings, else in UTC.
+        """
+        zone = time_zone if time_zone is not None else self.settings(user_id).time_zone
+        return read_progress(self.store, user_id, self.clock.now(), zone)
 
     def _save(
         self,

@@ -158,7 +158,17 @@ class Store(Protocol):
         """
         ...
 
-    def history(self, user_id: str, limit: int = 20) -> list[CompletedRun]: ...
+    def history(self, user_id: str, limit: int = 20) -> list[CompletedRun]:
+        """The user's latest finished runs, newest first, at most `limit` (negative: all)."""
+        ...
+
+    def history_since(self, user_id: str, since: float) -> list[CompletedRun]:
+        """Every run the user finished at or after `since` (epoch s), newest first.
+
+        A count of days (a streak, a week) needs every run in a span of time, however many
+        there are, where history()'s limit would cut some off.
+        """
+        ...
 
     def delete_user(self, user_id: str) -> None:
         """Forget everything about a user (the skill was disabled).

@@ -101,6 +101,7 @@ SCRIPT_NAMES = (
     "ensure_user",
     "mark_safety",
     "save_run",
+    "history_since",
     "delete_user_keys",
     "touch_device",
     "drop_token",
@@ -307,11 +308,13 @@ class RedisStore:
         for run_id, raw in zip(run_ids, raws, strict=True):
             if raw is None:
                 continue  # the user was deleted between the two reads
-            data = json.loads(raw)
-            runs.append(
-                CompletedRun(run_id, data["routine_id"], data["started_at"], data["completed_at"])
-            )
+            runs.append(_completed(run_id, raw))
         return runs
+
+    def history_since(self, user_id: str, since: float) -> list[CompletedRun]:
+        keys = self.user_keys(user_id)
+        found = self._run("history_since", [keys["history:order"], keys["history"]], [_num(since)])
+        return [_completed(found[i], found[i + 1]) for i in range(0, len(found), 2)]
 
     # -- watch pairing --------------------------------------------------------------------
 
@@ -491,6 +494,12 @@ class RedisStore:
             batch = counters[start : start + PURGE_BATCH]
             purged += int(self._run("purge_counters", [index, *batch], [older_than]))
         return purged
+
+
+def _completed(run_id: str, raw: str) -> CompletedRun:
+    """A history entry from its id and its JSON record."""
+    data = json.loads(raw)
+    return CompletedRun(run_id, data["routine_id"], data["started_at"], data["completed_at"])
 
 
 def _user(fields: Sequence[str | None]) -> UserRecord:

@@ -324,6 +324,14 @@ class SQLiteStore:
         )
         return [CompletedRun(*row) for row in rows]
 
+    def history_since(self, user_id: str, since: float) -> list[CompletedRun]:
+        rows = self._fetchall(
+            "SELECT run_id, routine_id, started_at, completed_at FROM history "
+            "WHERE user_id = ? AND completed_at >= ? ORDER BY completed_at DESC",
+            (user_id, since),
+        )
+        return [CompletedRun(*row) for row in rows]
+
     # -- watch pairing ------------------------------------------------------------------
 
     def add_pairing(self, pairing: PairingRecord) -> bool:

@@ -6,6 +6,7 @@ from ask_sdk_core.dispatch_components import AbstractRequestHandler
 
 from ..intents import Intent
 from .base import Services
+from .progress import ProgressHandler
 from .routine import (
     NextHandler,
     PauseHandler,
@@ -53,6 +54,7 @@ _INTENT_HANDLERS = {
     Intent.BUZZ_EARLY: BuzzEarlyHandler,
     Intent.BUZZ_LATE: BuzzLateHandler,
     Intent.TUNE_WATCH: TuneWatchHandler,
+    Intent.PROGRESS: ProgressHandler,
     Intent.YES: YesHandler,
     Intent.NO: NoHandler,
 }

@@ -16,6 +16,7 @@ from shared.timing.tuning import Tuning
 from shared.timing.voices import Voices
 
 from .. import speech
+from ..alexa_settings import AlexaSettings
 from ..narration import Narration, Narrator
 
 if TYPE_CHECKING:
@@ -38,6 +39,7 @@ class Services:
     pairing: PairingService
     voices: Voices
     tuning: Tuning
+    alexa_settings: AlexaSettings
 
 
 #: Request attribute holding the run as this request found it, read at most once.

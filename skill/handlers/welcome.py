@@ -12,10 +12,14 @@ from shared.routine.settings import Flow
 from .. import speech
 from ..intents import Intent, RequestType
 from .base import FLOW_QUESTION, ServiceHandler, pending, reply, step_reply, user_id_of
+from .progress import streak_welcome
 
 
 class LaunchHandler(ServiceHandler):
-    """New users hear the welcome and the safety note; returning ones are offered their step."""
+    """New users hear the welcome and the safety note; returning ones are offered their step.
+
+    A returning user with no run to pick up hears their streak, when they have one.
+    """
 
     def can_handle(self, handler_input: HandlerInput) -> bool:
         return is_request_type(RequestType.LAUNCH)(handler_input)
@@ -40,7 +44,8 @@ class LaunchHandler(ServiceHandler):
                 speech.say("welcome_new"), coach.routine.safety_note, speech.say("offer_start")
             )
         else:
-            said = speech.wrap(speech.say("welcome_back"), speech.say("offer_start"))
+            welcome = streak_welcome(handler_input, self.services) or speech.say("welcome_back")
+            said = speech.wrap(welcome, speech.say("offer_start"))
         return reply(handler_input, said, reprompt=speech.say("offer_start"), pending="start")
 
 

@@ -19,6 +19,7 @@ from flask import Flask
 from sciatica_coach.demo.simulator import AlexaSimulator
 from skill import speech
 from skill.endpoint import ADAPTER
+from skill.handlers.progress import ProgressHandler
 from skill.handlers.routine import (
     NextHandler,
     PauseHandler,
@@ -369,6 +370,7 @@ EXPECTED_HANDLER: dict[str, type[AbstractRequestHandler]] = {
     "BuzzEarlyIntent": BuzzEarlyHandler,
     "BuzzLateIntent": BuzzLateHandler,
     "TuneWatchIntent": TuneWatchHandler,
+    "ProgressIntent": ProgressHandler,
     "AMAZON.NextIntent": NextHandler,
     "AMAZON.PreviousIntent": PreviousHandler,
     "AMAZON.RepeatIntent": RepeatHandler,

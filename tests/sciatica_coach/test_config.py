@@ -80,3 +80,18 @@ def test_the_redis_prefix_from_the_environment_reaches_store_and_notifier_alike(
         assert coach.notifier.channel == prefix + "changes"
     finally:
         coach.notifier.close()
+
+
+def test_alexa_api_hosts_besides_amazons_come_from_the_environment() -> None:
+    assert from_env({})["ALEXA_API_HOSTS"] == ()
+    hosts = from_env({"SCIATICA_ALEXA_API_HOSTS": "http://127.0.0.1:8123, https://api.test"})
+    assert [origin.url("") for origin in hosts["ALEXA_API_HOSTS"]] == [
+        "http://127.0.0.1:8123",
+        "https://api.test",
+    ]
+
+
+@pytest.mark.parametrize("value", ["http://api.example.test", "https://api.test/path", "nonsense"])
+def test_an_alexa_api_host_that_could_leak_a_token_stops_start_up(value: str) -> None:
+    with pytest.raises(ConfigError, match="SCIATICA_ALEXA_API_HOSTS"):
+        from_env({"SCIATICA_ALEXA_API_HOSTS": value})

@@ -323,6 +323,40 @@ def test_history_is_newest_first_limited_and_per_user(any_store: AnyStore) -> No
     assert [run.run_id for run in any_store.history(BOB)] == ["run-bob"]
 
 
+def test_history_since_gives_every_run_from_that_moment_on_newest_first(
+    any_store: AnyStore,
+) -> None:
+    """More runs than history()'s default limit: a streak over weeks needs every one."""
+    days = 30
+    for day in range(days):
+        complete(any_store, ALICE, finished(f"run-{day}", NOW + day * 86400))
+    complete(any_store, BOB, finished("run-bob", NOW + 5 * 86400))
+    since = any_store.history_since(ALICE, NOW + 3 * 86400)
+    assert [run.run_id for run in since] == [f"run-{day}" for day in reversed(range(3, days))]
+    assert since[0] == finished(f"run-{days - 1}", NOW + (days - 1) * 86400)
+    assert len(any_store.history_since(ALICE, NOW)) == days > len(any_store.history(ALICE))
+
+
+def test_history_since_includes_a_run_finished_exactly_then_and_keeps_fractions(
+    any_store: AnyStore,
+) -> None:
+    complete(any_store, ALICE, finished("run-1", NOW + 0.123456789))
+    complete(any_store, ALICE, finished("run-2", NOW + 7200.5))
+    assert any_store.history_since(ALICE, NOW + 0.123456789) == [
+        finished("run-2", NOW + 7200.5),
+        finished("run-1", NOW + 0.123456789),
+    ]
+    assert any_store.history_since(ALICE, NOW + 0.124) == [finished("run-2", NOW + 7200.5)]
+    assert any_store.history_since(ALICE, NOW + 7201) == []
+
+
+def test_history_since_of_a_user_without_history_or_deleted_is_empty(any_store: AnyStore) -> None:
+    assert any_store.history_since(ALICE, 0.0) == []
+    complete(any_store, ALICE, finished("run-1", NOW))
+    any_store.delete_user(ALICE)
+    assert any_store.history_since(ALICE, 0.0) == []
+
+
 # -- forgetting a user (the skill was disabled) -----------------------------------------------
 
 

@@ -276,6 +276,7 @@ def every_operation(store: RedisStore) -> None:
     store.save_run(ALICE, finished, 1, completed=CompletedRun("run-1", "sciatica", NOW, NOW + 9))
     store.load_run(ALICE)
     store.history(ALICE)
+    store.history_since(ALICE, NOW)
     # Pairing: an expired holder gives up its code; a poll; a bind; a count.
     store.add_pairing(PairingRecord("d0", "u1", NOW - 700, NOW - 100, 5))
     store.add_pairing(PairingRecord("d1", "u1", NOW, NOW + 600, 5))
