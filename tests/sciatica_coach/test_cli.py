@@ -159,16 +159,26 @@ def _must_not_run(**_: Any) -> int:
 def test_demo_command_plays_the_live_demo_at_the_given_speed(
     monkeypatch: pytest.MonkeyPatch, logging_config: list[dict[str, Any]]
 ) -> None:
-    played: list[tuple[float, Path]] = []
+    played: list[tuple[float, Path, bool]] = []
 
-    def fake_live_demo(speed: float, picture: Path) -> int:
-        played.append((speed, picture))
+    def fake_live_demo(speed: float, picture: Path, hands_free: bool = False) -> int:
+        played.append((speed, picture, hands_free))
         return 0
 
     monkeypatch.setattr(live, "run_live_demo", fake_live_demo)
     assert cli.main(["demo", "--speed", "25", "--picture", "out.svg"]) == 0
-    assert played == [(25.0, Path("out.svg"))]
+    assert cli.main(["demo", "--hands-free"]) == 0
+    assert played == [(25.0, Path("out.svg"), False), (20.0, Path("sciatica-session.svg"), True)]
     assert logging_config[0]["level"] == logging.WARNING
+
+
+def test_the_hands_free_demo_needs_the_server(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setattr(live, "run_live_demo", _must_not_run)
+    monkeypatch.setattr(in_process, "run_local_demo", _must_not_run)
+    assert cli.main(["demo", "--hands-free", "--in-process"]) == 2
+    assert "--hands-free" in capsys.readouterr().err
 
 
 def test_demo_command_in_process_drives_the_core_without_a_server(

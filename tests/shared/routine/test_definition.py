@@ -610,6 +610,8 @@ def test_each_step_may_give_the_quiet_before_it_when_the_voice_carries_on(
     data["steps"][2]["settle_seconds"] = 8
     routine = load_routine(write_json(tmp_path, data))
     assert {s.id: s.settle_seconds for s in routine.steps}["stretch-right"] == 8
+    del data["steps"][1]["settle_seconds"]
+    routine = load_routine(write_json(tmp_path, data))
     assert {s.id: s.settle_seconds for s in routine.steps}["setup"] == DEFAULT_SETTLE_SECONDS
 
 
