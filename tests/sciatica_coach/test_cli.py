@@ -227,6 +227,7 @@ DEMO_DEFAULTS = {
     "speed": 20.0,
     "picture": "sciatica-session.svg",
     "in_process": False,
+    "hands_free": False,
 }
 
 
@@ -242,6 +243,7 @@ DEMO_DEFAULTS = {
         (["demo", "--speed", "2.5"], {**DEMO_DEFAULTS, "speed": 2.5}),
         (["demo", "--speed", "100"], {**DEMO_DEFAULTS, "speed": 100.0}),
         (["demo", "--in-process"], {**DEMO_DEFAULTS, "in_process": True}),
+        (["demo", "--hands-free"], {**DEMO_DEFAULTS, "hands_free": True}),
     ],
 )
 def test_parser_reads_commands_and_options(argv: list[str], expected: dict[str, Any]) -> None:
