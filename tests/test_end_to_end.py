@@ -23,6 +23,7 @@ from sciatica_coach.demo.live import (
     free_port,
     http_transport,
     running_server,
+    spoken_steps,
     spoken_turn,
 )
 from sciatica_coach.demo.simulator import AlexaSimulator
@@ -48,11 +49,13 @@ id = "stretch"
 title = "Stretch {side}"
 say = "Stretch the {side} side."
 hold = { side = "both" }
+settle_seconds = 1
 
 [[steps]]
 id = "close"
 title = "Done"
 say = "All done."
+settle_seconds = 1
 """
 
 
@@ -133,3 +136,54 @@ def test_voice_pairs_the_watch_and_every_buzz_lands_on_the_servers_cue_time(
     ]
     for buzz in fired:
         assert_buzzed_on_cue(buzz, to_server_clock=-WATCH_FAST_BY_S)
+
+
+def test_hands_free_a_whole_routine_with_no_next_and_voice_and_wrist_agree_at_every_step(
+    server: tuple[str, DemoCA],
+) -> None:
+    url, ca = server
+    http = requests.Session()
+    speaker = AlexaSimulator(http_transport(url, http), ca, DEMO_SKILL_ID, time.time)
+    buzzes: queue.Queue[Buzz[WatchCue]] = queue.Queue()
+    watch = Watch(url, clock=fast_watch_clock, on_buzz=buzzes.put, long_poll_s=5)
+    stop = threading.Event()
+
+    def say_the_code(prompt: PairingPrompt) -> None:
+        assert "watch is paired" in speaker.says("PairWatchIntent", code=prompt.user_code).ssml
+
+    try:
+        watch.pair(say_the_code, stop)
+        threading.Thread(target=watch.run, args=(stop,), daemon=True).start()
+        assert speaker.says("HandsFreeIntent").status == 200
+        timing = SpeechTimingModel(words_per_minute=FAST_SPEECH_WPM, start_delay_s=0)
+        asked = time.time()
+        turn = speaker.says("StartRoutineIntent")  # ...and not one word more
+        answered = time.time()
+        assert turn.status == 200, turn.body
+        assert turn.ends_session  # the whole short routine fits one response
+        steps = spoken_steps(turn.ssml, answered, timing)
+        holds = [step for step in steps if step.hold_s]
+        # Every hold start, end and the finish: one poll gave the watch the whole chain.
+        fired = [buzzes.get(timeout=30) for _ in range(2 * len(holds) + 1)]
+        try:
+            extra: Buzz[WatchCue] | None = buzzes.get(timeout=SETTLE_S)
+        except queue.Empty:
+            extra = None
+        assert extra is None, f"an extra buzz after the routine's last: {extra}"
+    finally:
+        stop.set()
+        watch.close()
+        http.close()
+
+    assert len(holds) == 2
+    kinds = [CueKind(b.cue.kind) for b in fired]
+    assert kinds == [CueKind.HOLD_START, CueKind.HOLD_END] * 2 + [CueKind.ROUTINE_COMPLETE]
+    for buzz in fired:
+        assert_buzzed_on_cue(buzz, to_server_clock=-WATCH_FAST_BY_S)
+    # Voice and wrist agree at every step: each cue sits where the reply says its words end
+    # ("Starting now") or its "time's up" begins, up to the request's own answer time (the
+    # server timed the chain from the request, the speaker talks once it has the reply).
+    spoken = [moment for step in holds for moment in (step.lead_in_end, step.hold_end)]
+    cued = [b.cue.at_ms / 1000 for b in fired[:-1]]
+    for said_at, cue_at in zip(spoken, cued, strict=True):
+        assert -0.05 <= said_at - cue_at <= (answered - asked) + 0.05

@@ -50,9 +50,8 @@ THINK_S = 2.0
 #: Alexa's listening window after a reply, before it plays the reprompt by itself.
 LISTEN_S = 8.0
 #: How the person asks, once, for the voice to carry on by itself.
-HANDS_FREE_WORDS = "to carry on by itself"
-HANDS_FREE_INTENT = "SetFlowIntent"
-HANDS_FREE_SLOTS: dict[str, str] = {"flow": "by itself"}
+HANDS_FREE_WORDS = "to carry on by yourself"
+HANDS_FREE_INTENT = "HandsFreeIntent"
 
 
 def free_port() -> int:
@@ -410,7 +409,7 @@ def _play_hands_free(
     """
     _pair(watch, speaker, clock, timing, console, stop)
     console.say("person", f"Alexa, tell sciatica coach {HANDS_FREE_WORDS}")
-    chosen = speaker.says(HANDS_FREE_INTENT, **HANDS_FREE_SLOTS)
+    chosen = speaker.says(HANDS_FREE_INTENT)
     if chosen.status != 200:
         raise RuntimeError(f"the skill refused the hands-free setting: {chosen.body}")
     heard = spoken_turn(chosen, clock.now(), timing)

@@ -137,6 +137,59 @@ def test_the_summary_gives_the_errors_in_real_time_too(demo_run: tuple[int, str,
     assert worst_real == pytest.approx(worst / SPEED, abs=rounding)
 
 
+# -- hands-free: "start", and nothing more ----------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def hands_free_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[int, str]:
+    """The demo where the voice carries on by itself, at the same speed."""
+    directory = tmp_path_factory.mktemp("hands-free")
+    out = io.StringIO()
+    code = run_live_demo(speed=SPEED, out=out, picture=directory / "session.svg", hands_free=True)
+    return code, out.getvalue()
+
+
+def test_hands_free_the_person_says_start_and_nothing_more(
+    hands_free_run: tuple[int, str],
+) -> None:
+    code, printed = hands_free_run
+    assert code == 0
+    said = [
+        line.split(" person ", 1)[1].strip() for line in printed.splitlines() if " person " in line
+    ]
+    assert said[1:] == [
+        "Alexa, tell sciatica coach to carry on by yourself",
+        "Alexa, ask sciatica coach to start my routine",
+    ]
+    assert "next" not in " ".join(said)
+
+
+def test_hands_free_every_step_is_spoken_in_order_across_the_reply_and_its_reprompt(
+    hands_free_run: tuple[int, str],
+) -> None:
+    _, printed = hands_free_run
+    spoken = [line for line in printed.splitlines() if " speaker " in line]
+    where = [
+        next(i for i, line in enumerate(spoken) if f"Step {n} of 6:" in line) for n in range(1, 7)
+    ]
+    assert where == sorted(where)
+    listening = next(i for i, line in enumerate(spoken) if "the person says nothing" in line)
+    assert where[0] < listening < where[-1]  # the routine went on after Alexa listened
+
+
+def test_hands_free_the_wrist_buzzes_every_hold_and_each_end_meets_times_up(
+    hands_free_run: tuple[int, str],
+) -> None:
+    _, printed = hands_free_run
+    buzzes = re.findall(r"wrist +bzz (\w+)", printed)
+    assert buzzes == ["hold_start", "hold_warning", "hold_end"] * 4 + ["routine_complete"]
+    table = printed.split("hold end: spoken 'time's up' vs wrist buzz", 1)[1]
+    rows = [m.groups() for line in table.splitlines() if (m := _ROW.match(line))]
+    assert [int(number) for number, *_ in rows] == [1, 2, 3, 4]
+    for _, _, _, error_ms, reply_ms in rows:
+        assert abs(float(error_ms)) <= REAL_TOLERANCE_MS * SPEED + float(reply_ms)
+
+
 # -- the demo's server owns its whole configuration ----------------------------------------
 
 
