@@ -227,6 +227,19 @@ class Session:
     buzzes: list[tuple[float, WatchCue]] = field(default_factory=list)
 
 
+@dataclass
+class Stage:
+    """Who takes part in one demo (speaker, watch) and what they share (clock, console)."""
+
+    speaker: AlexaSimulator
+    watch: Watch
+    stop: threading.Event
+    clock: ScaledClock
+    timing: SpeechTimingModel
+    console: Console
+    session: Session
+
+
 class Console:
     """Timestamped, thread-safe printing; a live countdown where the terminal allows it."""
 
@@ -292,7 +305,7 @@ def run_live_demo(
             stop = threading.Event()
             try:
                 play = _play_hands_free if hands_free else _play
-                play(speaker, watch, stop, clock, timing, console, session)
+                play(Stage(speaker, watch, stop, clock, timing, console, session))
                 console.countdown(clock.now() + 1.0, "finishing")
             finally:
                 stop.set()
@@ -316,14 +329,7 @@ def _watch(url: str, clock: ScaledClock, console: Console, session: Session) -> 
     return watch
 
 
-def _pair(
-    watch: Watch,
-    speaker: AlexaSimulator,
-    clock: ScaledClock,
-    timing: SpeechTimingModel,
-    console: Console,
-    stop: threading.Event,
-) -> None:
+def _pair(stage: Stage) -> None:
     """The watch shows a code and the person says it in one go, as they would to set it up.
 
     The watch asks for its token every few seconds while the speaker confirms, so the
@@ -336,111 +342,95 @@ def _pair(
         shown.append(prompt)
         ready.set()
 
-    pairing = threading.Thread(target=watch.pair, args=(show, stop), daemon=True)
+    pairing = threading.Thread(target=stage.watch.pair, args=(show, stage.stop), daemon=True)
     pairing.start()
     if not ready.wait(10):
-        raise RuntimeError("the watch got no pairing code")
+        raise RuntimeError("the stage.watch got no pairing code")
     code = " ".join(shown[0].user_code)
-    console.say("watch", shown[0].prompt)
-    console.say("person", f"Alexa, ask sciatica coach to pair code {code}")
-    turn = speaker.says("PairWatchIntent", code=shown[0].user_code)
+    stage.console.say("watch", shown[0].prompt)
+    stage.console.say("person", f"Alexa, ask sciatica coach to pair code {code}")
+    turn = stage.speaker.says("PairWatchIntent", code=shown[0].user_code)
     if turn.status != 200:
         raise RuntimeError(f"the skill refused the pairing: {turn.body}")
-    heard = spoken_turn(turn, clock.now(), timing)
-    console.say("speaker", heard.lead_in, heard.at)
-    console.countdown(heard.lead_in_end, "speaking")
+    heard = spoken_turn(turn, stage.clock.now(), stage.timing)
+    stage.console.say("speaker", heard.lead_in, heard.at)
+    stage.console.countdown(heard.lead_in_end, "speaking")
     pairing.join(timeout=30)
-    if watch.token is None:
-        raise RuntimeError("the watch did not get its token")
-    console.say("watch", "paired; waiting for cues")
-    threading.Thread(target=watch.run, args=(stop,), daemon=True).start()
+    if stage.watch.token is None:
+        raise RuntimeError("the stage.watch did not get its token")
+    stage.console.say("watch", "paired; waiting for cues")
+    threading.Thread(target=stage.watch.run, args=(stage.stop,), daemon=True).start()
 
 
-def _play(
-    speaker: AlexaSimulator,
-    watch: Watch,
-    stop: threading.Event,
-    clock: ScaledClock,
-    timing: SpeechTimingModel,
-    console: Console,
-    session: Session,
-) -> None:
+def _play(stage: Stage) -> None:
     """Pair the watch by voice, say yes to the offer, then 'next' after every step until done.
 
     A new user hears the safety note before the first step either way; pairing first spares
     the welcome a launch would speak, which the demo would otherwise wait through.
     """
-    _pair(watch, speaker, clock, timing, console, stop)
+    _pair(stage)
     request = ("AMAZON.YesIntent", "yes")
     while True:
-        console.say("person", request[1])
-        asked = clock.now()
-        turn = speaker.says(request[0])
+        stage.console.say("person", request[1])
+        asked = stage.clock.now()
+        turn = stage.speaker.says(request[0])
         if turn.status != 200:
             raise RuntimeError(f"the skill refused a request: {turn.body}")
-        answered = clock.now()  # the speaker talks once it has the reply
-        heard = spoken_turn(turn, answered, timing, reply_s=answered - asked)
-        session.turns.append(heard)
-        console.say("speaker", heard.lead_in, heard.at)
+        answered = stage.clock.now()  # the stage.speaker talks once it has the reply
+        heard = spoken_turn(turn, answered, stage.timing, reply_s=answered - asked)
+        stage.session.turns.append(heard)
+        stage.console.say("speaker", heard.lead_in, heard.at)
         if heard.hold_s:
-            console.countdown(heard.hold_end, "hold")
-            console.say("speaker", heard.after, heard.hold_end)
-        console.countdown(heard.after_end, "speaking")
+            stage.console.countdown(heard.hold_end, "hold")
+            stage.console.say("speaker", heard.after, heard.hold_end)
+        stage.console.countdown(heard.after_end, "speaking")
         if heard.ends_session:
             return
-        console.countdown(clock.now() + THINK_S, "resting")
+        stage.console.countdown(stage.clock.now() + THINK_S, "resting")
         request = ("AMAZON.NextIntent", "next")
 
 
-def _play_hands_free(
-    speaker: AlexaSimulator,
-    watch: Watch,
-    stop: threading.Event,
-    clock: ScaledClock,
-    timing: SpeechTimingModel,
-    console: Console,
-    session: Session,
-) -> None:
+def _play_hands_free(stage: Stage) -> None:
     """Pair, ask once for the voice to carry on by itself, say start: then only listen.
 
     The speaker plays each reply, then (after Alexa's listening window, in which the person
     says nothing) its reprompt, which carries the routine on; when both are done and the
     person still says nothing, Alexa ends the session.
     """
-    _pair(watch, speaker, clock, timing, console, stop)
-    console.say("person", f"Alexa, tell sciatica coach {HANDS_FREE_WORDS}")
-    chosen = speaker.says(HANDS_FREE_INTENT)
+    _pair(stage)
+    stage.console.say("person", f"Alexa, tell sciatica coach {HANDS_FREE_WORDS}")
+    chosen = stage.speaker.says(HANDS_FREE_INTENT)
     if chosen.status != 200:
         raise RuntimeError(f"the skill refused the hands-free setting: {chosen.body}")
-    heard = spoken_turn(chosen, clock.now(), timing)
-    console.say("speaker", heard.lead_in, heard.at)
-    console.countdown(heard.after_end, "speaking")
-    console.say("person", "Alexa, ask sciatica coach to start my routine")
-    asked = clock.now()
-    turn = speaker.says("StartRoutineIntent")
+    heard = spoken_turn(chosen, stage.clock.now(), stage.timing)
+    stage.console.say("speaker", heard.lead_in, heard.at)
+    stage.console.countdown(heard.after_end, "speaking")
+    stage.console.say("person", "Alexa, ask sciatica coach to start my routine")
+    asked = stage.clock.now()
+    turn = stage.speaker.says("StartRoutineIntent")
     if turn.status != 200:
         raise RuntimeError(f"the skill refused a request: {turn.body}")
-    at = clock.now()
+    at = stage.clock.now()
     reply_s = at - asked
     parts = [turn.ssml, *([turn.reprompt] if turn.reprompt else [])]
     for number, part in enumerate(parts):
         if number:
-            console.say("speaker", "(listening; the person says nothing)", at)
+            stage.console.say("speaker", "(listening; the person says nothing)", at)
             at += LISTEN_S
-            console.countdown(at, "listening")
-        for step in spoken_steps(part, at, timing):
+            stage.console.countdown(at, "listening")
+        for step in spoken_steps(part, at, stage.timing):
             step = replace(step, reply_s=reply_s)
-            session.turns.append(step)
-            console.countdown(step.at, "quiet")
-            console.say("speaker", step.lead_in, step.at)
+            stage.session.turns.append(step)
+            stage.console.countdown(step.at, "quiet")
+            stage.console.say("speaker", step.lead_in, step.at)
             if step.hold_s:
-                console.countdown(step.hold_end, "hold")
-                console.say("speaker", step.after, step.hold_end)
-        at += timing.estimate(part)
-        console.countdown(at, "speaking")
+                stage.console.countdown(step.hold_end, "hold")
+                stage.console.say("speaker", step.after, step.hold_end)
+        at += stage.timing.estimate(part)
+        stage.console.countdown(at, "speaking")
     if not turn.ends_session:
-        console.countdown(clock.now() + LISTEN_S, "listening")
-        speaker.session_ends("EXCEEDED_MAX_REPROMPTS")
+        stage.console.countdown(stage.clock.now() + LISTEN_S, "listening")
+        stage.speaker.session_ends("EXCEEDED_MAX_REPROMPTS")
 
 
 def _print_alignment(session: Session, out: TextIO, origin: float, speed: float) -> None:
