@@ -186,6 +186,7 @@ class _Resume(StrEnum):
     ANNOUNCE = "announce"  # the step from its start, with its whole hold
     CONTINUE_HOLD = "continue_hold"  # the hold, with the time it had left
     KEEP_AWAITING = "keep_awaiting"  # nothing to say: the step was already done
+    ANNOUNCE_NEXT = "announce_next"  # hands-free, the step was done: on to the next one
 
 
 class IllegalEvent(Exception):
@@ -527,7 +528,10 @@ class RoutineEngine:
         seconds = end - start
         if phase in (Phase.PAUSED, Phase.STOPPED):
             assert state.paused_at is not None
-            if self._resume_plan(state) is _Resume.ANNOUNCE:
+            plan = self._resume_plan(state)
+            if plan is _Resume.ANNOUNCE_NEXT:
+                return None  # this step's hold is done; the next step has its own
+            if plan is _Resume.ANNOUNCE:
                 # Resume announces the step again, so its whole hold is still to come.
                 hold = self.routine_of(state).step(state.step_index).hold
                 full = hold.seconds if hold is not None else seconds
@@ -577,7 +581,7 @@ class RoutineEngine:
             end = state.chain[-1].step_end if state.chain else state.step_end
             return later + max(0.0, end - now)
         plan = self._resume_plan(state)
-        if plan is _Resume.KEEP_AWAITING:
+        if plan in (_Resume.KEEP_AWAITING, _Resume.ANNOUNCE_NEXT):
             return later
         if plan is _Resume.CONTINUE_HOLD:
             window = self._hold_window(state, phase, now)
@@ -774,6 +778,8 @@ class RoutineEngine:
         if was is Phase.ANNOUNCING:
             # Paused while the voice was picking a part-done hold back up: still part-done.
             return _Resume.CONTINUE_HOLD if self._hold_partly_done(state) else _Resume.ANNOUNCE
+        if state.hands_free and state.step_index < self.routine_of(state).last_index:
+            return _Resume.ANNOUNCE_NEXT
         return _Resume.KEEP_AWAITING
 
     def _resume(self, state: RunState, act: _Act) -> _Change:
@@ -808,7 +814,7 @@ class RoutineEngine:
                 ),
             )
             return _Change(resumed, announcement)
-        if state.hands_free and state.step_index < routine.last_index:
+        if plan is _Resume.ANNOUNCE_NEXT:
             # Paused between two steps the voice would have said in a row: go on to the next.
             return self._announce(running, state.step_index + 1, act)
         # Paused while awaiting the next step: keep awaiting, deadlines moved past.

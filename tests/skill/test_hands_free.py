@@ -174,3 +174,18 @@ def test_switching_to_hands_free_mid_run_carries_on_from_the_next_reply(
     turn = speaker.says("AMAZON.NextIntent")
     assert "Step 2 of 6" in turn.ssml
     assert "Step 3 of 6" in turn.ssml
+
+
+def test_resuming_a_pause_between_two_steps_goes_on_to_the_next(
+    hands_free: Coach, speaker: AlexaSimulator, clock: ManualClock
+) -> None:
+    speaker.says("StartRoutineIntent")
+    clock.set(hands_free.view(speaker.user_id).state.step_end + 1)  # "Time's up", then quiet
+    speaker.says("AMAZON.PauseIntent")
+    paused = hands_free.view(speaker.user_id)
+    assert paused.phase is Phase.PAUSED
+    assert paused.hold is None  # that hold is done: what is left starts with the next step
+    turn = speaker.says("AMAZON.ResumeIntent")
+    assert "Step 2 of 6" in turn.ssml
+    assert "Step 3 of 6" in turn.ssml
+    assert hands_free.view(speaker.user_id).step_index == 1

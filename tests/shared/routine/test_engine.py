@@ -33,12 +33,15 @@ from shared.routine.engine import (
     Announcement,
     Event,
     IllegalEvent,
+    LeadIn,
     Phase,
     RoutineEngine,
     RunState,
     RunView,
+    Said,
     Status,
 )
+from shared.routine.settings import Flow, Settings
 from shared.stores.sqlite import SQLiteStore
 from shared.timing import SpeechTimingModel
 from tests.support.core import INTO_HOLD, LEAD_IN, Drive
@@ -1046,7 +1049,15 @@ class EngineWalk(RuleBasedStateMachine):
 
     # -- events ---------------------------------------------------------------------------
 
-    def send(self, event_: Event, lead_in: float | None) -> None:
+    #: The person's settings a start plans the run with.
+    person = Settings()
+
+    def voice(self, lead_in: float | None) -> LeadIn:
+        """How the voice times what it says: here, one step at a time."""
+        return lead_in
+
+    def send(self, event_: Event, lead_in_s: float | None) -> None:
+        lead_in = self.voice(lead_in_s)
         now = self.clock.now()
         before = self.engine.view(self.state, now)
         self.check(before)
@@ -1056,10 +1067,10 @@ class EngineWalk(RuleBasedStateMachine):
         self.record(before.phase, event_)
         if (before.phase, event_) not in TRANSITIONS:
             with pytest.raises(IllegalEvent) as caught:
-                self.engine.apply(self.state, event_, now, lead_in)
+                self.engine.apply(self.state, event_, now, lead_in, self.person)
             assert (caught.value.phase, caught.value.event) == (before.phase, event_)
             return
-        transition = self.engine.apply(self.state, event_, now, lead_in)
+        transition = self.engine.apply(self.state, event_, now, lead_in, self.person)
         new = transition.state
         assert transition.before is before.phase
         assert transition.action is TRANSITIONS[(before.phase, event_)]
@@ -1135,9 +1146,10 @@ class EngineWalk(RuleBasedStateMachine):
     @rule()
     def wait_for_the_next_deadline(self) -> None:
         """Exactly onto the next deadline, so the boundaries between phases are hit."""
+        chained = [t for c in self.state.chain for t in (c.started_at, c.hold_start, c.step_end)]
         ahead = [
             t
-            for t in (self.state.hold_start, self.state.hold_end, self.state.step_end)
+            for t in (self.state.hold_start, self.state.hold_end, self.state.step_end, *chained)
             if t is not None and t > self.clock.now()
         ]
         if ahead:
@@ -1228,10 +1240,17 @@ class EngineWalk(RuleBasedStateMachine):
         assert all(at >= now for at in cue_times), "a pending cue lies in the past"
         if phase not in RUNNING:
             assert view.cues == ()
+        said_to = state.step_index + len(state.chain)  # a hands-free reply says several
         for cue in view.cues:
-            assert cue.step_index == state.step_index
+            assert state.step_index <= cue.step_index <= said_to
             if cue.kind is CueKind.ROUTINE_COMPLETE:
                 assert cue.step_index == self.routine.last_index
+        if state.chain:
+            assert phase in RUNNING
+            starts = [state.step_end, *(c.started_at for c in state.chain)]
+            ends = [state.step_end, *(c.step_end for c in state.chain)]
+            assert all(b >= e - EPS for b, e in zip(starts[1:], ends, strict=False))
+            assert all(now < c.started_at for c in state.chain), "a chained step under way"
 
         if view.hold is not None:
             hold = self.routine.step(state.step_index).hold
@@ -1272,6 +1291,40 @@ class EngineWalk(RuleBasedStateMachine):
         target(float(self.on_completed), label="events on a completed run")
 
 
+class HandsFreeWalk(EngineWalk):
+    """The same walks for a person whose voice carries on by itself: every reply chains
+    the steps after it, and events land mid-chain."""
+
+    person = Settings(flow=Flow.HANDS_FREE)
+
+    def voice(self, lead_in: float | None) -> LeadIn:
+        if lead_in is None:
+            return None
+
+        def chained(announcement: Announcement) -> tuple[Said, ...]:
+            routine = announcement.routine
+            assert routine is not None
+            assert announcement.hands_free
+            said = [Said(0.0, lead_in)]
+            carried = announcement.carried_hold_s
+            at = carried if carried is not None else lead_in + _held(routine, announcement)
+            for index in range(announcement.step_index + 1, routine.last_index + 1):
+                begins = at + 2.0  # "time's up" and the quiet to get into position
+                said.append(Said(begins, begins + lead_in))
+                at = begins + lead_in + _held(routine, replace(announcement, step_index=index))
+            return tuple(said)
+
+        return chained
+
+
+def _held(routine: Routine, announcement: Announcement) -> float:
+    """How long the announced step holds: what was left of a resumed hold, or all of it."""
+    if announcement.resumed_hold_s is not None:
+        return announcement.resumed_hold_s
+    hold = routine.step(announcement.step_index).hold
+    return 0.0 if hold is None else hold.seconds
+
+
 WALKS = settings(
     max_examples=200,
     stateful_step_count=40,
@@ -1282,6 +1335,8 @@ WALKS = settings(
 
 TestEngineWalks = EngineWalk.TestCase
 TestEngineWalks.settings = WALKS
+TestHandsFreeWalks = HandsFreeWalk.TestCase
+TestHandsFreeWalks.settings = WALKS
 
 
 def test_the_walks_reach_every_step_completion_and_every_phase_and_event() -> None:
