@@ -340,6 +340,8 @@ class RunView:
     settles_at: float | None = None
     #: The run's own steps (its plan); the routine file's for a run not started.
     routine: Routine | None = field(default=None, compare=False, repr=False)
+    #: When a hands-free reply reaches its next step: the view changes then, by the clock.
+    advances_at: float | None = None
 
     @property
     def version(self) -> int:
@@ -506,6 +508,7 @@ class RoutineEngine:
             routine_remaining_s=self._routine_remaining(state, phase, now),
             settles_at=self._settles_at(state, phase),
             routine=routine,
+            advances_at=state.chain[0].started_at if state.chain and phase.under_way else None,
         )
 
     def _settles_at(self, state: RunState, phase: Phase) -> float | None:

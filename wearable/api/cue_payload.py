@@ -46,8 +46,10 @@ ETAG_PATTERN = r'^"[0-9]+\.[0-9]+\.[0-9a-f]{16}"$'
 
 
 def etag_for(user_id: str, view: RunView) -> str:
-    """A strong ETag from the run's version, bound to the user and run so none is reused."""
-    scope = hashlib.sha256(f"{user_id}\0{view.state.run_id or ''}".encode()).hexdigest()[:16]
+    """A strong ETag from the run's version, bound to the user, the run and the step under
+    way (a hands-free reply moves on by the clock), so none is reused."""
+    bound = f"{user_id}\0{view.state.run_id or ''}\0{view.step_index}"
+    scope = hashlib.sha256(bound.encode()).hexdigest()[:16]
     return f"{PAYLOAD_FORMAT}.{view.version}.{scope}"
 
 

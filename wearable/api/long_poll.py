@@ -35,11 +35,18 @@ SPURIOUS_WAKES = 3
 _SETTLE_MARGIN_S = 0.01
 
 
-def _settles_in(coach: Coach, view: RunView) -> float | None:
-    """Seconds until a read would record this run as completed (the engine says when)."""
-    if view.settles_at is None:
+def _changes_in(coach: Coach, view: RunView) -> float | None:
+    """Seconds until the run changes by the clock alone (the engine says when): it completes,
+    or a hands-free reply reaches its next step."""
+    moments = [at for at in (view.settles_at, view.advances_at) if at is not None]
+    if not moments:
         return None
-    return max(0.0, view.settles_at - coach.clock.now()) + _SETTLE_MARGIN_S
+    return max(0.0, min(moments) - coach.clock.now()) + _SETTLE_MARGIN_S
+
+
+def _changed(view: RunView, seen: RunView) -> bool:
+    """A new version, or the same one gone on to its next step by the clock (hands-free)."""
+    return view.version != seen.version or view.step_index != seen.step_index
 
 
 def wait_for_change(
@@ -51,7 +58,8 @@ def wait_for_change(
     monotonic: Callable[[], float] = time.monotonic,
     pause: Callable[[float], object] | None = None,
 ) -> RunView:
-    """The run once its version differs from `seen`'s, or as it is when `wait_s` runs out."""
+    """The run once it differs from `seen` (a new version, or a hands-free reply's next
+    step), or as it is when `wait_s` runs out."""
     pause = pause or threading.Event().wait
     notifier = coach.notifier
     deadline = monotonic() + wait_s
@@ -60,7 +68,7 @@ def wait_for_change(
     while True:
         with notifier.watching(user_id, seen.version):
             view = coach.view(user_id)  # read after the watch opened: no change slips by
-            if view.version != seen.version or notifier.closed:
+            if _changed(view, seen) or notifier.closed:
                 return view  # a change, or the server is stopping: answer now either way
             if woke:
                 spurious += 1
@@ -72,9 +80,9 @@ def wait_for_change(
             if remaining <= 0:
                 return view
             timeout = remaining
-            settles = _settles_in(coach, view)
-            if settles is not None:
-                timeout = min(timeout, settles)
+            changes = _changes_in(coach, view)
+            if changes is not None:
+                timeout = min(timeout, changes)
             if deaf or spurious > SPURIOUS_WAKES:
                 pause(min(timeout, FALLBACK_POLL_S))
                 woke = False

@@ -12,8 +12,9 @@ from shared.clock import ManualClock
 from shared.notify.local import LocalNotifier
 from shared.routine.coach import Coach
 from shared.routine.definition import parse_routine
-from shared.routine.engine import Event, RoutineEngine
+from shared.routine.engine import Announcement, Event, RoutineEngine, Said
 from shared.stores.sqlite import SQLiteStore
+from wearable.api.cue_payload import etag_for
 from wearable.api.long_poll import FALLBACK_POLL_S, SPURIOUS_WAKES, wait_for_change
 
 USER = "amzn1.ask.account.POLLER"
@@ -223,3 +224,37 @@ def test_a_stopping_server_answers_a_waiting_poll_at_once(
     assert view.version == seen.version
     assert fake_time.pauses == []  # no falling back to re-reading the store until the end
     assert fake_time.now == 0.0
+
+
+TWO_STEPS = ONE_STEP.replace('hold = { seconds = 10, side = "none" }', "hold = { seconds = 10 }")
+
+
+def test_a_hands_free_reply_wakes_the_poll_when_it_reaches_its_next_step(
+    tmp_path: Path, fake_time: FakeTime, clock: ManualClock
+) -> None:
+    """A hands-free reply goes from step to step by the clock, with no new version: the poll
+    must still answer then, so the face shows the step being said."""
+    engine = RoutineEngine(parse_routine(TWO_STEPS))  # "only", left then right
+    coach = Coach(SQLiteStore(tmp_path / "poll.sqlite3"), engine, clock)
+    coach.change_settings(USER, flow="hands_free")
+
+    def two_in_a_row(announcement: Announcement) -> tuple[Said, ...]:
+        return (Said(0.0, 2.0), Said(15.0, 17.0))  # step 2 begins 3 s after step 1's hold
+
+    coach.apply(USER, Event.START, two_in_a_row)
+    coach.notifier = notifier = FakeNotifier(fake_time)
+    seen = coach.view(USER)
+    assert seen.step_index == 0
+
+    def wait_and_let_time_pass(user_id: str, seen_version: int, timeout: float) -> bool:
+        notifier.waits.append(timeout)
+        clock.advance(timeout)
+        fake_time.now += timeout
+        return False
+
+    notifier.wait = wait_and_let_time_pass  # type: ignore[method-assign]
+    view = wait_for_change(coach, USER, seen, 30, monotonic=fake_time.monotonic)
+    assert notifier.waits[0] == pytest.approx(15.0, abs=0.05)  # when step 2 begins, not 30
+    assert view.step_index == 1
+    assert view.version == seen.version  # nothing was saved: the clock moved the reply on
+    assert etag_for(USER, view) != etag_for(USER, seen)
