@@ -21,11 +21,16 @@ Three voices, each timed three ways:
 - `calibrated, one stretch`: the same profile, with the short breaks between the pieces
   before a hold taken out, to show what splitting the lead-in into measured pieces buys.
 
+Then hands-free: one "start", and the reply says step after step by itself; espeak-ng reads
+the reply and, after Alexa's listening window, its reprompt, and every hold of the routine
+is matched with the buzzes the watch was told in that one poll.
+
 Nothing here compares an estimate with itself: every figure is audio against a buzz.
 """
 
 from __future__ import annotations
 
+import itertools
 import logging
 import statistics
 import sys
@@ -36,7 +41,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
-from bench.espeak import VOICES, Voice, available, hold_in, speak
+from bench.espeak import VOICES, Voice, available, heard, hold_in, speak
 from bench.support import machine, percentile
 from sciatica_coach import create_app
 from sciatica_coach.app import coach_of, services_of
@@ -45,15 +50,20 @@ from sciatica_coach.demo.simulator import AlexaSimulator
 from sciatica_coach.recording import sounds_in
 from shared.clock import ManualClock
 from shared.routine.coach import Coach
+from shared.routine.cues import CueKind
 from shared.timing import VoiceProfile
 from shared.timing.tuning import Tuning
 from skill import speech
+from skill.hands_free import LISTEN_S
 
 SKILL_ID = "amzn1.ask.skill.bench-sync"
 USER = "amzn1.ask.account.BENCH-SYNC"
 START = 1_780_000_000.0
 #: After a hold ends, the user takes this long to say "next" (the clock is moved by hand).
 BETWEEN_STEPS_S = 8.0
+#: A silence this long in a hands-free reply is a hold: the quiet to settle between steps is
+#: a few seconds, a hold at least fifteen.
+HOLD_SILENCE_S = 10.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -101,6 +111,46 @@ def measure(profile: VoiceProfile | None, voice: Voice, one_stretch: bool) -> li
         into_hold("AMAZON.NextIntent", 9)
         said("step 5 time left", "TimeLeftIntent", start_too=False)
         return misses
+
+
+def measure_hands_free(profile: VoiceProfile | None, voice: Voice) -> list[Miss]:
+    """A whole hands-free routine from one "start": every hold of the reply and its reprompt.
+
+    espeak-ng reads the reply, then (after Alexa's listening window) the reprompt, as a
+    speaker plays them; the holds are the long silences (a step's settle time is far
+    shorter than any hold), matched in order with the holds the watch was told.
+    """
+    with _skill(profile) as (speaker, clock, coach, _):
+        coach.change_settings(USER, flow="hands_free")
+        speaker.launch()
+        at = clock.now()
+        turn = speaker.says("StartRoutineIntent")
+        cues = coach.view(USER).cues
+        starts = [c for c in cues if c.kind is CueKind.HOLD_START]
+        ends = [c for c in cues if c.kind is CueKind.HOLD_END]
+        heard_holds: list[tuple[float, float]] = []
+        part_at = at
+        for part in (turn.ssml, turn.reprompt):
+            if part is None:
+                break
+            sounds = heard(part, voice)
+            for before, after in _silences(sounds, longer_than=HOLD_SILENCE_S):
+                heard_holds.append((part_at + before, part_at + after))
+            part_at += sounds[-1][1] + LISTEN_S
+        if len(heard_holds) != len(starts):
+            raise RuntimeError(f"heard {len(heard_holds)} holds, told the watch {len(starts)}")
+        misses = []
+        for number, ((before, after), start, end) in enumerate(
+            zip(heard_holds, starts, ends, strict=True), 1
+        ):
+            misses.append(Miss(f"hold {number}", "start", before - start.at))
+            misses.append(Miss(f"hold {number}", "end", after - end.at))
+        return misses
+
+
+def _silences(sounds: list[tuple[float, float]], longer_than: float) -> list[tuple[float, float]]:
+    """(end of the sound before, start of the sound after) of every silence this long."""
+    return [(a[1], b[0]) for a, b in itertools.pairwise(sounds) if b[0] - a[1] > longer_than]
 
 
 def calibrate(voice: Voice) -> VoiceProfile:
@@ -190,8 +240,10 @@ def main() -> int:
     logging.disable(logging.WARNING)
     print(f"bench_sync: |buzz - voice| per hold edge, espeak-ng audio; {machine()}")
     rows = []
+    profiles = []
     for voice in VOICES:
         profile = calibrate(voice)
+        profiles.append((voice, profile))
         for label, timing, joined in (
             ("default", None, False),
             ("calibrated", profile, False),
@@ -208,6 +260,19 @@ def main() -> int:
     calibrated = [m for _, label, ms in rows if label == "calibrated" for m in ms]
     print()
     print(f"all voices, calibrated: {summary(calibrated)}")
+    print()
+    print("hands-free: one 'start', the reply and its reprompt (Alexa's listening between):")
+    hands_free = []
+    for voice, profile in profiles:
+        for label, timing in (("default", None), ("calibrated", profile)):
+            misses = measure_hands_free(timing, voice)
+            if label == "calibrated":
+                hands_free += misses
+            print(f"{voice!s:22} {label:24} n={len(misses):2}  {summary(misses)}")
+            cells = "  ".join(f"{m.turn} {m.edge} {m.seconds * 1000:+.0f}" for m in misses)
+            print(f"  {cells}")
+    print()
+    print(f"all voices, calibrated, hands-free: {summary(hands_free)}")
     return 0
 
 

@@ -2,7 +2,8 @@
 
 A voice profile times exactly the texts it heard, so the script holds the routine's own
 words before each hold (safety note, headings, instructions, the hold's length, the cue to
-start) and every "Time's up". Texts with a number in them (the seconds left) are
+start) and every "Time's up", in both flows (hands-free, it says where to go next).
+Texts with a number in them (the seconds left) are
 said with a spread of numbers, from which the profile prices the rest. What the skill
 says before each hold is said as it will be, pieces and breaks, so it is measured whole.
 """
@@ -46,6 +47,11 @@ def _texts(routine: Routine) -> Iterator[Item]:
             # The first reply of all opens with the safety note.
             groups.append([Opening((routine.safety_note, *lead)), after])
         groups.append([Opening(lead), after])
+        hands_free = speech.time_up(routine, index, hands_free=True)
+        if hands_free != after.texts:
+            # Hands-free, the hold ends with where to go next ("Over to your right side").
+            rest.append(HoldEnd(hands_free))
+    rest.append(HoldEnd(speech.say("time_up_once_more")))  # a side's holds, one more to go
     resume = speech.say("hold_resume")
     rest += [cue, resume, (resume, cue)]  # alone too: its pieces price runs never heard whole
     for seconds in SAMPLE_SECONDS:
