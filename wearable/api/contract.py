@@ -431,7 +431,7 @@ HoldsPerSide = Annotated[
 ]
 
 _HOLD_SECONDS = "Seconds every hold lasts; null: each hold as long as the routine says."
-_HOLDS_PER_SIDE = "How many holds on each side of an exercise (both sides take turns)."
+_HOLDS_PER_SIDE = "How many holds in a row on each side of an exercise."
 _FIRST_SIDE = "Which side comes first; null: the routine's own order."
 _WARNING_BUZZ = "Whether the wrist buzzes 5 seconds before a hold ends."
 _FLOW = (
