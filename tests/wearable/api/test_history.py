@@ -6,6 +6,7 @@ Every answer is held to the OpenAPI document. The clock starts on Wednesday 2026
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -15,8 +16,11 @@ from flask import Flask
 from flask.testing import FlaskClient
 from werkzeug.test import TestResponse
 
+from sciatica_coach.demo.simulator import AlexaSimulator
 from shared.clock import ManualClock
+from shared.pairing.service import PairingService
 from shared.routine.coach import Coach
+from tests.support.alexa_api import SettingsApi
 from tests.support.core import finished_at, run_to_the_end
 from tests.support.openapi import assert_documented
 from tests.support.stores import AnyStore
@@ -29,9 +33,18 @@ NEW_YORK = "America/New_York"
 
 
 @pytest.fixture
-def app_config(app_config: dict[str, Any], either_store: AnyStore) -> dict[str, Any]:
-    """The test app on SQLite, then on Redis."""
-    return {**app_config, "STORE": either_store}
+def settings_api() -> Iterator[SettingsApi]:
+    """A fake of Alexa's Device Settings API on loopback: the speaker is in New York."""
+    with SettingsApi(zone=NEW_YORK) as api:
+        yield api
+
+
+@pytest.fixture
+def app_config(
+    app_config: dict[str, Any], either_store: AnyStore, settings_api: SettingsApi
+) -> dict[str, Any]:
+    """The test app on SQLite, then on Redis, trusting the fake's origin."""
+    return {**app_config, "STORE": either_store, "ALEXA_API_HOSTS": (settings_api.origin,)}
 
 
 def at(day: int, hour: int, minute: int = 0, zone: ZoneInfo = UTC) -> float:
@@ -170,3 +183,38 @@ def test_without_a_live_token_there_is_no_history(
     response = client.get(HISTORY, headers=stale)
     assert "runs" not in problem(app, response)["detail"]
     assert 'error="invalid_token"' in response.headers["WWW-Authenticate"]
+
+
+def test_the_voice_and_the_watch_tell_the_same_days_in_the_zone_the_voice_learnt(
+    app: Flask,
+    client: FlaskClient,
+    pairing: PairingService,
+    speaker: AlexaSimulator,
+    settings_api: SettingsApi,
+    coach: Coach,
+    clock: ManualClock,
+) -> None:
+    """ "How am I doing" asks the device where the person is and keeps it; the watch's history
+    then counts the same days, without asking anyone."""
+    speaker.api_endpoint = settings_api.endpoint
+    speaker.api_access_token = "eyJ0eXAiOiJKV1QiLCJhbGciOiJSUzI1NiJ9.aGlzdG9yeQ.c2ln"
+    speaker.device_id = "amzn1.ask.device.HISTORY-TEST"
+    user = speaker.user_id
+    coach.user(user)
+    coach.mark_safety_heard(user)
+    clock.set(at(26, 3))  # Wednesday 22:00 in New York, already Thursday in UTC
+    evenings = [at(24, 18, 30, ZoneInfo(NEW_YORK)), at(25, 19, zone=ZoneInfo(NEW_YORK))]
+    finished_at(coach, user, *evenings)
+    watch = WatchActions(client, pairing)
+    watch.pair(user)
+    assert history(app, watch)["time_zone"] == "UTC"  # nothing kept yet
+
+    turn = speaker.says("ProgressIntent")
+    assert "twice this week" in turn.ssml
+    assert "2-day streak" in turn.ssml
+    seen = len(settings_api.seen)
+    body = history(app, watch)
+    assert len(settings_api.seen) == seen  # the watch's read asked the device nothing
+    assert (body["time_zone"], body["today"], body["done_today"]) == (NEW_YORK, "2026-11-25", True)
+    assert (body["runs_this_week"], body["streak_days"]) == (2, 2)
+    assert days(body)[-2:] == [("2026-11-24", 1), ("2026-11-25", 1)]
