@@ -194,8 +194,8 @@ def test_the_voice_and_the_watch_tell_the_same_days_in_the_zone_the_voice_learnt
     coach: Coach,
     clock: ManualClock,
 ) -> None:
-    """ "How am I doing" asks the device where the person is and keeps it; the watch's history
-    then counts the same days, without asking anyone."""
+    """Asked "how am I doing", the voice learns where the person is from the device and keeps
+    it; the watch's history then counts the same days, without asking anyone."""
     speaker.api_endpoint = settings_api.endpoint
     speaker.api_access_token = "eyJ0eXAiOiJKV1QiLCJhbGciOiJSUzI1NiJ9.aGlzdG9yeQ.c2ln"
     speaker.device_id = "amzn1.ask.device.HISTORY-TEST"
