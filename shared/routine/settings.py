@@ -119,7 +119,8 @@ def _coerce(name: str, value: Any) -> Any:
 def _whole(name: str, value: Any, low: int, high: int) -> None:
     if isinstance(value, bool) or not isinstance(value, int | float):
         raise SettingsError(name, "must be a whole number")
-    if not math.isfinite(value) or value != int(value):
+    # A float only: an int past a float's range (10**400 from a JSON body) overflows there.
+    if isinstance(value, float) and not (math.isfinite(value) and value.is_integer()):
         raise SettingsError(name, "must be a whole number")
     if not low <= value <= high:
         raise SettingsError(name, f"must be from {low} to {high}")

@@ -9,7 +9,9 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from shared.clock import ManualClock
-from shared.routine.engine import Event, Phase, RoutineEngine, RunState
+from shared.routine.coach import Coach
+from shared.routine.engine import Event, Phase, RoutineEngine, RunState, Status
+from shared.stores.base import CompletedRun
 
 #: The lead-in (seconds of speech before a hold starts) every driven event uses.
 LEAD_IN = 4.0
@@ -57,3 +59,40 @@ def make_drive(engine: RoutineEngine, clock: ManualClock) -> Drive:
         return state
 
     return drive
+
+
+#: Long enough for any step of the packaged routine: its words and its longest hold.
+WHOLE_STEP_S = 150.0
+
+
+def run_to_the_end(coach: Coach, user_id: str, clock: ManualClock) -> float:
+    """A whole run as a person does it: start, 'next' after each step, the last one ending
+    by itself as the clock moves. Returns when it finished (epoch s)."""
+    coach.apply(user_id, Event.START)
+    for _ in range(4 * len(coach.routine) + 1):
+        clock.advance(WHOLE_STEP_S)
+        view = coach.view(user_id)
+        if view.phase is Phase.COMPLETED:
+            assert view.state.completed_at is not None
+            return view.state.completed_at
+        coach.apply(user_id, Event.NEXT)
+    raise AssertionError("the run never finished")
+
+
+def finished_at(coach: Coach, user_id: str, *times: float) -> None:
+    """Runs of `user_id` recorded as finished at `times`, as the Coach records a finished one."""
+    for at in times:
+        current = coach.store.load_run(user_id)
+        version = current.version if current is not None else None
+        run_id = f"run-{at}"
+        done = RunState(
+            coach.routine.id,
+            version=(version or 0) + 1,
+            status=Status.COMPLETED,
+            run_id=run_id,
+            started_at=at - 600,
+            completed_at=at,
+        )
+        coach.store.save_run(
+            user_id, done, version, CompletedRun(run_id, coach.routine.id, at - 600, at)
+        )

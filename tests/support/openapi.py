@@ -11,10 +11,17 @@ from __future__ import annotations
 
 from typing import Any
 
+import schemathesis
+from flask import Flask
 from schemathesis.config import SchemathesisConfig
 from schemathesis.generation import GenerationMode
 
 from shared.pairing.service import PairingService
+from wearable.api.openapi import build_spec
+from wearable.api.routes import PREFIX
+
+#: Where the app serves its own document.
+SPEC_PATH = f"{PREFIX}/openapi.json"
 
 #: Unknown query parameters are ignored on purpose (a cache-buster or a newer watch's extra
 #: parameter must not break an older server), so the fuzzer does not send them expecting 400.
@@ -61,3 +68,13 @@ NO_2XX_BY_FUZZING = {
     # test_tuning_api.py checks that answer against the document.
     ("/api/v1/tuning/heard", "POST"),
 }
+
+
+def assert_documented(app: Flask, path: str, method: str, response: Any) -> None:
+    """The answer's status is listed for the operation, with its headers, and matches it."""
+    listed = build_spec()["paths"][path][method.lower()]["responses"]
+    status = str(response.status_code)
+    assert status in listed, f"{method} {path} does not document {status}"
+    for header in listed[status].get("headers", {}):
+        assert header in response.headers, header
+    schemathesis.openapi.from_wsgi(SPEC_PATH, app)[path][method].validate_response(response)

@@ -15,6 +15,10 @@ from sciatica_coach.app import services_of
 from shared.pairing.service import PairingService
 from shared.routine.coach import Coach
 from shared.services import put_services
+from shared.stores.redis import RedisStore
+from shared.stores.sqlite import SQLiteStore
+from tests.support.redis_servers import redis_server
+from tests.support.stores import AnyStore
 from tests.support.watch import OTHER_USER, QUICK_ROUTINE, SpyNotifier, WatchActions, serving
 
 # -- the app ------------------------------------------------------------------------------------
@@ -52,6 +56,26 @@ def other_watch(client: FlaskClient, pairing: PairingService) -> WatchActions:
     helper = WatchActions(client, pairing)
     helper.pair(OTHER_USER)
     return helper
+
+
+# -- both stores: a test module that wants them puts `either_store` in its app_config ---------
+
+
+@pytest.fixture(scope="session")
+def redis_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """CI's Redis, or one of our own (tests/support/redis_servers.py); skipped or failed without."""
+    with redis_server(tmp_path_factory.mktemp("redis")) as url:
+        yield url
+
+
+@pytest.fixture(params=["sqlite", "redis"])
+def either_store(request: pytest.FixtureRequest, tmp_path: Path) -> AnyStore:
+    """A fresh store of each kind in turn; the app given it as STORE closes it."""
+    if request.param == "redis":
+        store = RedisStore.from_url(request.getfixturevalue("redis_url"))
+        store.client.flushdb()
+        return store
+    return SQLiteStore(tmp_path / "either.sqlite3")
 
 
 # -- a live server on loopback, with the real clock ---------------------------------------------

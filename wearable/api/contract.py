@@ -16,6 +16,8 @@ today keeps working when an answer gains a field.
 
 from __future__ import annotations
 
+import datetime as dt
+import math
 import re
 from typing import Annotated, Any, Literal
 
@@ -32,6 +34,8 @@ from shared.pairing.protocol import (
 )
 from shared.routine.cues import CueKind
 from shared.routine.engine import Phase
+from shared.routine.progress import LAST_DAYS
+from shared.routine.settings import HOLD_SECONDS_RANGE, HOLDS_PER_SIDE_RANGE, Flow
 from shared.timing.tuning import MAX_SOUNDS
 
 from .actions import WatchAction
@@ -68,6 +72,8 @@ WatchSide = Literal["left", "right"]
 # The names watchOS and Fitbit play; built from the sets haptics.py checks against.
 WatchosHaptic = Literal[tuple(sorted(WATCHOS_HAPTIC_TYPES))]  # type: ignore[valid-type]
 FitbitPattern = Literal[tuple(sorted(FITBIT_VIBRATION_PATTERNS))]  # type: ignore[valid-type]
+#: How the routine moves on after a hold, by the names the settings keep.
+FlowName = Literal[tuple(flow.value for flow in Flow)]  # type: ignore[valid-type]
 
 
 def _whole_number(value: object) -> object:
@@ -75,6 +81,13 @@ def _whole_number(value: object) -> object:
     if isinstance(value, str):
         if not _DIGITS.fullmatch(value):
             raise PydanticCustomError("whole_number", "must be a whole number")
+        return int(value)
+    return value
+
+
+def _whole_json_number(value: object) -> object:
+    """JSON has one kind of number: 45.0 is the whole number 45 (JSON Schema agrees)."""
+    if isinstance(value, float) and math.isfinite(value) and value.is_integer():
         return int(value)
     return value
 
@@ -103,6 +116,18 @@ class Problem(BaseModel):
     title: str = Field(description="The same for every problem of this type.")
     status: int = Field(ge=400, le=599, description="The HTTP status, repeated.")
     detail: str = Field(description="What went wrong this time, in words a person can act on.")
+
+
+class SettingsProblem(Problem):
+    """A settings change refused (422): `field` names the setting, `detail` says what is allowed.
+
+    Nothing of the change is kept when any part of it is refused.
+    """
+
+    field: str | None = Field(
+        description="The setting refused (the first one, if several are); null when the body "
+        "as a whole is not an object of settings."
+    )
 
 
 class OAuthError(BaseModel):
@@ -357,10 +382,120 @@ class TunedVoice(BaseModel):
     fit: dict[str, Any] = Field(description="The fit's report: how far its rules would miss.")
 
 
+# -- progress -------------------------------------------------------------------------------------
+
+
+class DayRuns(BaseModel):
+    """How many runs the person finished on one of their own days."""
+
+    date: dt.date = Field(description="The day, in the person's time zone.")
+    runs: int = Field(ge=0)
+
+
+class History(BaseModel):
+    """How the person is getting on, as "Alexa, how am I doing" tells it, in their own days.
+
+    A run counts on the day it finished in `time_zone`. The streak counts consecutive days
+    with a run, ending today, or yesterday while today has none yet (the day is not over).
+    """
+
+    time_zone: str = Field(
+        description="The IANA zone the days are counted in: the one kept from the person's "
+        "Alexa device, else UTC."
+    )
+    today: dt.date
+    week_start: dt.date = Field(description="The Monday this week began on.")
+    runs_this_week: int = Field(ge=0, description="Runs finished from week_start to today.")
+    streak_days: int = Field(ge=0, description="Consecutive days with a run; 0: no streak.")
+    streak_since: dt.date | None = Field(description="The streak's first day; null: none.")
+    done_today: bool = Field(description="Whether a run was finished today.")
+    last_completed_ms: Ms | None = Field(
+        description="When the last run finished (epoch ms, server clock); null: never."
+    )
+    last_days: list[DayRuns] = Field(
+        min_length=LAST_DAYS,
+        max_length=LAST_DAYS,
+        description=f"The last {LAST_DAYS} days, oldest first: today is the last.",
+    )
+
+
+# -- the person's own settings --------------------------------------------------------------------
+
+_HOLD_LOW, _HOLD_HIGH = HOLD_SECONDS_RANGE
+_PER_SIDE_LOW, _PER_SIDE_HIGH = HOLDS_PER_SIDE_RANGE
+HoldSeconds = Annotated[
+    int, Field(ge=_HOLD_LOW, le=_HOLD_HIGH), BeforeValidator(_whole_json_number)
+]
+HoldsPerSide = Annotated[
+    int, Field(ge=_PER_SIDE_LOW, le=_PER_SIDE_HIGH), BeforeValidator(_whole_json_number)
+]
+
+_HOLD_SECONDS = "Seconds every hold lasts; null: each hold as long as the routine says."
+_HOLDS_PER_SIDE = "How many holds in a row on each side of an exercise."
+_FIRST_SIDE = "Which side comes first; null: the routine's own order."
+_WARNING_BUZZ = "Whether the wrist buzzes 5 seconds before a hold ends."
+_FLOW = (
+    "hands_free: the voice carries on by itself after each hold; on_next: each step waits for "
+    "'next'. null: not chosen yet (the voice asks the first time it would wait)."
+)
+
+
+class PersonSettings(BaseModel):
+    """The person's own settings as kept; a run takes them from its next step not yet said."""
+
+    hold_seconds: HoldSeconds | None = Field(description=_HOLD_SECONDS)
+    holds_per_side: HoldsPerSide = Field(description=_HOLDS_PER_SIDE)
+    first_side: WatchSide | None = Field(description=_FIRST_SIDE)
+    warning_buzz: bool = Field(description=_WARNING_BUZZ)
+    flow: FlowName | None = Field(description=_FLOW)
+    time_zone: str | None = Field(
+        json_schema_extra={"readOnly": True},
+        description="Where the person is (IANA), as their Alexa device said; their days are "
+        "counted in it. Read only: the watch cannot change it. null: none known (UTC).",
+    )
+
+
+class SettingsChange(BaseModel):
+    """A JSON merge patch (RFC 7396) of the settings: only the settings named change.
+
+    A null puts that setting back to its default. `time_zone` is not accepted: it comes from
+    the person's Alexa device.
+    """
+
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+    hold_seconds: HoldSeconds | None = Field(
+        default=None,
+        description=f"{_HOLD_SECONDS} Default null.",
+        json_schema_extra=_without_default,
+    )
+    holds_per_side: HoldsPerSide | None = Field(
+        default=None,
+        description=f"{_HOLDS_PER_SIDE} Default {_PER_SIDE_LOW}.",
+        json_schema_extra=_without_default,
+    )
+    first_side: WatchSide | None = Field(
+        default=None, description=f"{_FIRST_SIDE} Default null.", json_schema_extra=_without_default
+    )
+    warning_buzz: bool | None = Field(
+        default=None,
+        description=f"{_WARNING_BUZZ} Default true.",
+        json_schema_extra=_without_default,
+    )
+    flow: FlowName | None = Field(
+        default=None, description=f"{_FLOW} Default null.", json_schema_extra=_without_default
+    )
+
+
 # -- the document's schemas -----------------------------------------------------------------------
 
 #: What a watch sends, checked as it arrives (the cue poll's query is a parameter list instead).
-REQUESTS: tuple[type[BaseModel], ...] = (TokenRequest, ActionRequest, HeardRequest)
+REQUESTS: tuple[type[BaseModel], ...] = (
+    TokenRequest,
+    ActionRequest,
+    HeardRequest,
+    SettingsChange,
+)
 #: What the API answers.
 RESPONSES: tuple[type[BaseModel], ...] = (
     Problem,
@@ -370,6 +505,9 @@ RESPONSES: tuple[type[BaseModel], ...] = (
     CueState,
     Tuning,
     TunedVoice,
+    History,
+    PersonSettings,
+    SettingsProblem,
 )
 
 

@@ -74,6 +74,7 @@ _AUTH_ERRORS = {
         {"WWW-Authenticate": _header('Bearer realm="sciatica-watch", maybe with an error.')},
     )
 }
+_PERSONAL = {"Cache-Control": _header("no-store: one person's own figures.")}
 _TOO_LARGE = {"413": _problem("The body is larger than the watch API reads (4 KiB).")}
 _BUSY = {"503": _problem("The run kept changing under this request; retry.", _RETRY_AFTER)}
 
@@ -184,6 +185,64 @@ def _paths() -> dict[str, Any]:
                 },
             }
         },
+        "/api/v1/history": {
+            "get": {
+                "summary": "How the person is getting on: this week, the streak, the last days",
+                "operationId": "getHistory",
+                "security": bearer,
+                "responses": {
+                    "200": _json(
+                        "The token's user's progress, in the days of their time zone.",
+                        contract.History,
+                        _PERSONAL,
+                    ),
+                    **_AUTH_ERRORS,
+                    **_TOO_LARGE,
+                },
+            }
+        },
+        "/api/v1/settings": {
+            "get": {
+                "summary": "The person's own settings",
+                "operationId": "getSettings",
+                "security": bearer,
+                "responses": {
+                    "200": _json("The settings as kept.", contract.PersonSettings, _PERSONAL),
+                    **_AUTH_ERRORS,
+                    **_TOO_LARGE,
+                },
+            },
+            "patch": {
+                "summary": "Change some settings; a run under way takes them from its next step",
+                "operationId": "changeSettings",
+                "security": bearer,
+                "requestBody": {
+                    "required": True,
+                    "content": {
+                        **_content("application/merge-patch+json", contract.SettingsChange),
+                        **_content("application/json", contract.SettingsChange),
+                    },
+                },
+                "responses": {
+                    "200": _json(
+                        "The settings as now kept (all of them).",
+                        contract.PersonSettings,
+                        _PERSONAL,
+                    ),
+                    "400": _problem("The body is not valid JSON."),
+                    **_AUTH_ERRORS,
+                    **_TOO_LARGE,
+                    "415": _problem("The body is not JSON."),
+                    "422": _json(
+                        "A setting unknown, read only, of the wrong kind or out of range; "
+                        "nothing was changed.",
+                        contract.SettingsProblem,
+                        media_type=PROBLEM_JSON,
+                    ),
+                    **_BUSY,
+                },
+            },
+        },
         "/api/v1/tuning": {
             "post": {
                 "summary": "The face listens from now, for the speaker to read the script",
@@ -262,7 +321,8 @@ def _spec() -> dict[str, Any]:
             "title": "Sciatica Coach watch API",
             "version": "1.0.0",
             "description": "Pair a watch by voice (RFC 8628 style), long-poll the routine's "
-            "cues with their haptic patterns, and control the run from the wrist. "
+            "cues with their haptic patterns, control the run from the wrist, and show and "
+            "change the person's progress and settings. "
             "Every error is an RFC 9457 problem, except the token endpoint's OAuth 400s; a path "
             "not listed here answers components.responses.NotFound (404), and a listed path "
             "with a method not listed answers MethodNotAllowed (405, with Allow). "

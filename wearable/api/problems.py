@@ -34,6 +34,7 @@ class ProblemType(StrEnum):
     NO_TUNING = _TAG + "no-tuning"
     TUNING_UNFINISHED = _TAG + "tuning-unfinished"
     RECORDING_MISMATCH = _TAG + "recording-mismatch"
+    INVALID_SETTING = _TAG + "invalid-setting"
 
 
 _TITLES = {
@@ -45,6 +46,7 @@ _TITLES = {
     ProblemType.NO_TUNING: "No tuning is under way",
     ProblemType.TUNING_UNFINISHED: "The speaker has not read the whole script yet",
     ProblemType.RECORDING_MISMATCH: "What the watch heard is not the script",
+    ProblemType.INVALID_SETTING: "The settings change was refused",
 }
 
 

@@ -1,4 +1,4 @@
-"""The watch API under /api/v1: pairing, cue polling, actions from the wrist, unpairing.
+"""The watch API under /api/v1: pairing, cue polls, actions, progress, settings, unpairing.
 
 Everything goes through the app's services (`services()`: the same Coach the voice uses, the
 PairingService, the tuning); this package never imports the app or the skill. Errors are
@@ -23,6 +23,7 @@ from shared.pairing.protocol import DEVICE_CODE_GRANT, TokenError, TokenErrorCod
 from shared.pairing.service import PairingBusy
 from shared.routine.coach import Coach
 from shared.routine.engine import IllegalEvent, RunView
+from shared.routine.settings import SettingsError
 from shared.stores.base import VersionConflict
 from shared.timing.fit import RecordingMismatch
 from shared.timing.tuning import NotListening, TuningError
@@ -32,10 +33,12 @@ from . import contract
 from .actions import DEFAULT_WATCH_LEAD_IN_S, WatchAction, watch_lead_in
 from .auth import invalid_token, require_user
 from .cue_payload import clock_block, etag_for, run_payload
+from .history import history_body
 from .long_poll import wait_for_change
 from .openapi import build_spec
 from .problems import Problem, ProblemType, from_http_exception
 from .services import services
+from .settings import changes_from_body, refused, settings_body
 from .tuning import TUNING_MAX_BODY, sounds_from_body, tuning_body
 
 log = logging.getLogger(__name__)
@@ -49,7 +52,12 @@ PAIR_PROMPT = "Say: Alexa, ask sciatica coach to pair code {spoken}"
 _CACHE_HEADERS = {"Cache-Control": "private, no-cache", "Vary": "Authorization"}
 _NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
 #: The views that read a body; every other one drains it unread, within the same limit.
-_READS_BODY = {"watch_api.token", "watch_api.act", "watch_api.tuning_heard"}
+_READS_BODY = {
+    "watch_api.token",
+    "watch_api.act",
+    "watch_api.tuning_heard",
+    "watch_api.change_settings",
+}
 #: Views that read more than WATCH_MAX_BODY, and how much.
 _LARGER_BODY = {"watch_api.tuning_heard": TUNING_MAX_BODY}
 
@@ -341,6 +349,45 @@ def _json_body() -> Any:
         # ValueError: not UTF-8, not JSON, or an integer past Python's 4,300 digits;
         # RecursionError: 4 KiB of "[" nests deeper than the parser recurses.
         raise Problem(400, "The body is not valid JSON.", ProblemType.MALFORMED_REQUEST) from None
+
+
+# -- the person: progress and settings --------------------------------------------------------
+
+
+@api.get("/history")
+def history() -> ResponseReturnValue:
+    """How the token's user is getting on, in their own days: what "how am I doing" says."""
+    user_id, _ = require_user(request, services().pairing)
+    return _json(history_body(services().coach.progress(user_id))), 200, _NO_STORE
+
+
+@api.get("/settings")
+def settings() -> ResponseReturnValue:
+    """The token's user's own settings, as kept."""
+    user_id, _ = require_user(request, services().pairing)
+    return _json(settings_body(services().coach.settings(user_id))), 200, _NO_STORE
+
+
+@api.patch("/settings")
+def change_settings() -> ResponseReturnValue:
+    """Change some settings (a JSON merge patch); a run under way takes them from its next step."""
+    user_id, _ = require_user(request, services().pairing)
+    if not request.is_json:
+        raise Problem(
+            415,
+            "Send the settings to change as application/merge-patch+json (or application/json), "
+            'e.g. {"hold_seconds": 45}.',
+        )
+    changes = changes_from_body(_json_body())
+    coach = services().coach
+    if not changes:
+        return _json(settings_body(coach.settings(user_id))), 200, _NO_STORE
+    try:
+        kept = coach.change_settings(user_id, **changes)
+    except SettingsError as exc:  # the core's own check, should the contract ever be looser
+        raise refused(exc.name, f"{exc}.") from None
+    log.info("settings changed from a watch: %s", ", ".join(sorted(changes)))
+    return _json(settings_body(kept)), 200, _NO_STORE
 
 
 # -- tuning: the face listens while the speaker reads the calibration script ---------------------

@@ -13,9 +13,10 @@ import os
 import sys
 import threading
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import UTC, date, datetime, tzinfo
 from pathlib import Path
 from typing import TextIO
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import platformdirs
 import requests
@@ -24,6 +25,7 @@ from .buzz_scheduler import Buzz
 from .watch_client import (
     ACTIONS,
     LONG_POLL_S,
+    History,
     PairingFailed,
     PairingPrompt,
     Snapshot,
@@ -53,6 +55,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--bell", action="store_true", help="ring the terminal bell on a buzz")
     parser.add_argument("--wait", type=int, default=LONG_POLL_S, help="long-poll seconds (<=30)")
     parser.add_argument("--action", choices=ACTIONS, help="send one action and exit")
+    parser.add_argument(
+        "--history", action="store_true", help="print how the routine is going, and exit"
+    )
     parser.add_argument("--unpair", action="store_true", help="unpair this watch and exit")
     return parser
 
@@ -81,6 +86,25 @@ class Printer:
         self.out.write(f" ({cues} buzz{'es' if cues != 1 else ''} scheduled)\n")
         self.out.flush()
 
+    def history(self, history: History) -> None:
+        """This week, the streak and the last days, in the person's own days."""
+        runs = _runs(history.runs_this_week)
+        line = f"This week: {runs}."
+        if history.streak_days:
+            today = "" if history.done_today else ", none yet today"
+            line += f" Streak: {history.streak_days} day{_s(history.streak_days)}{today}."
+        self.out.write(line + "\n")
+        if history.last_completed_ms is not None:
+            zone = _zone(history.time_zone)
+            last = datetime.fromtimestamp(history.last_completed_ms / 1000, zone)
+            self.out.write(f"Last run: {last:%a %d %b %Y %H:%M} ({history.time_zone}).\n")
+        days = [
+            f"{date.fromisoformat(day):%a} {runs}" if day != history.today else f"today {runs}"
+            for day, runs in history.last_days
+        ]
+        self.out.write(f"Last {len(days)} days: {', '.join(days)}.\n")
+        self.out.flush()
+
     def buzz(self, buzz: Buzz[WatchCue]) -> None:
         cue = buzz.cue
         side = f", {cue.side}" if cue.side else ""
@@ -89,6 +113,22 @@ class Printer:
         line = f"[{self._stamp(buzz.fired)}] BUZZ {cue.kind} ({feel}; step {cue.step_index + 1}"
         self.out.write(f"{bell}{line}{side})\n")
         self.out.flush()
+
+
+def _s(count: int) -> str:
+    return "" if count == 1 else "s"
+
+
+def _runs(count: int) -> str:
+    return f"{count} run{_s(count)}"
+
+
+def _zone(name: str) -> tzinfo:
+    """The person's zone, or UTC where this machine does not know it."""
+    try:
+        return ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        return UTC
 
 
 def _load_token(path: Path) -> str | None:
@@ -132,6 +172,9 @@ def main(argv: Sequence[str] | None = None, out: TextIO = sys.stdout) -> int:
                 out.write("Paired.\n")
             if args.action:
                 watch.act(args.action)
+                return 0
+            if args.history:
+                printer.history(watch.history())
                 return 0
             try:
                 watch.run(stop)

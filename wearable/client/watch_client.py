@@ -110,6 +110,51 @@ class Snapshot:
         return cls(int(body["version"]), str(body["state"]), cues, body)
 
 
+@dataclass(frozen=True, slots=True)
+class History:
+    """The answer of GET /history: how the person is getting on, in their own days."""
+
+    time_zone: str
+    today: str
+    runs_this_week: int
+    streak_days: int
+    done_today: bool
+    last_completed_ms: int | None
+    #: (ISO date, runs) for each of the last days, oldest first: today is the last.
+    last_days: tuple[tuple[str, int], ...]
+
+    @classmethod
+    def from_json(cls, body: dict[str, Any]) -> History:
+        """The fields the watch shows, or ValueError if the answer lacks one."""
+        counts = {name: body.get(name) for name in ("runs_this_week", "streak_days")}
+        if not all(_is_count(value) for value in counts.values()):
+            raise ValueError("no runs_this_week or streak_days in the answer")
+        last = body.get("last_completed_ms")
+        days = body.get("last_days")
+        if not isinstance(days, list) or not all(
+            isinstance(day, dict)
+            and isinstance(day.get("date"), str)
+            and _is_count(day.get("runs"))
+            for day in days
+        ):
+            raise ValueError("no last_days in the answer")
+        if last is not None and not _is_count(last):
+            raise ValueError("no last_completed_ms in the answer")
+        return cls(
+            time_zone=str(body["time_zone"]),
+            today=str(body["today"]),
+            runs_this_week=int(body["runs_this_week"]),
+            streak_days=int(body["streak_days"]),
+            done_today=bool(body["done_today"]),
+            last_completed_ms=last,
+            last_days=tuple((day["date"], day["runs"]) for day in days),
+        )
+
+
+def _is_count(value: object) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and value >= 0
+
+
 def _ignore(*_: object) -> None:
     return None
 
@@ -377,6 +422,16 @@ class Watch:
             raise WatchError(f"{action} refused: HTTP {response.status_code} {detail}".rstrip())
         self.etag = response.headers.get("ETag")
         return self._take(Snapshot.from_json(response.json()))
+
+    def history(self) -> History:
+        """How the person is getting on: this week, the streak, the last days."""
+        response = self._control.get(self._url("history"), headers=self._auth(), timeout=10)
+        if response.status_code == 401:
+            raise Unpaired("the server no longer knows this watch's token")
+        if response.status_code != 200:
+            detail = _detail(response)
+            raise WatchError(f"history refused: HTTP {response.status_code} {detail}".rstrip())
+        return History.from_json(_json_object(response))
 
     def unpair(self) -> None:
         """Revoke this watch's token on the server and forget it here.

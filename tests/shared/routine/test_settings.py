@@ -61,6 +61,8 @@ def test_a_whole_float_is_kept_as_a_whole_number() -> None:
         ({"hold_seconds": True}, "hold_seconds"),
         ({"hold_seconds": float("nan")}, "hold_seconds"),
         ({"hold_seconds": float("inf")}, "hold_seconds"),
+        ({"hold_seconds": 10**400}, "hold_seconds"),
+        ({"holds_per_side": -(10**400)}, "holds_per_side"),
         ({"holds_per_side": 0}, "holds_per_side"),
         ({"holds_per_side": 4}, "holds_per_side"),
         ({"holds_per_side": None}, "holds_per_side"),

@@ -10,6 +10,7 @@ malformed.
 from __future__ import annotations
 
 import json
+from dataclasses import fields
 from typing import Any
 
 import pytest
@@ -27,6 +28,8 @@ from shared.pairing.service import PairingService
 from shared.routine.coach import Coach
 from shared.routine.cues import CueKind
 from shared.routine.engine import Event, Phase
+from shared.routine.progress import LAST_DAYS
+from shared.routine.settings import HOLD_SECONDS_RANGE, HOLDS_PER_SIDE_RANGE, Settings
 from shared.timing.tuning import MAX_SOUNDS, Tuning
 from tests.support.timing import TUNING_SCRIPT, TUNING_SECTION_S, read_in_turns
 from tests.support.watch import WATCH_USER, WatchActions
@@ -137,6 +140,26 @@ def test_tuning_answers_are_their_models(
     round_trips(contract.TunedVoice, answer(response, 200))
 
 
+def test_history_and_settings_answers_are_their_models(
+    watch: WatchActions, coach: Coach, clock: ManualClock
+) -> None:
+    auth = watch.auth
+    round_trips(contract.History, answer(watch.client.get("/api/v1/history", headers=auth), 200))
+    coach.apply(WATCH_USER, Event.START)
+    for _ in range(len(coach.routine) - 1):
+        coach.apply(WATCH_USER, Event.NEXT)
+    clock.advance(3600)
+    coach.change_settings(WATCH_USER, time_zone="Asia/Kolkata", flow="on_next")
+    history = answer(watch.client.get("/api/v1/history", headers=auth), 200)
+    assert round_trips(contract.History, history).runs_this_week == 1
+    shown = answer(watch.client.get("/api/v1/settings", headers=auth), 200)
+    assert round_trips(contract.PersonSettings, shown).time_zone == "Asia/Kolkata"
+    changed = watch.client.patch("/api/v1/settings", json={"hold_seconds": 60}, headers=auth)
+    assert round_trips(contract.PersonSettings, answer(changed, 200)).hold_seconds == 60
+    refused = watch.client.patch("/api/v1/settings", json={"hold_seconds": 0}, headers=auth)
+    assert round_trips(contract.SettingsProblem, answer(refused, 422)).field == "hold_seconds"
+
+
 @pytest.mark.parametrize("type_", list(ProblemType))
 def test_every_kind_of_problem_is_a_problem(type_: ProblemType) -> None:
     extra = {"allowed": ALLOWED} if type_ is ProblemType.UNKNOWN_ACTION else None
@@ -201,6 +224,16 @@ def test_the_document_keeps_the_shapes_a_watch_relies_on() -> None:
     assert schemas["Tuning"]["properties"]["max_sounds"]["const"] == MAX_SOUNDS
     assert set(schemas["CueState"]["required"]) == set(contract.CueState.model_fields)
     assert schemas["Problem"]["required"] == ["type", "title", "status", "detail"]
+    assert schemas["SettingsChange"]["additionalProperties"] is False
+    assert "time_zone" not in schemas["SettingsChange"]["properties"]
+    assert schemas["PersonSettings"]["properties"]["time_zone"]["readOnly"] is True
+    assert set(schemas["PersonSettings"]["required"]) == {f.name for f in fields(Settings)}
+    hold = schemas["PersonSettings"]["properties"]["hold_seconds"]["anyOf"][0]
+    assert (hold["minimum"], hold["maximum"]) == HOLD_SECONDS_RANGE
+    per_side = schemas["SettingsChange"]["properties"]["holds_per_side"]["anyOf"][0]
+    assert (per_side["minimum"], per_side["maximum"]) == HOLDS_PER_SIDE_RANGE
+    days = schemas["History"]["properties"]["last_days"]
+    assert days["minItems"] == days["maxItems"] == LAST_DAYS
 
 
 # -- what a watch sends: refused as before, accepted when the model accepts ---------------------
@@ -408,6 +441,41 @@ def test_a_bad_poll_query_is_the_malformed_request_it_always_was(
 ) -> None:
     body = answer(watch.poll(**params), 400)
     assert (body["type"], body["detail"]) == (ProblemType.MALFORMED_REQUEST.value, detail)
+
+
+SETTING_NAMES = [*contract.SettingsChange.model_fields, "time_zone", "colour"]
+SETTING_VALUES = (
+    st.none()
+    | st.booleans()
+    | st.integers(-5, 70)
+    | st.floats(allow_nan=False)
+    | st.sampled_from(["left", "right", "hands_free", "on_next", "UTC", "Europe/Berlin"])
+    | JSON
+)
+SETTINGS_CHANGES = st.dictionaries(st.sampled_from(SETTING_NAMES), SETTING_VALUES) | JSON
+
+
+@given(body=SETTINGS_CHANGES)
+@settings(max_examples=120, suppress_health_check=[HealthCheck.function_scoped_fixture])
+def test_a_settings_change_is_refused_exactly_when_the_model_refuses_it(
+    watch: WatchActions, coach: Coach, body: Any
+) -> None:
+    before = coach.settings(WATCH_USER)
+    response = watch.client.patch(
+        "/api/v1/settings",
+        data=json.dumps(body),
+        content_type="application/merge-patch+json",
+        headers=watch.auth,
+    )
+    try:
+        contract.SettingsChange.model_validate(body)
+    except ValidationError:
+        assert response.status_code == 422
+        assert response.get_json()["type"] == ProblemType.INVALID_SETTING.value
+        assert coach.settings(WATCH_USER) == before
+    else:
+        assert response.status_code == 200
+        assert response.get_json() == coach.settings(WATCH_USER).to_json()
 
 
 def test_a_poll_query_the_model_accepts_is_answered(watch: WatchActions) -> None:

@@ -23,13 +23,16 @@ from shared.clock import ManualClock
 from shared.pairing.service import PairingService
 from shared.routine.coach import Coach
 from shared.routine.engine import Event
-from tests.support.openapi import NO_2XX_BY_FUZZING, as_a_paired_watch, fuzz_config
+from tests.support.openapi import (
+    NO_2XX_BY_FUZZING,
+    SPEC_PATH,
+    as_a_paired_watch,
+    assert_documented,
+    fuzz_config,
+)
 from tests.support.watch import WATCH_USER, WatchActions
 from wearable.api.openapi import build_spec
 from wearable.api.routes import PREFIX
-
-SPEC_PATH = f"{PREFIX}/openapi.json"
-
 
 OPERATIONS = [
     (path, method.upper())
@@ -113,16 +116,6 @@ def test_each_call_gets_a_fresh_copy_of_the_document() -> None:
 METHODS = {"GET", "POST", "PUT", "PATCH", "DELETE"}
 
 
-def assert_documented(app: Flask, path: str, method: str, response: Any) -> None:
-    """The answer's status is listed for the operation, with its headers, and matches it."""
-    listed = build_spec()["paths"][path][method.lower()]["responses"]
-    status = str(response.status_code)
-    assert status in listed, f"{method} {path} does not document {status}"
-    for header in listed[status].get("headers", {}):
-        assert header in response.headers, header
-    schemathesis.openapi.from_wsgi(SPEC_PATH, app)[path][method].validate_response(response)
-
-
 @pytest.mark.parametrize("path", build_spec()["paths"])
 def test_a_method_a_path_does_not_list_is_the_documented_405(
     client: FlaskClient, path: str
@@ -194,7 +187,14 @@ def test_a_poll_that_keeps_losing_races_is_the_documented_503(
 
 @pytest.mark.parametrize(
     ("path", "method"),
-    [(f"{PREFIX}/devices/me", "DELETE"), (f"{PREFIX}/cues", "GET"), (f"{PREFIX}/pairings", "POST")],
+    [
+        (f"{PREFIX}/devices/me", "DELETE"),
+        (f"{PREFIX}/cues", "GET"),
+        (f"{PREFIX}/pairings", "POST"),
+        (f"{PREFIX}/history", "GET"),
+        (f"{PREFIX}/settings", "GET"),
+        (f"{PREFIX}/settings", "PATCH"),
+    ],
 )
 def test_a_body_over_the_limit_is_the_documented_413_everywhere(
     app: Flask, watch: WatchActions, path: str, method: str
@@ -202,3 +202,16 @@ def test_a_body_over_the_limit_is_the_documented_413_everywhere(
     response = watch.client.open(path, method=method, data=b"x" * 10_000, headers=watch.auth)
     assert response.status_code == 413
     assert_documented(app, path, method, response)
+
+
+def test_a_settings_change_that_keeps_losing_races_is_the_documented_503(
+    app: Flask, watch: WatchActions, coach: Coach, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    coach.apply(WATCH_USER, Event.START)  # a run under way: the change re-plans it
+    lose_every_race(coach, monkeypatch)
+    response = watch.client.patch(
+        f"{PREFIX}/settings", json={"holds_per_side": 2}, headers=watch.auth
+    )
+    assert response.status_code == 503
+    assert response.headers["Retry-After"] == "1"
+    assert_documented(app, f"{PREFIX}/settings", "PATCH", response)

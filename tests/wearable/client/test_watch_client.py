@@ -15,9 +15,11 @@ import threading
 import time
 from collections.abc import Iterator
 from dataclasses import replace
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
+from zoneinfo import ZoneInfo
 
 import pytest
 import requests
@@ -32,6 +34,7 @@ from shared.routine.engine import Event
 from shared.services import put_services
 from skill.spoken_code import parse_spoken_code
 from tests.support.buzz import assert_buzzed_on_cue
+from tests.support.core import finished_at
 from tests.support.paths import REPO
 from tests.support.watch import WATCH_USER, FailingFirst, LoopbackServer, free_port, garbage_app
 from wearable.api.actions import WatchAction
@@ -49,6 +52,7 @@ from wearable.client.watch_client import (
 )
 
 WATCH_FAST_BY_S = 7.0
+DAY_S = 86_400.0
 
 
 def fast_clock() -> float:
@@ -175,6 +179,53 @@ def test_the_cli_sends_one_action_with_a_saved_token(
     argv = ["--server", live_server, "--token-file", str(token_file), "--action", "pause"]
     assert cli.main(argv, out=out) == 0
     assert live_coach.view(WATCH_USER).phase.value == "paused"
+
+
+def test_the_cli_prints_the_history_with_a_saved_token(
+    live_server: str, live_coach: Coach, token_file: Path
+) -> None:
+    now = time.time()
+    # Yesterday (in New York, where the person is) and, twice, the day before.
+    live_coach.change_settings(WATCH_USER, time_zone="America/New_York")
+    finished_at(live_coach, WATCH_USER, now - 2 * DAY_S, now - 2 * DAY_S + 0.001, now - DAY_S)
+    progress = live_coach.progress(WATCH_USER)
+    out = io.StringIO()
+    argv = ["--server", live_server, "--token-file", str(token_file), "--history"]
+    assert cli.main(argv, out=out) == 0
+    lines = out.getvalue().splitlines()
+    runs = progress.runs_this_week
+    assert lines[0] == (
+        f"This week: {runs} run{'' if runs == 1 else 's'}. Streak: 2 days, none yet today."
+    )
+    last = datetime.fromtimestamp(round((now - DAY_S) * 1000) / 1000, ZoneInfo("America/New_York"))
+    assert lines[1] == f"Last run: {last:%a %d %b %Y %H:%M} (America/New_York)."
+    days = [f"{day.day:%a} {day.runs}" for day in progress.last_days[:-1]]
+    assert lines[2] == f"Last 7 days: {', '.join(days)}, today 0."
+    assert [day.runs for day in progress.last_days][-3:] == [2, 1, 0]
+
+
+def test_the_watch_reads_a_history_of_no_runs_at_all(live_server: str, token_file: Path) -> None:
+    watch = Watch(live_server, token=token_file.read_text("utf-8"))
+    try:
+        history = watch.history()
+    finally:
+        watch.close()
+    assert (history.runs_this_week, history.streak_days, history.done_today) == (0, 0, False)
+    assert history.last_completed_ms is None
+    assert [runs for _, runs in history.last_days] == [0] * 7
+    assert history.last_days[-1][0] == history.today
+
+
+def test_the_history_of_an_unpaired_watch_says_so(
+    live_server: str, live_pairing: PairingService, token_file: Path
+) -> None:
+    watch = Watch(live_server, token=token_file.read_text("utf-8"))
+    live_pairing.revoke_user(WATCH_USER)
+    try:
+        with pytest.raises(Unpaired):
+            watch.history()
+    finally:
+        watch.close()
 
 
 def test_the_cli_unpairs_and_forgets_its_token(

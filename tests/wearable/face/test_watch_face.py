@@ -7,6 +7,7 @@ them it skips, unless CI is set: there it must run. Screenshots go to test-outpu
 from __future__ import annotations
 
 import os
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -18,6 +19,7 @@ from shared.pairing.service import PairingService
 from shared.routine.coach import Coach
 from shared.routine.cues import CueKind
 from shared.routine.engine import Event
+from shared.routine.settings import Flow
 from tests.support import browser as browser_support
 from tests.support.browser import (
     CHROMIUM,
@@ -28,6 +30,7 @@ from tests.support.browser import (
     require_browser,
     tap_to_enable,
 )
+from tests.support.core import finished_at
 from tests.support.paths import REPO
 from tests.support.watch import OTHER_USER, WATCH_USER
 from wearable.api.haptics import pattern_for, to_web_vibration
@@ -306,6 +309,120 @@ def test_unpairing_while_the_coach_is_unreachable_keeps_the_face_paired(
     assert page.evaluate("document.getElementById('face').dataset.screen") == "routine"
     token = page.evaluate("localStorage.getItem('sciatica-coach.watch-token')")
     assert live_pairing.authenticate(token) == WATCH_USER  # still works, so still kept
+
+
+# -- progress and settings ----------------------------------------------------------------------
+
+DAY_S = 86_400.0
+
+
+def shown_days(page: Any) -> list[tuple[str, int, bool]]:
+    """Each day the face shows: its date, its runs, whether it is marked as today."""
+    days = page.evaluate(
+        """[...document.querySelectorAll('#days .day')].map(
+            d => [d.dataset.date, Number(d.dataset.runs), d.dataset.today === 'true'])"""
+    )
+    return [(date, runs, today) for date, runs, today in days]
+
+
+def wait_for_runs_today(page: Any, runs: int) -> None:
+    page.wait_for_function(
+        """n => { const d = document.querySelector('#days .day[data-today="true"]');
+                  return d && Number(d.dataset.runs) === n; }""",
+        arg=runs,
+        timeout=15_000,
+    )
+
+
+def test_the_face_shows_the_last_seven_days_and_reads_them_again_only_when_a_run_ends(
+    browser: Any, live_server: str, live_coach: Coach, live_pairing: PairingService
+) -> None:
+    now = time.time()
+    # Yesterday, the day before, and four days ago, in UTC days (the person keeps no zone).
+    finished_at(live_coach, WATCH_USER, now - DAY_S, now - 2 * DAY_S, now - 4 * DAY_S)
+    page = open_face(browser, live_server, page_script())
+    reads: list[str] = []
+    page.on(
+        "request",
+        lambda request: (
+            reads.append(urlsplit(request.url).path.rsplit("/", 1)[-1])
+            if "/api/v1/" in request.url
+            else None
+        ),
+    )
+    tap_to_enable(page)
+    pair_face(page, live_pairing, WATCH_USER)
+    page.wait_for_function("document.getElementById('face').dataset.history === 'shown'")
+    expected = live_coach.progress(WATCH_USER)
+    assert shown_days(page) == [
+        (day.day.isoformat(), day.runs, index == 6) for index, day in enumerate(expected.last_days)
+    ]
+    assert [runs for _, runs, _ in shown_days(page)] == [0, 0, 1, 0, 1, 1, 0]
+    week = expected.runs_this_week
+    streak = f"2-day streak · {week} run{'s' if week != 1 else ''} this week"
+    assert page.locator("#streak").inner_text() == streak
+    SCREENSHOTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(SCREENSHOTS / "web_face_days.png"))
+
+    live_coach.apply(WATCH_USER, Event.START, lead_in=0.2)
+    live_coach.apply(WATCH_USER, Event.NEXT, lead_in=0.2)  # on to the last step: it ends by itself
+    wait_for_runs_today(page, 1)
+    assert page.locator("#streak").inner_text().startswith("3-day streak · ")
+    assert reads.count("history") == 2  # on opening, and once the run completed
+    assert reads.count("cues") > reads.count("history")
+    page.screenshot(path=str(SCREENSHOTS / "web_face_days_done.png"))
+
+
+def test_the_face_shows_the_persons_settings_and_switches_hands_free(
+    browser: Any, live_server: str, live_coach: Coach, live_pairing: PairingService
+) -> None:
+    live_coach.change_settings(
+        WATCH_USER, hold_seconds=45, holds_per_side=2, first_side="right", warning_buzz=False
+    )
+    page = open_face(browser, live_server, page_script())
+    pair_face(page, live_pairing, WATCH_USER)
+    page.locator("#open-settings").click()
+    page.wait_for_function("document.getElementById('face').dataset.settings === 'shown'")
+    shown = {
+        name: page.locator(f"#set-{name}").inner_text()
+        for name in ("hold", "per-side", "first-side", "warning", "flow")
+    }
+    assert shown == {
+        "hold": "45 s",
+        "per-side": "2",
+        "first-side": "Right",
+        "warning": "Off",
+        "flow": "Not chosen yet",
+    }
+    SCREENSHOTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(SCREENSHOTS / "web_face_settings.png"))
+    toggle = page.locator("#hands-free")
+    assert toggle.get_attribute("aria-pressed") == "false"
+    toggle.click()
+    page.wait_for_function(
+        "document.getElementById('hands-free').getAttribute('aria-pressed') === 'true'"
+    )
+    assert live_coach.settings(WATCH_USER).flow is Flow.HANDS_FREE
+    assert page.locator("#set-flow").inner_text() == "Carries on by itself"
+    toggle.click()
+    page.wait_for_function(
+        "document.getElementById('hands-free').getAttribute('aria-pressed') === 'false'"
+    )
+    assert live_coach.settings(WATCH_USER).flow is Flow.ON_NEXT
+    assert live_coach.settings(WATCH_USER).hold_seconds == 45  # only the flow was sent
+    page.locator("#settings-close").click()
+    page.wait_for_function("document.getElementById('face').dataset.screen === 'routine'")
+
+
+def test_another_persons_days_never_show_on_this_face(
+    browser: Any, live_server: str, live_coach: Coach, live_pairing: PairingService
+) -> None:
+    finished_at(live_coach, OTHER_USER, time.time() - DAY_S)
+    page = open_face(browser, live_server, page_script())
+    pair_face(page, live_pairing, WATCH_USER)
+    page.wait_for_function("document.getElementById('face').dataset.history === 'shown'")
+    assert [runs for _, runs, _ in shown_days(page)] == [0] * 7
+    assert page.locator("#streak").inner_text() == "0 runs this week"
 
 
 # -- without a browser --------------------------------------------------------------------------

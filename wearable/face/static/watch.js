@@ -233,9 +233,134 @@
   }
 
   function applySnapshot(snap, etag) {
+    const before = watch.snapshot;
     watch.snapshot = snap;
     if (etag) watch.etag = etag;
     schedule(snap.cues);
+    draw();
+    // A run just finished: the days change. Nothing else a poll brings changes them.
+    if (before && before.state !== "completed" && snap.state === "completed") loadHistory();
+  }
+
+  // -- progress and settings ---------------------------------------------------------------
+  //
+  // The last seven days (today last) and the streak are read when the face opens and again
+  // when a run completes, never on every poll. The settings are read when their screen opens;
+  // hands-free can be switched there, the rest is the voice's to change.
+
+  const person = { history: null, historyToken: null, settings: null };
+  const WEEKDAY_LETTERS = ["S", "M", "T", "W", "T", "F", "S"]; // Date#getUTCDay order
+  const FLOW_TEXT = { hands_free: "Carries on by itself", on_next: "Waits for “next”" };
+
+  function runsText(n) {
+    return n === 1 ? "1 run" : `${n} runs`;
+  }
+
+  async function loadHistory() {
+    const token = watch.token;
+    if (!token) return;
+    let response;
+    try {
+      response = await fetch(API + "history", { headers: authHeaders(), cache: "no-store" });
+    } catch (err) {
+      return; // shown at the next chance: the face opening again, or a run finishing
+    }
+    if (!response.ok || token !== watch.token) return;
+    person.history = await response.json();
+    person.historyToken = token;
+    drawHistory();
+  }
+
+  function drawHistory() {
+    const history = person.history;
+    const row = $("days");
+    row.replaceChildren();
+    if (!history) {
+      delete face.dataset.history;
+      $("streak").textContent = "";
+      return;
+    }
+    const last = history.last_days.length - 1;
+    history.last_days.forEach((day, i) => {
+      const el = document.createElement("span");
+      el.className = "day";
+      el.dataset.date = day.date;
+      el.dataset.runs = String(day.runs);
+      el.dataset.today = String(i === last);
+      el.textContent = WEEKDAY_LETTERS[new Date(`${day.date}T00:00:00Z`).getUTCDay()];
+      el.title = `${i === last ? "Today" : day.date}: ${runsText(day.runs)}`;
+      row.append(el);
+    });
+    const week = `${runsText(history.runs_this_week)} this week`;
+    $("streak").textContent =
+      history.streak_days > 0 ? `${history.streak_days}-day streak · ${week}` : week;
+    face.dataset.history = "shown";
+  }
+
+  async function openSettings() {
+    show("settings");
+    $("settings-status").textContent = "Reading your settings…";
+    let response;
+    try {
+      response = await fetch(API + "settings", { headers: authHeaders(), cache: "no-store" });
+    } catch (err) {
+      $("settings-status").textContent = "Can't reach the coach; try again.";
+      return;
+    }
+    if (response.status === 401) return forgetToken();
+    if (!response.ok) {
+      $("settings-status").textContent = "The coach could not read your settings; try again.";
+      return;
+    }
+    showSettings(await response.json(), "");
+  }
+
+  function showSettings(settings, note) {
+    person.settings = settings;
+    const routines = "as the routine says";
+    $("set-hold").textContent =
+      settings.hold_seconds === null ? routines : `${settings.hold_seconds} s`;
+    $("set-per-side").textContent = String(settings.holds_per_side);
+    $("set-first-side").textContent =
+      settings.first_side === null ? routines : settings.first_side === "left" ? "Left" : "Right";
+    $("set-warning").textContent = settings.warning_buzz ? "On" : "Off";
+    $("set-flow").textContent = FLOW_TEXT[settings.flow] || "Not chosen yet";
+    const handsFree = settings.flow === "hands_free";
+    const toggle = $("hands-free");
+    toggle.setAttribute("aria-pressed", String(handsFree));
+    toggle.textContent = handsFree ? "Hands-free: on" : "Hands-free: off";
+    toggle.disabled = false;
+    $("settings-status").textContent = note;
+    face.dataset.settings = "shown";
+  }
+
+  async function toggleHandsFree() {
+    if (!person.settings || !watch.token) return;
+    const flow = person.settings.flow === "hands_free" ? "on_next" : "hands_free";
+    const toggle = $("hands-free");
+    toggle.disabled = true;
+    let response;
+    try {
+      response = await fetch(API + "settings", {
+        method: "PATCH",
+        cache: "no-store",
+        headers: { ...authHeaders(), "Content-Type": "application/merge-patch+json" },
+        body: JSON.stringify({ flow }),
+      });
+    } catch (err) {
+      toggle.disabled = false;
+      $("settings-status").textContent = "Can't reach the coach; try again.";
+      return;
+    }
+    if (response.status === 401) return forgetToken();
+    const body = await response.json().catch(() => ({}));
+    if (response.ok) return showSettings(body, "Saved: it applies from the next step.");
+    toggle.disabled = false;
+    $("settings-status").textContent = body.detail || `The coach answered ${response.status}.`;
+  }
+
+  function closeSettings() {
+    show("routine");
     draw();
   }
 
@@ -454,6 +579,10 @@
     watch.token = null;
     watch.etag = null;
     watch.snapshot = null;
+    person.history = null;
+    person.historyToken = null;
+    person.settings = null;
+    drawHistory();
     schedule([]);
     localStorage.removeItem(TOKEN_KEY);
   }
@@ -529,8 +658,9 @@
   async function main() {
     for (;;) {
       if (!watch.token) await pair();
-      if (face.dataset.screen !== "tuning") show("routine");
+      if (face.dataset.screen !== "tuning" && face.dataset.screen !== "settings") show("routine");
       draw();
+      if (person.historyToken !== watch.token) loadHistory(); // once per opening (or pairing)
       try {
         while (watch.token) {
           if ((await pollOnce()) === "unpaired") forgetToken();
@@ -548,6 +678,9 @@
   $("tune").addEventListener("click", openTuning);
   $("tune-start").addEventListener("click", startListening);
   $("tune-close").addEventListener("click", closeTuning);
+  $("open-settings").addEventListener("click", openSettings);
+  $("hands-free").addEventListener("click", toggleHandsFree);
+  $("settings-close").addEventListener("click", closeSettings);
   document.querySelectorAll("[data-enable]").forEach((button) => {
     button.addEventListener("click", enable);
   });
@@ -556,6 +689,7 @@
   Object.defineProperty(window, "sciaticaWatch", {
     value: Object.freeze({
       buzzes: () => buzzLog.map((entry) => ({ ...entry })),
+      history: () => (person.history ? JSON.parse(JSON.stringify(person.history)) : null),
       tuning: () => ({
         phase: tuning.phase,
         listening_from_ms: tuning.listener ? tuning.listener.firstMs : null,
