@@ -25,6 +25,15 @@ from .session import (
     StopHandler,
     UnknownRequestHandler,
 )
+from .settings import (
+    HandsFreeHandler,
+    SetFirstSideHandler,
+    SetHoldLengthHandler,
+    SetHoldsPerSideHandler,
+    SettingsHandler,
+    SetWarningBuzzHandler,
+    WaitForNextHandler,
+)
 from .tuning import BuzzEarlyHandler, BuzzLateHandler, TuneNextHandler, TuneWatchHandler
 from .watch import PairWatchHandler, UnpairWatchHandler
 from .welcome import LaunchHandler, NoHandler, YesHandler
@@ -53,6 +62,13 @@ _INTENT_HANDLERS = {
     Intent.BUZZ_EARLY: BuzzEarlyHandler,
     Intent.BUZZ_LATE: BuzzLateHandler,
     Intent.TUNE_WATCH: TuneWatchHandler,
+    Intent.SET_HOLD_LENGTH: SetHoldLengthHandler,
+    Intent.SET_HOLDS_PER_SIDE: SetHoldsPerSideHandler,
+    Intent.SET_FIRST_SIDE: SetFirstSideHandler,
+    Intent.SET_WARNING_BUZZ: SetWarningBuzzHandler,
+    Intent.HANDS_FREE: HandsFreeHandler,
+    Intent.WAIT_FOR_NEXT: WaitForNextHandler,
+    Intent.SETTINGS: SettingsHandler,
     Intent.YES: YesHandler,
     Intent.NO: NoHandler,
 }
