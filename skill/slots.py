@@ -38,8 +38,7 @@ def heard_number(slot: Slot | None) -> float | Unheard:
         return Unheard.MISSING
     if value == _NOT_UNDERSTOOD_NUMBER or not _NUMBER.fullmatch(value):
         return Unheard.NOT_UNDERSTOOD
-    number = float(value)  # never an error for digits; a huge one is inf, out of any range
-    return Unheard.OUT_OF_RANGE if math.isnan(number) else number
+    return float(value)  # never an error for digits; a huge one is inf, out of any range
 
 
 def heard_whole(slot: Slot | None, low: int, high: int) -> int | Unheard:

@@ -63,6 +63,8 @@ class _ChangeHandler(ServiceHandler):
     words: ClassVar[str]
     #: The slot asked for again when its value will not do.
     slot: ClassVar[str]
+    #: A number with a range (its words say the range), rather than a choice of values.
+    ranged: ClassVar[bool] = False
 
     def can_handle(self, handler_input: HandlerInput) -> bool:
         return is_intent_name(self.intent)(handler_input)
@@ -94,12 +96,15 @@ class _ChangeHandler(ServiceHandler):
         """Say plainly what will do, and ask for it; mid-hold, say so and carry the hold on."""
         view = run_view(handler_input, self.services)
         limits = self.limits()
+        if why is Unheard.OUT_OF_RANGE and not self.ranged:
+            why = Unheard.NOT_UNDERSTOOD  # a choice has no range: the value was not one of them
         if carries_on(view):
-            problem = {
-                Unheard.MISSING: "",
-                Unheard.NOT_UNDERSTOOD: speech.say("not_understood"),
-                Unheard.OUT_OF_RANGE: speech.say(f"{self.words}_range", **limits),
-            }[why]
+            if why is Unheard.MISSING:
+                problem = ""
+            elif why is Unheard.NOT_UNDERSTOOD:
+                problem = speech.say("not_understood")
+            else:
+                problem = speech.say(f"{self.words}_range", **limits)
             said = " ".join(p for p in (problem, speech.say(f"{self.words}_hint")) if p)
             return carry_on_reply(
                 handler_input, self.services, said, reprompt=speech.say("next_reprompt")
@@ -118,6 +123,7 @@ class SetHoldLengthHandler(_ChangeHandler):
     intent = Intent.SET_HOLD_LENGTH
     words = "hold"
     slot = HOLD_SECONDS_SLOT
+    ranged = True
 
     def heard(self, handler_input: HandlerInput) -> Changes | Unheard:
         low, high = HOLD_SECONDS_RANGE
@@ -145,6 +151,7 @@ class SetHoldsPerSideHandler(_ChangeHandler):
     intent = Intent.SET_HOLDS_PER_SIDE
     words = "holds_per_side"
     slot = HOLDS_PER_SIDE_SLOT
+    ranged = True
 
     def heard(self, handler_input: HandlerInput) -> Changes | Unheard:
         count = heard_whole(get_slot(handler_input, HOLDS_PER_SIDE_SLOT), *HOLDS_PER_SIDE_RANGE)
