@@ -106,6 +106,7 @@ PHRASES: dict[str, str] = {
     # it takes effect: a step already being said keeps what it had.
     "hold_set": "Okay, your holds are now {seconds} seconds.",
     "hold_set_later": "Okay, your holds are now {seconds} seconds, from the next step on.",
+    "hold_set_next_time": "Okay, from your next routine on, your holds will be {seconds} seconds.",
     "hold_missing": "How long would you like your holds? I can make them anything from "
     "{low} to {high} seconds.",
     "hold_out_of_range": "I can set holds from {low} to {high} seconds. "
@@ -117,6 +118,7 @@ PHRASES: dict[str, str] = {
     "hold_hint": "To change them, say for example: make my holds 45 seconds.",
     "holds_per_side_set": "Okay, {holds} on each side from now on.",
     "holds_per_side_set_later": "Okay, {holds} on each side, from the next step on.",
+    "holds_per_side_set_next_time": "Okay, {holds} on each side, from your next routine on.",
     "holds_per_side_missing": "How many holds would you like on each side, from {low} to {high}?",
     "holds_per_side_out_of_range": "I can do from {low} to {high} holds on each side. "
     "How many would you like?",
@@ -128,6 +130,7 @@ PHRASES: dict[str, str] = {
     "holds_per_side_hint": "To change them, say for example: do two holds on each side.",
     "first_side_set": "Okay, we'll begin each exercise on your {side} side.",
     "first_side_set_later": "Okay, from the next exercise on, we'll begin on your {side} side.",
+    "first_side_set_next_time": "Okay, from your next routine on, we'll begin on your {side} side.",
     "first_side_missing": "Which side would you like to begin with, left or right?",
     "first_side_not_understood": "Sorry, I didn't catch which side. Would you like to "
     "begin with your left side, or your right?",

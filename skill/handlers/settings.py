@@ -27,7 +27,7 @@ from ask_sdk_model.dialog import ElicitSlotDirective
 
 from shared.routine.cues import WARNING_LEAD_S
 from shared.routine.definition import Routine, Side
-from shared.routine.engine import Phase, RunView
+from shared.routine.engine import Event, IllegalEvent, Phase, RunView
 from shared.routine.settings import (
     HOLD_SECONDS_RANGE,
     HOLDS_PER_SIDE_RANGE,
@@ -46,7 +46,15 @@ from ..intents import (
     Intent,
 )
 from ..slots import Unheard, heard_choice, heard_number, heard_whole, whole_in
-from .base import ServiceHandler, Services, carry_on_reply, reply, run_view, user_id_of
+from .base import (
+    ServiceHandler,
+    Services,
+    carry_on_reply,
+    reply,
+    run_view,
+    step_reply,
+    user_id_of,
+)
 
 #: The values of the custom slot types, by id, as every locale's model declares them.
 SIDE_IDS = frozenset(side.value for side in (Side.LEFT, Side.RIGHT))
@@ -78,15 +86,24 @@ class _ChangeHandler(ServiceHandler):
             settings = self.services.coach.change_settings(user_id_of(handler_input), **heard)
         except SettingsError:  # the checks above are the core's own; this is belt and braces
             return self.ask_again(handler_input, Unheard.OUT_OF_RANGE)
-        return answer(handler_input, self.services, view, self.said(settings, later(view)))
+        when = ""
+        if later(view):
+            after = self.services.coach.view(user_id_of(handler_input))
+            when = "_later" if self.reaches(view, after) else "_next_time"
+        return answer(handler_input, self.services, view, self.said(settings, when))
 
     def heard(self, handler_input: HandlerInput) -> Changes | Unheard:
         """The change the person asked for, or why it cannot be made."""
         raise NotImplementedError
 
-    def said(self, settings: Settings, later: bool) -> str:
-        """The change said back; `later`: a run is under way, so it applies from what is next."""
+    def said(self, settings: Settings, when: str) -> str:
+        """The change said back; `when` ends its speech key: "" with no run, "_later" from
+        the next step of the run under way, "_next_time" from the next run."""
         raise NotImplementedError
+
+    def reaches(self, before: RunView, after: RunView) -> bool:
+        """The change reaches the run under way (else it waits for the next run)."""
+        return True
 
     def limits(self) -> dict[str, object]:
         """What this setting's words are filled with (its range, say)."""
@@ -136,9 +153,13 @@ class SetHoldLengthHandler(_ChangeHandler):
             return seconds
         return {"hold_seconds": seconds}
 
-    def said(self, settings: Settings, later: bool) -> str:
-        key = "hold_set_later" if later else "hold_set"
-        return speech.say(key, seconds=settings.hold_seconds)
+    def said(self, settings: Settings, when: str) -> str:
+        return speech.say(f"hold_set{when}", seconds=settings.hold_seconds)
+
+    def reaches(self, before: RunView, after: RunView) -> bool:
+        """A hold is still to come after the step under way."""
+        assert after.routine is not None
+        return any(step.hold for step in after.routine.steps[after.step_index + 1 :])
 
     def limits(self) -> dict[str, object]:
         low, high = HOLD_SECONDS_RANGE
@@ -157,9 +178,12 @@ class SetHoldsPerSideHandler(_ChangeHandler):
         count = heard_whole(get_slot(handler_input, HOLDS_PER_SIDE_SLOT), *HOLDS_PER_SIDE_RANGE)
         return count if isinstance(count, Unheard) else {"holds_per_side": count}
 
-    def said(self, settings: Settings, later: bool) -> str:
-        key = "holds_per_side_set_later" if later else "holds_per_side_set"
-        return speech.say(key, holds=speech.count_words(settings.holds_per_side, "hold"))
+    def said(self, settings: Settings, when: str) -> str:
+        holds = speech.count_words(settings.holds_per_side, "hold")
+        return speech.say(f"holds_per_side_set{when}", holds=holds)
+
+    def reaches(self, before: RunView, after: RunView) -> bool:
+        return plan_of(before) != plan_of(after)
 
     def limits(self) -> dict[str, object]:
         low, high = HOLDS_PER_SIDE_RANGE
@@ -177,10 +201,12 @@ class SetFirstSideHandler(_ChangeHandler):
         side = heard_choice(get_slot(handler_input, FIRST_SIDE_SLOT), SIDE_IDS)
         return side if isinstance(side, Unheard) else {"first_side": side}
 
-    def said(self, settings: Settings, later: bool) -> str:
+    def said(self, settings: Settings, when: str) -> str:
         assert settings.first_side is not None
-        key = "first_side_set_later" if later else "first_side_set"
-        return speech.say(key, side=settings.first_side.value)
+        return speech.say(f"first_side_set{when}", side=settings.first_side.value)
+
+    def reaches(self, before: RunView, after: RunView) -> bool:
+        return plan_of(before) != plan_of(after)
 
 
 class SetWarningBuzzHandler(_ChangeHandler):
@@ -194,7 +220,7 @@ class SetWarningBuzzHandler(_ChangeHandler):
         state = heard_choice(get_slot(handler_input, WARNING_BUZZ_SLOT), SWITCH_IDS)
         return state if isinstance(state, Unheard) else {"warning_buzz": state == "on"}
 
-    def said(self, settings: Settings, later: bool) -> str:
+    def said(self, settings: Settings, when: str) -> str:
         key = "warning_buzz_on" if settings.warning_buzz else "warning_buzz_off"
         return speech.say(key, **self.limits())
 
@@ -230,11 +256,32 @@ class HandsFreeHandler(_FlowHandler):
 
 
 class WaitForNextHandler(_FlowHandler):
-    """'Wait for me to say next': each step waits, as before hands-free existed."""
+    """'Wait for me to say next': each step waits, as before hands-free existed.
+
+    Said while a hands-free reply is between holds (a step's words, or the quiet before the
+    next), the person's words have cut off the steps it was going on to: the step being said
+    is said again (or, between steps, the next one), and then the voice waits, so the watch
+    is left no cues for steps nobody will say. Mid-hold, carrying the hold on does that.
+    """
 
     intent = Intent.WAIT_FOR_NEXT
     flow = Flow.ON_NEXT
     key = "wait_for_next_set"
+
+    def handle(self, handler_input: HandlerInput) -> Response:
+        view = run_view(handler_input, self.services)
+        if not view.state.chain or view.phase not in (Phase.ANNOUNCING, Phase.AWAITING):
+            return super().handle(handler_input)
+        user_id = user_id_of(handler_input)
+        self.services.coach.change_settings(user_id, flow=self.flow)
+        event = Event.REPEAT if view.phase is Phase.ANNOUNCING else Event.NEXT
+        try:
+            narration = self.services.narrator.apply(user_id, event, speech.say(self.key))
+        except IllegalEvent:  # the run moved on meanwhile (another device, the clock)
+            narration = None
+        if narration is None or narration.words is None:
+            return answer(handler_input, self.services, view, speech.say(self.key))
+        return step_reply(handler_input, narration)
 
 
 class SettingsHandler(ServiceHandler):
@@ -271,6 +318,12 @@ def routine_hold_seconds(routine: Routine) -> float | None:
     """The routine's own hold length; None when its holds differ from step to step."""
     lengths = {step.hold.seconds for step in routine.steps if step.hold is not None}
     return lengths.pop() if len(lengths) == 1 else None
+
+
+def plan_of(view: RunView) -> list[str]:
+    """The run's steps by key: what a change of plan (sides, holds per side) changes."""
+    assert view.routine is not None
+    return [step.id for step in view.routine.steps]
 
 
 def later(view: RunView) -> bool:
