@@ -17,6 +17,13 @@ class Intent(StrEnum):
     BUZZ_LATE = "BuzzLateIntent"
     TUNE_WATCH = "TuneWatchIntent"
     PROGRESS = "ProgressIntent"
+    SET_HOLD_LENGTH = "SetHoldLengthIntent"
+    SET_HOLDS_PER_SIDE = "SetHoldsPerSideIntent"
+    SET_FIRST_SIDE = "SetFirstSideIntent"
+    SET_WARNING_BUZZ = "SetWarningBuzzIntent"
+    HANDS_FREE = "HandsFreeIntent"
+    WAIT_FOR_NEXT = "WaitForNextIntent"
+    SETTINGS = "SettingsIntent"
     NEXT = "AMAZON.NextIntent"
     PREVIOUS = "AMAZON.PreviousIntent"
     REPEAT = "AMAZON.RepeatIntent"
@@ -43,3 +50,13 @@ class RequestType(StrEnum):
 
 #: The slot PairWatchIntent fills with the spoken six-digit code.
 PAIR_CODE_SLOT = "code"
+
+#: SetHoldLengthIntent's slots: the hold in seconds, or in minutes ("make my holds one minute").
+HOLD_SECONDS_SLOT = "seconds"
+HOLD_MINUTES_SLOT = "minutes"
+#: SetHoldsPerSideIntent's slot: how many holds on each side.
+HOLDS_PER_SIDE_SLOT = "count"
+#: SetFirstSideIntent's slot (SideType: values with ids "left" and "right").
+FIRST_SIDE_SLOT = "side"
+#: SetWarningBuzzIntent's slot (SwitchType: values with ids "on" and "off").
+WARNING_BUZZ_SLOT = "state"

@@ -81,7 +81,8 @@ PHRASES: dict[str, str] = {
     "help": "I guide you through a sciatica routine, step by step. You can say next, "
     "previous, repeat, pause, resume, start over, or how much time is left. "
     "To link your watch, say pair code and the six digits on the watch. If a buzz and "
-    "my voice don't meet, say tune my watch, or tell me the buzz was early, or late.",
+    "my voice don't meet, say tune my watch, or tell me the buzz was early, or late. "
+    "To hear or change your own settings, say what are my settings.",
     "help_reprompt": "What would you like to do?",
     "fallback": "Sorry, I didn't catch that. You can say next, repeat, pause, or help.",
     "fallback_reprompt": "Say help to hear what you can say.",
@@ -109,6 +110,61 @@ PHRASES: dict[str, str] = {
     "nudge_earlier": "Okay, from your next hold on, your watch will buzz a little earlier.",
     "nudge_at_limit": "That's as far as I can move the buzz, so I've left it there. "
     "Your speaker may need measuring with the voice calibration.",
+    # A person's own settings. Each change is said back in full, and mid-run it says when
+    # it takes effect: a step already being said keeps what it had.
+    "hold_set": "Okay, your holds are now {seconds} seconds.",
+    "hold_set_later": "Okay, your holds are now {seconds} seconds, from the next step on.",
+    "hold_set_next_time": "Okay, from your next routine on, your holds will be {seconds} seconds.",
+    "hold_missing": "How long would you like your holds? I can make them anything from "
+    "{low} to {high} seconds.",
+    "hold_out_of_range": "I can set holds from {low} to {high} seconds. "
+    "How long would you like them?",
+    "hold_not_understood": "Sorry, I didn't catch how long. How long would you like your "
+    "holds, from {low} to {high} seconds?",
+    "hold_reprompt": "How long would you like your holds, from {low} to {high} seconds?",
+    "hold_range": "I can set holds from {low} to {high} seconds, so yours stay as they were.",
+    "hold_hint": "To change them, say for example: make my holds 45 seconds.",
+    "holds_per_side_set": "Okay, {holds} on each side from now on.",
+    "holds_per_side_set_later": "Okay, {holds} on each side, from the next step on.",
+    "holds_per_side_set_next_time": "Okay, {holds} on each side, from your next routine on.",
+    "holds_per_side_missing": "How many holds would you like on each side, from {low} to {high}?",
+    "holds_per_side_out_of_range": "I can do from {low} to {high} holds on each side. "
+    "How many would you like?",
+    "holds_per_side_not_understood": "Sorry, I didn't catch how many. How many holds would "
+    "you like on each side, from {low} to {high}?",
+    "holds_per_side_reprompt": "How many holds would you like on each side, from {low} to {high}?",
+    "holds_per_side_range": "I can do from {low} to {high} holds on each side, so yours "
+    "stay as they were.",
+    "holds_per_side_hint": "To change them, say for example: do two holds on each side.",
+    "first_side_set": "Okay, we'll begin each exercise on your {side} side.",
+    "first_side_set_later": "Okay, from the next exercise on, we'll begin on your {side} side.",
+    "first_side_set_next_time": "Okay, from your next routine on, we'll begin on your {side} side.",
+    "first_side_missing": "Which side would you like to begin with, left or right?",
+    "first_side_not_understood": "Sorry, I didn't catch which side. Would you like to "
+    "begin with your left side, or your right?",
+    "first_side_reprompt": "Which side should go first, left or right?",
+    "first_side_hint": "To choose, say for example: start with my right side.",
+    "warning_buzz_on": "Okay, the warning buzz is on: your watch will buzz {seconds} "
+    "seconds before each hold ends.",
+    "warning_buzz_off": "Okay, the warning buzz is off. Your watch still buzzes as each "
+    "hold starts and ends.",
+    "warning_buzz_missing": "Would you like the warning buzz on or off? It comes {seconds} "
+    "seconds before each hold ends.",
+    "warning_buzz_not_understood": "Sorry, I didn't catch that. Should the warning buzz be "
+    "on or off?",
+    "warning_buzz_reprompt": "Should the warning buzz be on or off?",
+    "warning_buzz_hint": "To change it, say turn off the warning buzz, or turn it on.",
+    "hands_free_set": "Okay, from now on I'll carry on by myself from one step to the next. "
+    "Say pause whenever you need a break.",
+    "wait_for_next_set": "Okay, from now on I'll wait for you to say next after each step.",
+    "not_understood": "Sorry, I didn't catch that.",
+    "settings_summary": "Your holds are {hold}, {holds} on each side, beginning on your "
+    "{side} side. The warning buzz is {buzz}, and {flow}.",
+    "settings_hold_per_step": "as long as each step sets them",
+    "settings_hold_seconds": "{seconds} seconds",
+    "settings_flow_hands_free": "I carry on by myself from step to step",
+    "settings_flow_on_next": "I wait for you to say next after each step",
+    "settings_hint": "To change one, say for example: make my holds 45 seconds.",
     "safety_reprompt": "Would you like to start the routine?",
     "welcome_back_streak": "Welcome back. You're on a {days}-day streak, and one more today "
     "keeps it going.",
@@ -176,6 +232,34 @@ def tuning_part(body: str, number: int, count: int) -> str:
         else say("tune_part_end", number=number, count=count)
     )
     return wrap(body + silence_ssml(TUNING_CLOSE_BREAK_S) + close)
+
+
+def count_words(count: int, noun: str) -> str:
+    """'1 hold', '2 holds': a count with its noun, singular for one."""
+    return f"{count} {noun}{'' if count == 1 else 's'}"
+
+
+def settings_summary(
+    *, hold_seconds: float | None, holds_per_side: int, side: str, buzz: bool, hands_free: bool
+) -> str:
+    """A person's settings read back in one breath, then how to change one.
+
+    `hold_seconds` None: the routine's holds differ from step to step (said as such).
+    """
+    if hold_seconds is None:
+        hold = say("settings_hold_per_step")
+    else:
+        hold = say("settings_hold_seconds", seconds=f"{hold_seconds:g}")
+    flow = say("settings_flow_hands_free" if hands_free else "settings_flow_on_next")
+    summary = say(
+        "settings_summary",
+        hold=hold,
+        holds=count_words(holds_per_side, "hold"),
+        side=side,
+        buzz="on" if buzz else "off",
+        flow=flow,
+    )
+    return f"{summary} {say('settings_hint')}"
 
 
 def duration_words(seconds: float) -> str:

@@ -71,6 +71,30 @@ def default_templates(skill_id: str, user_id: str) -> dict[str, dict[str, Any]]:
     }
 
 
+def resolved(
+    value: str,
+    *ids: str,
+    code: str = "ER_SUCCESS_MATCH",
+    slot_type: str = "SlotType",
+    skill_id: str = "amzn1.ask.skill.simulated",
+) -> dict[str, Any]:
+    """A custom slot as Alexa fills it: the words heard, and what entity resolution made of
+    them (each id a value it matched; none with ER_SUCCESS_NO_MATCH)."""
+    if not ids and code == "ER_SUCCESS_MATCH":
+        code = "ER_SUCCESS_NO_MATCH"
+    authority: dict[str, Any] = {
+        "authority": f"amzn1.er-authority.echo-sdk.{skill_id}.{slot_type}",
+        "status": {"code": code},
+    }
+    if ids:
+        authority["values"] = [{"value": {"name": id_, "id": id_}} for id_ in ids]
+    return {
+        "value": value,
+        "source": "USER",
+        "resolutions": {"resolutionsPerAuthority": [authority]},
+    }
+
+
 @dataclass
 class Turn:
     """One request and what came back."""
@@ -87,6 +111,10 @@ class Turn:
     def reprompt(self) -> str | None:
         reprompt = self.body["response"].get("reprompt")
         return reprompt["outputSpeech"]["ssml"] if reprompt else None
+
+    @property
+    def directives(self) -> list[dict[str, Any]]:
+        return list(self.body["response"].get("directives") or [])
 
     @property
     def ends_session(self) -> bool:
@@ -130,8 +158,12 @@ class AlexaSimulator:
         self._session_id = None
         return self.send(self._envelope("launch"))
 
-    def says(self, intent: str, **slots: str) -> Turn:
-        """Speak an intent, with slot values as strings (as Alexa resolves them)."""
+    def says(self, intent: str, **slots: str | Mapping[str, Any]) -> Turn:
+        """Speak an intent, with slot values as strings (as Alexa resolves them).
+
+        A slot given as a mapping is the slot as Alexa sends it beyond its name (its value
+        and its entity resolution: see `resolved`).
+        """
         template = intent if intent in self.templates else "intent"
         envelope = self._envelope(template)
         request = envelope["request"]
@@ -139,7 +171,11 @@ class AlexaSimulator:
             "name": intent,
             "confirmationStatus": "NONE",
             "slots": {
-                name: {"name": name, "value": value, "confirmationStatus": "NONE"}
+                name: {
+                    "name": name,
+                    "confirmationStatus": "NONE",
+                    **({"value": value} if isinstance(value, str) else dict(value)),
+                }
                 for name, value in slots.items()
             },
         }

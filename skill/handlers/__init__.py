@@ -26,6 +26,15 @@ from .session import (
     StopHandler,
     UnknownRequestHandler,
 )
+from .settings import (
+    HandsFreeHandler,
+    SetFirstSideHandler,
+    SetHoldLengthHandler,
+    SetHoldsPerSideHandler,
+    SettingsHandler,
+    SetWarningBuzzHandler,
+    WaitForNextHandler,
+)
 from .tuning import BuzzEarlyHandler, BuzzLateHandler, TuneNextHandler, TuneWatchHandler
 from .watch import PairWatchHandler, UnpairWatchHandler
 from .welcome import FlowAnswerHandler, LaunchHandler, NoHandler, YesHandler
@@ -55,6 +64,13 @@ _INTENT_HANDLERS = {
     Intent.BUZZ_LATE: BuzzLateHandler,
     Intent.TUNE_WATCH: TuneWatchHandler,
     Intent.PROGRESS: ProgressHandler,
+    Intent.SET_HOLD_LENGTH: SetHoldLengthHandler,
+    Intent.SET_HOLDS_PER_SIDE: SetHoldsPerSideHandler,
+    Intent.SET_FIRST_SIDE: SetFirstSideHandler,
+    Intent.SET_WARNING_BUZZ: SetWarningBuzzHandler,
+    Intent.HANDS_FREE: HandsFreeHandler,
+    Intent.WAIT_FOR_NEXT: WaitForNextHandler,
+    Intent.SETTINGS: SettingsHandler,
     Intent.YES: YesHandler,
     Intent.NO: NoHandler,
 }

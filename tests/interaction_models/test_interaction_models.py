@@ -36,10 +36,29 @@ from skill.handlers.session import (
     SafetyHandler,
     StopHandler,
 )
+from skill.handlers.settings import (
+    SIDE_IDS,
+    SWITCH_IDS,
+    HandsFreeHandler,
+    SetFirstSideHandler,
+    SetHoldLengthHandler,
+    SetHoldsPerSideHandler,
+    SettingsHandler,
+    SetWarningBuzzHandler,
+    WaitForNextHandler,
+)
 from skill.handlers.tuning import BuzzEarlyHandler, BuzzLateHandler, TuneWatchHandler
 from skill.handlers.watch import PairWatchHandler, UnpairWatchHandler
 from skill.handlers.welcome import NoHandler, YesHandler
-from skill.intents import PAIR_CODE_SLOT, Intent
+from skill.intents import (
+    FIRST_SIDE_SLOT,
+    HOLD_MINUTES_SLOT,
+    HOLD_SECONDS_SLOT,
+    HOLDS_PER_SIDE_SLOT,
+    PAIR_CODE_SLOT,
+    WARNING_BUZZ_SLOT,
+    Intent,
+)
 from tests.support.paths import REPO
 
 PACKAGE = REPO / "interaction_models" / "skill-package"
@@ -285,6 +304,96 @@ def test_pair_watch_fills_the_code_slot_with_a_number(locale: str) -> None:
     assert f"pair code {{{PAIR_CODE_SLOT}}}" in intent["samples"]
 
 
+#: The settings intents' slots, as the handlers read them: name -> type.
+SETTINGS_SLOTS = {
+    Intent.SET_HOLD_LENGTH: {
+        HOLD_SECONDS_SLOT: "AMAZON.NUMBER",
+        HOLD_MINUTES_SLOT: "AMAZON.NUMBER",
+    },
+    Intent.SET_HOLDS_PER_SIDE: {HOLDS_PER_SIDE_SLOT: "AMAZON.NUMBER"},
+    Intent.SET_FIRST_SIDE: {FIRST_SIDE_SLOT: "SideType"},
+    Intent.SET_WARNING_BUZZ: {WARNING_BUZZ_SLOT: "SwitchType"},
+}
+#: A custom slot type's value ids, as the handlers match them after entity resolution.
+SLOT_TYPE_IDS = {"SideType": SIDE_IDS, "SwitchType": SWITCH_IDS}
+
+
+@per_locale
+def test_settings_intents_have_the_slots_their_handlers_read(locale: str) -> None:
+    intents = intents_by_name(locale)
+    for name, slots in SETTINGS_SLOTS.items():
+        assert {s["name"]: s["type"] for s in intents[name].get("slots", [])} == slots, name
+
+
+@per_locale
+def test_custom_slot_values_carry_the_ids_the_handlers_match(locale: str) -> None:
+    types = {t["name"]: t["values"] for t in language_model(locale)["types"]}
+
+    assert set(types) == set(SLOT_TYPE_IDS)
+    for name, ids in SLOT_TYPE_IDS.items():
+        assert {value["id"] for value in types[name]} == ids, name
+        assert {value["name"]["value"] for value in types[name]} == ids, name
+        words = [
+            word.lower()
+            for value in types[name]
+            for word in [value["name"]["value"], *value["name"].get("synonyms", [])]
+        ]
+        assert len(words) == len(set(words)), f"{name}: a synonym belongs to two values"
+
+
+def slot_samples(locale: str) -> list[tuple[str, str, str]]:
+    """Every (intent, slot, sample) of the utterances that answer a slot being asked for."""
+    return [
+        (intent["name"], slot["name"], sample)
+        for intent in language_model(locale)["intents"]
+        for slot in intent.get("slots", [])
+        for sample in slot.get("samples", [])
+    ]
+
+
+@per_locale
+def test_slot_samples_are_lower_case_and_fill_only_their_own_slot(locale: str) -> None:
+    for intent, slot, sample in slot_samples(locale):
+        assert sample == " ".join(sample.split()), f"{intent}.{slot}: {sample!r}"
+        for token in sample.split():
+            assert SAMPLE_TOKEN.fullmatch(token), f"{intent}.{slot}: {token!r} in {sample!r}"
+        assert SLOT_REFERENCE.findall(sample) == [slot], f"{intent}.{slot}: {sample!r}"
+
+
+@per_locale
+def test_every_slot_the_skill_asks_for_again_is_in_the_dialog_model(locale: str) -> None:
+    # Dialog.ElicitSlot needs the intent in the dialog model; the skill answers every turn
+    # itself (SKILL_RESPONSE), so Alexa never prompts with words of its own.
+    dialog = load_model(locale)["interactionModel"]["dialog"]
+    declared = intents_by_name(locale)
+
+    assert dialog["delegationStrategy"] == "SKILL_RESPONSE"
+    by_name = {intent["name"]: intent for intent in dialog["intents"]}
+    assert set(by_name) == set(SETTINGS_SLOTS)
+    for name, intent in by_name.items():
+        assert intent["confirmationRequired"] is False
+        assert intent["prompts"] == {}
+        model_slots = {s["name"]: s["type"] for s in declared[name]["slots"]}
+        assert {s["name"]: s["type"] for s in intent["slots"]} == model_slots, name
+        for slot in intent["slots"]:
+            assert slot["elicitationRequired"] is False
+            assert slot["confirmationRequired"] is False
+            assert slot["prompts"] == {}
+    assert "prompts" not in load_model(locale)["interactionModel"], "no words outside speech.py"
+    for handler in (
+        SetHoldLengthHandler,
+        SetHoldsPerSideHandler,
+        SetFirstSideHandler,
+        SetWarningBuzzHandler,
+    ):
+        asked = {slot["name"] for slot in by_name[handler.intent]["slots"]}
+        assert handler.slot in asked, handler
+        samples = [
+            s for i, slot, s in slot_samples(locale) if (i, slot) == (handler.intent, handler.slot)
+        ]
+        assert samples, f"{handler.intent}.{handler.slot} has no answers to being asked for"
+
+
 @per_locale
 def test_start_routine_answers_the_routine_trigger_phrase(locale: str) -> None:
     samples = intents_by_name(locale)[Intent.START_ROUTINE]["samples"]
@@ -371,6 +480,13 @@ EXPECTED_HANDLER: dict[str, type[AbstractRequestHandler]] = {
     "BuzzLateIntent": BuzzLateHandler,
     "TuneWatchIntent": TuneWatchHandler,
     "ProgressIntent": ProgressHandler,
+    "SetHoldLengthIntent": SetHoldLengthHandler,
+    "SetHoldsPerSideIntent": SetHoldsPerSideHandler,
+    "SetFirstSideIntent": SetFirstSideHandler,
+    "SetWarningBuzzIntent": SetWarningBuzzHandler,
+    "HandsFreeIntent": HandsFreeHandler,
+    "WaitForNextIntent": WaitForNextHandler,
+    "SettingsIntent": SettingsHandler,
     "AMAZON.NextIntent": NextHandler,
     "AMAZON.PreviousIntent": PreviousHandler,
     "AMAZON.RepeatIntent": RepeatHandler,
