@@ -74,25 +74,27 @@ class Coach:
             )
             return Settings()
 
-    def change_settings(self, user_id: str, **changes: Any) -> Settings:
+    def change_settings(self, user_id: str, *, by_voice: bool = False, **changes: Any) -> Settings:
         """Check and keep a change to the person's settings; SettingsError names a wrong one.
 
         A run under way takes them from the next step no reply has said yet (its watches
-        are woken, so they show the new plan at once).
+        are woken, so they show the new plan at once). Asked `by_voice`, the words cut off
+        any reply in flight, so the plan changes from the step under way.
         """
         settings = self.settings(user_id).changed(**changes)
         self.store.save_settings(user_id, settings.dumps(), self.clock.now())
-        self._replan(user_id, settings)
+        self._replan(user_id, settings, by_voice)
         return settings
 
-    def _replan(self, user_id: str, settings: Settings) -> None:
+    def _replan(self, user_id: str, settings: Settings, by_voice: bool) -> None:
         last: VersionConflict | None = None
         for _ in range(CAS_ATTEMPTS):
             stored = self.store.load_run(user_id)
             if stored is None:
                 return
-            settled = self.engine.settle(stored, self.clock.now())
-            replanned = self.engine.replan(settled, settings)
+            now = self.clock.now()
+            settled = self.engine.settle(stored, now)
+            replanned = self.engine.replan(settled, settings, now if by_voice else None)
             if replanned is stored:
                 return
             if replanned is settled:  # nothing to re-plan, but the run had settled

@@ -657,15 +657,22 @@ class RoutineEngine:
             completed=new.status is Status.COMPLETED,
         )
 
-    def replan(self, state: RunState, settings: Settings) -> RunState:
+    def replan(
+        self, state: RunState, settings: Settings, interrupted_at: float | None = None
+    ) -> RunState:
         """The run with the person's new settings from the next step no reply has said yet.
 
         Steps a reply already says (the current one and its chain) stay as they are; the
-        rest are planned again, and the warning buzz follows at once.
+        rest are planned again, and the warning buzz follows at once. Asked by voice, the
+        person's words cut the reply off (`interrupted_at`): only the step under way then
+        stays, and the answer says the rest anew from the new plan.
         """
-        state = self.readable(state)
-        if state.status in (Status.IDLE, Status.COMPLETED):
-            return state
+        stored = self.readable(state)
+        if stored.status in (Status.IDLE, Status.COMPLETED):
+            return stored
+        state = stored
+        if interrupted_at is not None:
+            state = replace(self.current(stored, interrupted_at), chain=())
         fixed = state.step_index + len(state.chain)
         plan = state.plan or self.routine.plan()
         new = replace(
@@ -675,7 +682,7 @@ class RoutineEngine:
             warning=settings.warning_buzz,
             hands_free=_hands_free(settings, state.hands_free),
         )
-        return new if new == state else replace(new, version=state.version + 1)
+        return stored if new == stored else replace(new, version=stored.version + 1)
 
     def _announce(
         self,

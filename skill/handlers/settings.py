@@ -83,7 +83,9 @@ class _ChangeHandler(ServiceHandler):
             return self.ask_again(handler_input, heard)
         view = run_view(handler_input, self.services)
         try:
-            settings = self.services.coach.change_settings(user_id_of(handler_input), **heard)
+            settings = self.services.coach.change_settings(
+                user_id_of(handler_input), by_voice=True, **heard
+            )
         except SettingsError:  # the checks above are the core's own; this is belt and braces
             return self.ask_again(handler_input, Unheard.OUT_OF_RANGE)
         when = ""
@@ -240,7 +242,9 @@ class _FlowHandler(ServiceHandler):
 
     def handle(self, handler_input: HandlerInput) -> Response:
         view = run_view(handler_input, self.services)
-        self.services.coach.change_settings(user_id_of(handler_input), flow=self.flow)
+        self.services.coach.change_settings(
+            user_id_of(handler_input), by_voice=True, flow=self.flow
+        )
         return answer(handler_input, self.services, view, speech.say(self.key))
 
 
@@ -273,7 +277,7 @@ class WaitForNextHandler(_FlowHandler):
         if not view.state.chain or view.phase not in (Phase.ANNOUNCING, Phase.AWAITING):
             return super().handle(handler_input)
         user_id = user_id_of(handler_input)
-        self.services.coach.change_settings(user_id, flow=self.flow)
+        self.services.coach.change_settings(user_id, by_voice=True, flow=self.flow)
         event = Event.REPEAT if view.phase is Phase.ANNOUNCING else Event.NEXT
         try:
             narration = self.services.narrator.apply(user_id, event, speech.say(self.key))

@@ -26,7 +26,7 @@ from hypothesis.stateful import (
 from shared.clock import ManualClock, ScaledClock
 from shared.routine.coach import Coach
 from shared.routine.cues import WARNING_LEAD_S, Cue, CueKind
-from shared.routine.definition import Routine, Step, load_routine, parse_routine
+from shared.routine.definition import Routine, Side, Step, load_routine, parse_routine
 from shared.routine.engine import (
     TRANSITIONS,
     Action,
@@ -1354,3 +1354,43 @@ def test_the_walks_reach_every_step_completion_and_every_phase_and_event() -> No
     assert coverage.phases == set(Phase)
     # Every (phase, event) pair was tried, legal or not: REPEAT on a completed run included.
     assert coverage.pairs == set(itertools.product(Phase, Event))
+
+
+# -- a person's settings reaching a run under way -------------------------------------------------
+
+
+def _hands_free_start(engine: RoutineEngine, clock: ManualClock) -> RunState:
+    def chained(announcement: Announcement) -> tuple[Said, ...]:
+        return tuple(
+            Said(70.0 * k, 70.0 * k + LEAD_IN)
+            for k in range(announcement.routine.last_index - announcement.step_index + 1)
+        )
+
+    return engine.apply(
+        engine.new_state(), Event.START, clock.now(), chained, Settings(flow=Flow.HANDS_FREE)
+    ).state
+
+
+def test_a_new_plan_leaves_the_steps_a_reply_still_says(
+    engine: RoutineEngine, clock: ManualClock
+) -> None:
+    state = _hands_free_start(engine, clock)
+    assert len(state.chain) == 5
+    replanned = engine.replan(state, Settings(first_side=Side.RIGHT, flow=Flow.HANDS_FREE))
+    assert replanned.plan == state.plan  # every step is in the reply: nothing left to change
+    assert replanned.chain == state.chain
+
+
+def test_asked_by_voice_a_new_plan_starts_after_the_step_under_way(
+    engine: RoutineEngine, clock: ManualClock
+) -> None:
+    state = _hands_free_start(engine, clock)
+    clock.advance(LEAD_IN + 5)  # 5 s into step 1's hold: the person speaks, the reply stops
+    replanned = engine.replan(
+        state, Settings(first_side=Side.RIGHT, flow=Flow.HANDS_FREE), interrupted_at=clock.now()
+    )
+    assert replanned.chain == ()
+    assert replanned.step_index == 0
+    assert replanned.hold_end == state.hold_end  # the hold under way keeps its end
+    assert replanned.plan[3:5] == ("stretch-right", "stretch-left")
+    assert replanned.version == state.version + 1

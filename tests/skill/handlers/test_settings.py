@@ -493,11 +493,6 @@ class TestMidRun:
         when = "_later" if after != before else "_next_time"
         assert speech.say(f"holds_per_side_set{when}", holds="2 holds") in turn.ssml
 
-    @pytest.mark.xfail(
-        strict=True,
-        reason="engine: RoutineEngine.replan keeps the plan of a hands-free reply's chain, "
-        "though the person's words cut that reply off and CARRY_ON says those steps anew",
-    )
     def test_hands_free_mid_hold_a_new_plan_reaches_the_steps_said_anew(
         self, speaker: AlexaSimulator, coach: Coach, clock: ManualClock
     ) -> None:
