@@ -36,7 +36,8 @@ from sciatica_coach.demo.simulator import AlexaSimulator
 from shared.routine.coach import Coach
 from shared.stores.redis import RedisStore
 from tests.support.buzz import assert_buzzed_on_cue
-from tests.support.redis_servers import free_port, redis_server
+from tests.support.loopback import free_port
+from tests.support.redis_servers import redis_server
 from tests.support.serve import SKILL_ID, Launcher, Server, requests_transport
 from wearable.api.long_poll import FALLBACK_POLL_S
 from wearable.client.buzz_scheduler import Buzz

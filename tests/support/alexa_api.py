@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler
 
 from skill.alexa_settings import MAX_ANSWER_BYTES, Origin, parse_origin
-from tests.support.loopback import LoopbackServer, QuietHandler
+from tests.support.loopback import FakeHttpServer, QuietHandler
 
 #: How long a "slow" answer waits before it answers: far past any timeout a test sets.
 SLOW_S = 30.0
@@ -47,7 +47,7 @@ class Seen:
     authorization: str | None
 
 
-class SettingsApi(LoopbackServer):
+class SettingsApi(FakeHttpServer):
     """The fake; use as a context manager, set `answer` and `zone`, read `seen`."""
 
     def __init__(self, zone: str = "Europe/Berlin") -> None:

@@ -6,13 +6,13 @@ import contextlib
 from http.server import BaseHTTPRequestHandler
 
 from skill.verification import MAX_CHAIN_BYTES
-from tests.support.loopback import LoopbackServer, QuietHandler
+from tests.support.loopback import FakeHttpServer, QuietHandler
 
 #: Seconds between the bytes a trickling route sends: well under any per-read timeout.
 TRICKLE_S = 0.05
 
 
-class ChainServer(LoopbackServer):
+class ChainServer(FakeHttpServer):
     """Serves `payload` at /chain.pem, and one route per way a download can go wrong."""
 
     def __init__(self, payload: bytes) -> None:

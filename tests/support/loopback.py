@@ -1,15 +1,23 @@
-"""A threaded HTTP server on a free loopback port, for the fakes the tests point clients at.
+"""Loopback for the tests: a free port, and a threaded HTTP server for the fakes clients call.
 
-Each fake derives `LoopbackServer` and hands it the handler class that answers for it; the
+Each fake derives `FakeHttpServer` and hands it the handler class that answers for it; the
 base owns the port, the serving thread, the `stop` event a slow route waits on, and a clean
 shutdown, so every fake starts and stops the same way.
 """
 
 from __future__ import annotations
 
+import socket
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Self
+
+
+def free_port() -> int:
+    """A loopback port nobody listens on right now (bind to 0 and ask which one it got)."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
 
 
 class QuietHandler(BaseHTTPRequestHandler):
@@ -19,7 +27,7 @@ class QuietHandler(BaseHTTPRequestHandler):
         pass
 
 
-class LoopbackServer:
+class FakeHttpServer:
     """Serves `handler` on 127.0.0.1 in a daemon thread while used as a context manager."""
 
     def __init__(self, handler: type[BaseHTTPRequestHandler]) -> None:

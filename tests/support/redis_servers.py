@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import socket
 import subprocess
 import time
 from collections.abc import Callable, Iterator
@@ -20,6 +19,8 @@ from pathlib import Path
 from typing import IO, NoReturn
 
 import pytest
+
+from tests.support.loopback import free_port
 
 TEST_URL_ENV = "SCIATICA_TEST_REDIS_URL"
 #: A bound so a server that never comes up fails the run instead of hanging it.
@@ -50,12 +51,6 @@ def answers(url: str) -> str | None:
     finally:
         client.close()
     return None
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 @contextmanager

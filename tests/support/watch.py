@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import socket
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -15,6 +14,7 @@ from werkzeug.test import TestResponse
 from shared.notify.local import LocalNotifier
 from shared.pairing.protocol import DEVICE_CODE_GRANT
 from shared.pairing.service import PairingService
+from tests.support.loopback import free_port as free_port  # the watch client tests use it
 
 WATCH_USER = "amzn1.ask.account.WATCH-USER"
 OTHER_USER = "amzn1.ask.account.SOMEONE-ELSE"
@@ -133,13 +133,6 @@ class LoopbackServer:
             self._server = None
         if self._thread is not None:
             self._thread.join(timeout=10)
-
-
-def free_port() -> int:
-    """A port nothing listens on right now (the OS's pick, released at once)."""
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 def garbage_app(environ: dict[str, Any], start_response: Any) -> list[bytes]:

@@ -18,8 +18,8 @@ from collections.abc import Callable
 import pytest
 
 from shared.notify.redis import RedisNotifier
+from tests.support.loopback import free_port
 from tests.support.paths import REPO as ROOT
-from tests.support.redis_servers import free_port
 from tests.support.stores import Instances
 
 ALICE = "amzn1.ask.account.ALICE"
