@@ -37,7 +37,6 @@ from shared.routine.coach import Coach
 from shared.stores.redis import RedisStore
 from tests.support.buzz import assert_buzzed_on_cue
 from tests.support.loopback import free_port
-from tests.support.redis_servers import redis_server
 from tests.support.serve import SKILL_ID, Launcher, Server, requests_transport
 from wearable.api.long_poll import FALLBACK_POLL_S
 from wearable.client.buzz_scheduler import Buzz
@@ -68,13 +67,6 @@ PREFIX = "scale-out-e2e:"
 PARK_S = 0.5
 #: A bound on anything awaited, so a broken setup fails instead of hanging.
 LIMIT_S = 30.0
-
-
-@pytest.fixture(scope="module")
-def redis_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """CI's Redis, or one of our own (tests/support/redis_servers.py); skipped or failed without."""
-    with redis_server(tmp_path_factory.mktemp("redis")) as url:
-        yield url
 
 
 @pytest.fixture

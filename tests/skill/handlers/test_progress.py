@@ -25,7 +25,6 @@ from shared.stores.redis import RedisStore
 from shared.stores.sqlite import SQLiteStore
 from skill import speech
 from tests.support.alexa_api import SettingsApi
-from tests.support.redis_servers import redis_server
 
 NEW_YORK = "America/New_York"
 DEVICE = "amzn1.ask.device.PROGRESS-TEST"
@@ -42,13 +41,6 @@ IN_NEW_YORK = (
     "Your last one was this evening."
 )
 IN_UTC = "You've done the routine twice this week. Your last one was early this morning."
-
-
-@pytest.fixture(scope="module")
-def redis_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """CI's Redis, or one of our own (tests/support/redis_servers.py); skipped or failed without."""
-    with redis_server(tmp_path_factory.mktemp("redis")) as url:
-        yield url
 
 
 @pytest.fixture
