@@ -30,6 +30,7 @@ from shared.stores.base import PairingStore
 from shared.stores.sqlite import SQLiteStore
 from tests.support.loopback import free_port
 from tests.support.paths import REPO
+from tests.support.routines import one_stretch
 
 SKILL_ID = "amzn1.ask.skill.00000000-0000-4000-8000-5e17e5e17e50"
 #: Longest a server may take to answer /healthz after it is started.
@@ -39,17 +40,7 @@ HTTP_TIMEOUT_S = 10.0
 
 #: A routine whose words are few (its hold starts a second or so after "start") and whose
 #: holds are long (a crash and a restart fit well inside one).
-LONG_HOLD_ROUTINE = """
-id = "serve-test"
-title = "Serve test routine"
-safety_note = "Move gently."
-
-[[steps]]
-id = "stretch"
-title = "Stretch, {side} side"
-say = "Hold it."
-hold = { seconds = 90, side = "both" }
-"""
+LONG_HOLD_ROUTINE = one_stretch("serve-test", "Serve test routine", 90, "Stretch, {side} side")
 
 
 @dataclass

@@ -15,22 +15,13 @@ from shared.notify.local import LocalNotifier
 from shared.pairing.protocol import DEVICE_CODE_GRANT
 from shared.pairing.service import PairingService
 from tests.support.loopback import free_port as free_port  # the watch client tests use it
+from tests.support.routines import one_stretch
 
 WATCH_USER = "amzn1.ask.account.WATCH-USER"
 OTHER_USER = "amzn1.ask.account.SOMEONE-ELSE"
 
 #: Two 1.5 s holds (left, then right): a whole run with real time in a few seconds.
-QUICK_ROUTINE = """
-id = "quick-test"
-title = "Quick test routine"
-safety_note = "Move gently."
-
-[[steps]]
-id = "stretch"
-title = "Quick stretch, {side} side"
-say = "Hold it."
-hold = { seconds = 1.5, side = "both" }
-"""
+QUICK_ROUTINE = one_stretch("quick-test", "Quick test routine", 1.5)
 
 
 @contextmanager
