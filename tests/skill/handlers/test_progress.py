@@ -25,6 +25,7 @@ from shared.stores.redis import RedisStore
 from shared.stores.sqlite import SQLiteStore
 from skill import speech
 from tests.support.alexa_api import SettingsApi
+from tests.support.voice import into_first_hold
 
 NEW_YORK = "America/New_York"
 DEVICE = "amzn1.ask.device.PROGRESS-TEST"
@@ -242,9 +243,7 @@ def test_mid_hold_the_answer_carries_the_rest_of_the_hold(
     device: AlexaSimulator, coach: Coach, clock: ManualClock
 ) -> None:
     finished(coach, device.user_id, TUESDAY_EVENING)
-    device.says("StartRoutineIntent")
-    view = coach.view(device.user_id)
-    clock.set(view.hold.start + 10)
+    into_first_hold(device, coach, clock, into=10)
     turn = device.says("ProgressIntent")
     assert "You've done the routine once this week." in turn.ssml
     assert "Time's up" in turn.ssml
