@@ -26,17 +26,12 @@ from .base import (
 
 def illegal_event_reply(handler_input: HandlerInput, exc: IllegalEvent) -> Response:
     """The polite answer for an event that makes no sense now; always leaves a way forward."""
-    if exc.phase is Phase.IDLE:
+    # No run, or a finished one: say which, and offer to start one.
+    no_run = {Phase.IDLE: "not_started", Phase.COMPLETED: "already_done"}.get(exc.phase)
+    if no_run is not None:
         return reply(
             handler_input,
-            speech.wrap(speech.say("not_started")),
-            reprompt=speech.say("offer_start"),
-            pending="start",
-        )
-    if exc.phase is Phase.COMPLETED:
-        return reply(
-            handler_input,
-            speech.wrap(speech.say("already_done")),
+            speech.wrap(speech.say(no_run)),
             reprompt=speech.say("offer_start"),
             pending="start",
         )
