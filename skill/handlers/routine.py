@@ -16,6 +16,7 @@ from .base import (
     ServiceHandler,
     Services,
     carry_on_reply,
+    fallback_reply,
     pending,
     reply,
     run_view,
@@ -35,11 +36,7 @@ def illegal_event_reply(handler_input: HandlerInput, exc: IllegalEvent) -> Respo
             reprompt=speech.say("offer_start"),
             pending="start",
         )
-    return reply(
-        handler_input,
-        speech.wrap(speech.say("fallback")),
-        reprompt=speech.say("fallback_reprompt"),
-    )
+    return fallback_reply(handler_input)
 
 
 class _EventHandler(ServiceHandler):
@@ -85,11 +82,7 @@ class _EventHandler(ServiceHandler):
         view = self.services.coach.view(user_id)
         if view.phase is Phase.COMPLETED:
             return reply(handler_input, speech.wrap(speech.say("routine_done")), end=True)
-        return reply(
-            handler_input,
-            speech.wrap(speech.say("fallback")),
-            reprompt=speech.say("fallback_reprompt"),
-        )
+        return fallback_reply(handler_input)
 
 
 class StartRoutineHandler(_EventHandler):
