@@ -42,12 +42,10 @@ import requests
 
 from bench.bench_server import pair_watches
 from bench.support import (
-    environ_without_settings,
-    free_port,
     int_arg,
     machine,
     percentile,
-    start_serving,
+    start_bench_server,
     stop_server,
 )
 
@@ -229,20 +227,10 @@ def voice(
 
 
 def start_server(tmp: Path, ca: Any) -> tuple[subprocess.Popen[bytes], int]:
-    port = free_port()
-    ca.install_chain(tmp / "certs")
     routine = tmp / "bench-routine.toml"
     routine.write_text(BENCH_ROUTINE)
-    command = [sys.executable, "-m", "sciatica_coach.cli", "serve", "--port", str(port)]
-    command += ["--db", str(tmp / "bench.sqlite3"), "--skill-id", SKILL_ID]
-    command += [
-        "--ca-file",
-        str(ca.write_root(tmp / "root.pem")),
-        "--cert-cache",
-        str(tmp / "certs"),
-    ]
-    environ = environ_without_settings(SCIATICA_ROUTINE=str(routine))
-    return start_serving(command, port, tmp / "server.log", environ), port
+    command = [sys.executable, "-m", "sciatica_coach.cli", "serve"]
+    return start_bench_server(command, tmp, SKILL_ID, ca, SCIATICA_ROUTINE=str(routine))
 
 
 def offsets(count: int) -> list[float]:

@@ -44,13 +44,12 @@ from flask.typing import ResponseReturnValue
 from bench.support import (
     HttpConnection,
     cpu_seconds,
-    environ_without_settings,
     exchange,
-    free_port,
     http_request,
     machine,
     percentile,
-    start_serving,
+    serve_wrapped,
+    start_bench_server,
     stop_server,
     worker_pid,
 )
@@ -96,13 +95,7 @@ def with_bare_route(app: Flask) -> Flask:
 
 def serve_child(argv: list[str]) -> int:
     """`python -m bench.bench_poll serve --port P --db D --skill-id S`: serve, plus /bench/bare."""
-    from sciatica_coach import cli, server
-
-    args = cli.build_parser().parse_args(["serve", *argv])
-    options = server.ServeOptions(
-        host="127.0.0.1", port=args.port, db=args.db, skill_id=args.skill_id
-    )
-    return server.serve(options, wrap=with_bare_route)
+    return serve_wrapped(argv, with_bare_route)
 
 
 # -- set-up -----------------------------------------------------------------------------------
@@ -132,10 +125,7 @@ def prepare(db: Path) -> str:
 
 
 def start_server(tmp: Path) -> tuple[subprocess.Popen[bytes], int]:
-    port = free_port()
-    args = ["--port", str(port), "--db", str(tmp / "bench.sqlite3"), "--skill-id", SKILL_ID]
-    process = start_serving([*SERVE, *args], port, tmp / "server.log", environ_without_settings())
-    return process, port
+    return start_bench_server(SERVE, tmp, SKILL_ID)
 
 
 def _get(port: int, path: str, headers: dict[str, str] | None = None) -> tuple[int, dict, bytes]:

@@ -49,14 +49,13 @@ from werkzeug.middleware.dispatcher import DispatcherMiddleware
 from bench.support import (
     HttpConnection,
     cpu_seconds,
-    environ_without_settings,
     exchange,
-    free_port,
     http_request,
     int_arg,
     machine,
     percentile,
-    start_serving,
+    serve_wrapped,
+    start_bench_server,
     worker_pid,
 )
 from sciatica_coach.server import WORKER_CONNECTIONS
@@ -102,18 +101,7 @@ def with_echo(app: Flask) -> Any:
 
 def serve_child(argv: list[str]) -> int:
     """`python -m bench.bench_server serve --port P --db D ...`: serve's own code, plus echo."""
-    from sciatica_coach import cli, server
-
-    args = cli.build_parser().parse_args(["serve", *argv])
-    options = server.ServeOptions(
-        host="127.0.0.1",
-        port=args.port,
-        db=args.db,
-        skill_id=args.skill_id,
-        ca_file=args.ca_file,
-        cert_cache=args.cert_cache,
-    )
-    return server.serve(options, wrap=with_echo)
+    return serve_wrapped(argv, with_echo)
 
 
 # -- plumbing ---------------------------------------------------------------------------------
@@ -412,13 +400,9 @@ def raise_own_open_file_limit(needed: int) -> int:
 
 
 def start_server(tmp: Path, ca: Any) -> tuple[subprocess.Popen[bytes], int]:
-    port = free_port()
-    ca.install_chain(tmp / "certs")
-    args = ["--port", str(port), "--db", str(tmp / "bench.sqlite3"), "--skill-id", SKILL_ID]
-    args += ["--ca-file", str(ca.write_root(tmp / "root.pem")), "--cert-cache", str(tmp / "certs")]
-    command = [sys.executable, "-m", "bench.bench_server", "serve", *args]
-    # None of the caller's SCIATICA_* settings: the bench measures a temporary SQLite file.
-    return start_serving(command, port, tmp / "server.log", environ_without_settings()), port
+    return start_bench_server(
+        [sys.executable, "-m", "bench.bench_server", "serve"], tmp, SKILL_ID, ca
+    )
 
 
 def report(

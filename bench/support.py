@@ -15,11 +15,17 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import h11
+
+if TYPE_CHECKING:
+    from flask import Flask
+
+    from sciatica_coach.demo.demo_ca import DemoCA
 
 #: How long a server started here has to answer /healthz before it counts as failed.
 BOOT_LIMIT_S = 30.0
@@ -218,6 +224,48 @@ def start_serving(
     process = start_logged(command, log, env)
     wait_until_serving(process, port, log)
     return process
+
+
+def start_bench_server(
+    command: Sequence[str],
+    tmp: Path,
+    skill_id: str,
+    ca: DemoCA | None = None,
+    **environ: str,
+) -> tuple[subprocess.Popen[bytes], int]:
+    """Start `command` (a `serve`) as every bench runs it, so their figures share one set-up.
+
+    A free port, a temporary SQLite file in `tmp`, `skill_id`, and, given `ca`, its root
+    trusted and its chain cached; none of the caller's SCIATICA_* settings, only `environ`.
+    """
+    port = free_port()
+    flags = ["--port", str(port), "--db", str(tmp / "bench.sqlite3"), "--skill-id", skill_id]
+    if ca is not None:
+        ca.install_chain(tmp / "certs")
+        flags += ["--ca-file", str(ca.write_root(tmp / "root.pem"))]
+        flags += ["--cert-cache", str(tmp / "certs")]
+    env = environ_without_settings(**environ)
+    return start_serving([*command, *flags], port, tmp / "server.log", env), port
+
+
+def serve_wrapped(argv: Sequence[str], wrap: Callable[[Flask], Any]) -> int:
+    """Run `serve` with `argv`'s flags on the product's own server, the app wrapped by `wrap`.
+
+    A bench's floor route rides on the same gunicorn, request log and middleware as the
+    routes it is compared with.
+    """
+    from sciatica_coach import cli, server
+
+    args = cli.build_parser().parse_args(["serve", *argv])
+    options = server.ServeOptions(
+        host="127.0.0.1",
+        port=args.port,
+        db=args.db,
+        skill_id=args.skill_id,
+        ca_file=args.ca_file,
+        cert_cache=args.cert_cache,
+    )
+    return server.serve(options, wrap=wrap)
 
 
 def stop_server(process: subprocess.Popen[bytes], grace_s: float = 40.0) -> None:

@@ -8,9 +8,9 @@ from __future__ import annotations
 
 import math
 import os
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import platformdirs
 
@@ -20,6 +20,8 @@ from skill.alexa_settings import Origin, parse_extra_origins
 
 #: Largest request body any endpoint reads; Alexa's envelopes are a few kilobytes.
 DEFAULT_MAX_BODY = 64 * 1024
+
+T = TypeVar("T")
 
 
 class ConfigError(ValueError):
@@ -42,6 +44,19 @@ def _flag(value: str | None) -> bool:
     return (value or "").strip().lower() in {"1", "true", "yes", "on"}
 
 
+def _given(
+    env: Mapping[str, str], name: str, parse: Callable[[str], T], kind: str
+) -> tuple[str, T] | None:
+    """`name`'s text and what `parse` makes of it; None when unset or blank: the default holds."""
+    raw = env.get(name)
+    if raw is None or not raw.strip():
+        return None
+    try:
+        return raw, parse(raw)
+    except ValueError:
+        raise ConfigError(name, raw, f"is not {kind}") from None
+
+
 def _number(
     env: Mapping[str, str],
     name: str,
@@ -56,13 +71,10 @@ def _number(
     NaN passes every comparison-free check and then poisons every deadline, so it is refused
     here, at start-up, rather than making every request fail later.
     """
-    raw = env.get(name)
-    if raw is None or not raw.strip():
+    given = _given(env, name, float, "a number")
+    if given is None:
         return default
-    try:
-        value = float(raw)
-    except ValueError:
-        raise ConfigError(name, raw, "is not a number") from None
+    raw, value = given
     if not math.isfinite(value):
         raise ConfigError(name, raw, "must be a finite number")
     below = value <= low if low_open else value < low
@@ -73,13 +85,10 @@ def _number(
 
 
 def _integer(env: Mapping[str, str], name: str, default: int, *, low: int, high: int) -> int:
-    raw = env.get(name)
-    if raw is None or not raw.strip():
+    given = _given(env, name, int, "a whole number")
+    if given is None:
         return default
-    try:
-        value = int(raw)
-    except ValueError:
-        raise ConfigError(name, raw, "is not a whole number") from None
+    raw, value = given
     if not low <= value <= high:
         raise ConfigError(name, raw, f"must be between {low} and {high}")
     return value

@@ -53,6 +53,12 @@ def check_prefix(prefix: str) -> str:
     return prefix
 
 
+def check_decoded(client: redis.Redis | redis.RedisCluster, user: str) -> None:
+    """Refuse a client that answers in bytes: `user` reads every reply as text."""
+    if not client.get_connection_kwargs().get("decode_responses"):
+        raise ValueError(f"{user} needs a client made with decode_responses=True")
+
+
 def connect(url: str, *, client_name: str | None = None) -> redis.Redis | redis.RedisCluster:
     """A client on `url` that decodes replies, gives up on a dead server, and pings idle links.
 

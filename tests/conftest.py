@@ -21,6 +21,7 @@ from sciatica_coach.demo.simulator import AlexaSimulator, Transport
 from shared.clock import ManualClock
 from skill.alexa_settings import AlexaSettings, SettingsApiError
 from tests.support.paths import FIXTURES
+from tests.support.redis_servers import redis_server
 from tests.support.serve import Launcher
 
 # Property tests judge what the code does, never how fast the machine is: a per-example
@@ -127,6 +128,17 @@ def speaker(client: FlaskClient, demo_ca: DemoCA, clock: ManualClock) -> AlexaSi
         clock=clock.now,
         user_id="amzn1.ask.account.TEST-USER-ONE",
     )
+
+
+@pytest.fixture(scope="session")
+def redis_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A real Redis for the session: CI's or our own (tests/support/redis_servers.py).
+
+    Without one its tests are skipped, except in CI, where they fail; each test empties
+    what it uses first.
+    """
+    with redis_server(tmp_path_factory.mktemp("redis")) as url:
+        yield url
 
 
 @pytest.fixture(scope="session")

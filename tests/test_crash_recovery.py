@@ -22,7 +22,6 @@ from sciatica_coach.demo.demo_ca import DemoCA
 from sciatica_coach.demo.simulator import AlexaSimulator
 from shared.stores.redis import RedisStore
 from shared.stores.sqlite import SQLiteStore
-from tests.support.redis_servers import redis_server
 from tests.support.serve import (
     LONG_HOLD_ROUTINE,
     SKILL_ID,
@@ -38,13 +37,6 @@ pytestmark = pytest.mark.usefixtures("clean_environment")
 
 USER = "amzn1.ask.account.CRASH-RECOVERY"
 SECONDS_LEFT = re.compile(r"(?:(\d+) minutes? ?)?(?:(\d+) seconds?)? left on this hold")
-
-
-@pytest.fixture(scope="module")
-def redis_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """CI's Redis, or one of our own (tests/support/redis_servers.py); skipped or failed without."""
-    with redis_server(tmp_path_factory.mktemp("redis")) as url:
-        yield url
 
 
 @pytest.fixture(params=["sqlite", "redis"])

@@ -11,6 +11,7 @@ import queue
 import threading
 import time
 from collections.abc import Iterator
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -83,48 +84,70 @@ def fast_watch_clock() -> float:
     return time.time() + WATCH_FAST_BY_S
 
 
-def test_voice_pairs_the_watch_and_every_buzz_lands_on_the_servers_cue_time(
-    server: tuple[str, DemoCA],
-) -> None:
+@dataclass(frozen=True, slots=True)
+class Rig:
+    """A signed speaker and the fast-clocked reference watch on one server, its buzzes queued."""
+
+    speaker: AlexaSimulator
+    watch: Watch
+    buzzes: queue.Queue[Buzz[WatchCue]]
+    stop: threading.Event
+
+    def pair_and_run(self) -> None:
+        """Pair the watch by saying the code it shows, then let it poll in the background."""
+
+        def say_the_code(prompt: PairingPrompt) -> None:
+            turn = self.speaker.says("PairWatchIntent", code=prompt.user_code)
+            assert "watch is paired" in turn.ssml
+
+        self.watch.pair(say_the_code, self.stop)
+        threading.Thread(target=self.watch.run, args=(self.stop,), daemon=True).start()
+
+    def buzz_after_the_last(self) -> Buzz[WatchCue] | None:
+        """A buzz within SETTLE_S after every expected one: there should be none."""
+        try:
+            return self.buzzes.get(timeout=SETTLE_S)
+        except queue.Empty:
+            return None
+
+
+@pytest.fixture
+def rig(server: tuple[str, DemoCA]) -> Iterator[Rig]:
     url, ca = server
     http = requests.Session()
     speaker = AlexaSimulator(http_transport(url, http), ca, DEMO_SKILL_ID, time.time)
     buzzes: queue.Queue[Buzz[WatchCue]] = queue.Queue()
     watch = Watch(url, clock=fast_watch_clock, on_buzz=buzzes.put, long_poll_s=5)
     stop = threading.Event()
-
-    def say_the_code(prompt: PairingPrompt) -> None:
-        turn = speaker.says("PairWatchIntent", code=prompt.user_code)
-        assert "watch is paired" in turn.ssml
-
     try:
-        watch.pair(say_the_code, stop)
-        threading.Thread(target=watch.run, args=(stop,), daemon=True).start()
-        timing = SpeechTimingModel(words_per_minute=FAST_SPEECH_WPM, start_delay_s=0)
-        turn = speaker.says("StartRoutineIntent")
-        holds = 0
-        while True:
-            assert turn.status == 200, turn.body
-            heard = spoken_turn(turn, time.time(), timing)
-            holds += bool(heard.hold_s)
-            # "Next" may cut in once the hold is over, as a person would.
-            time.sleep(max(0.0, heard.hold_end - time.time()) + 0.2)
-            if heard.ends_session:
-                break
-            turn = speaker.says("AMAZON.NextIntent")
-        # Holds this short have no five-second warning: start and end each, then complete.
-        fired = [buzzes.get(timeout=10) for _ in range(2 * holds + 1)]
-        # ... and that is all: no cue fires twice, nothing is left to fire, however long it runs.
-        try:
-            extra: Buzz[WatchCue] | None = buzzes.get(timeout=SETTLE_S)
-        except queue.Empty:
-            extra = None
-        assert extra is None, f"an extra buzz after the routine's last: {extra}"
-        assert watch.pending_buzzes() == []
+        yield Rig(speaker, watch, buzzes, stop)
     finally:
         stop.set()
         watch.close()
         http.close()
+
+
+def test_voice_pairs_the_watch_and_every_buzz_lands_on_the_servers_cue_time(rig: Rig) -> None:
+    speaker, watch, buzzes = rig.speaker, rig.watch, rig.buzzes
+    rig.pair_and_run()
+    timing = SpeechTimingModel(words_per_minute=FAST_SPEECH_WPM, start_delay_s=0)
+    turn = speaker.says("StartRoutineIntent")
+    holds = 0
+    while True:
+        assert turn.status == 200, turn.body
+        heard = spoken_turn(turn, time.time(), timing)
+        holds += bool(heard.hold_s)
+        # "Next" may cut in once the hold is over, as a person would.
+        time.sleep(max(0.0, heard.hold_end - time.time()) + 0.2)
+        if heard.ends_session:
+            break
+        turn = speaker.says("AMAZON.NextIntent")
+    # Holds this short have no five-second warning: start and end each, then complete.
+    fired = [buzzes.get(timeout=10) for _ in range(2 * holds + 1)]
+    # ... and that is all: no cue fires twice, nothing is left to fire, however long it runs.
+    extra = rig.buzz_after_the_last()
+    assert extra is None, f"an extra buzz after the routine's last: {extra}"
+    assert watch.pending_buzzes() == []
 
     assert holds == 2
     assert [CueKind(b.cue.kind) for b in fired] == [
@@ -139,41 +162,23 @@ def test_voice_pairs_the_watch_and_every_buzz_lands_on_the_servers_cue_time(
 
 
 def test_hands_free_a_whole_routine_with_no_next_and_voice_and_wrist_agree_at_every_step(
-    server: tuple[str, DemoCA],
+    rig: Rig,
 ) -> None:
-    url, ca = server
-    http = requests.Session()
-    speaker = AlexaSimulator(http_transport(url, http), ca, DEMO_SKILL_ID, time.time)
-    buzzes: queue.Queue[Buzz[WatchCue]] = queue.Queue()
-    watch = Watch(url, clock=fast_watch_clock, on_buzz=buzzes.put, long_poll_s=5)
-    stop = threading.Event()
-
-    def say_the_code(prompt: PairingPrompt) -> None:
-        assert "watch is paired" in speaker.says("PairWatchIntent", code=prompt.user_code).ssml
-
-    try:
-        watch.pair(say_the_code, stop)
-        threading.Thread(target=watch.run, args=(stop,), daemon=True).start()
-        assert speaker.says("HandsFreeIntent").status == 200
-        timing = SpeechTimingModel(words_per_minute=FAST_SPEECH_WPM, start_delay_s=0)
-        asked = time.time()
-        turn = speaker.says("StartRoutineIntent")  # ...and not one word more
-        answered = time.time()
-        assert turn.status == 200, turn.body
-        assert turn.ends_session  # the whole short routine fits one response
-        steps = spoken_steps(turn.ssml, answered, timing)
-        holds = [step for step in steps if step.hold_s]
-        # Every hold start, end and the finish: one poll gave the watch the whole chain.
-        fired = [buzzes.get(timeout=30) for _ in range(2 * len(holds) + 1)]
-        try:
-            extra: Buzz[WatchCue] | None = buzzes.get(timeout=SETTLE_S)
-        except queue.Empty:
-            extra = None
-        assert extra is None, f"an extra buzz after the routine's last: {extra}"
-    finally:
-        stop.set()
-        watch.close()
-        http.close()
+    speaker, buzzes = rig.speaker, rig.buzzes
+    rig.pair_and_run()
+    assert speaker.says("HandsFreeIntent").status == 200
+    timing = SpeechTimingModel(words_per_minute=FAST_SPEECH_WPM, start_delay_s=0)
+    asked = time.time()
+    turn = speaker.says("StartRoutineIntent")  # ...and not one word more
+    answered = time.time()
+    assert turn.status == 200, turn.body
+    assert turn.ends_session  # the whole short routine fits one response
+    steps = spoken_steps(turn.ssml, answered, timing)
+    holds = [step for step in steps if step.hold_s]
+    # Every hold start, end and the finish: one poll gave the watch the whole chain.
+    fired = [buzzes.get(timeout=30) for _ in range(2 * len(holds) + 1)]
+    extra = rig.buzz_after_the_last()
+    assert extra is None, f"an extra buzz after the routine's last: {extra}"
 
     assert len(holds) == 2
     kinds = [CueKind(b.cue.kind) for b in fired]

@@ -36,7 +36,8 @@ from sciatica_coach.demo.simulator import AlexaSimulator
 from shared.routine.coach import Coach
 from shared.stores.redis import RedisStore
 from tests.support.buzz import assert_buzzed_on_cue
-from tests.support.redis_servers import free_port, redis_server
+from tests.support.loopback import free_port
+from tests.support.routines import one_stretch
 from tests.support.serve import SKILL_ID, Launcher, Server, requests_transport
 from wearable.api.long_poll import FALLBACK_POLL_S
 from wearable.client.buzz_scheduler import Buzz
@@ -47,17 +48,7 @@ pytestmark = pytest.mark.usefixtures("clean_environment")
 
 USER = "amzn1.ask.account.SCALE-OUT"
 #: Two 1.5 s holds (left, then right), so the whole routine takes a few seconds.
-QUICK_ROUTINE = """
-id = "scale-out-test"
-title = "Scale-out test routine"
-safety_note = "Move gently."
-
-[[steps]]
-id = "stretch"
-title = "Quick stretch, {side} side"
-say = "Hold it."
-hold = { seconds = 1.5, side = "both" }
-"""
+QUICK_ROUTINE = one_stretch("scale-out-test", "Scale-out test routine", 1.5)
 #: How soon a voice change on A must reach the watch parked on B (its poll is held 25 s);
 #: half the period at which a poll that cannot trust its notifier re-reads the store.
 WAKE_LIMIT_S = FALLBACK_POLL_S / 2
@@ -67,13 +58,6 @@ PREFIX = "scale-out-e2e:"
 PARK_S = 0.5
 #: A bound on anything awaited, so a broken setup fails instead of hanging.
 LIMIT_S = 30.0
-
-
-@pytest.fixture(scope="module")
-def redis_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """CI's Redis, or one of our own (tests/support/redis_servers.py); skipped or failed without."""
-    with redis_server(tmp_path_factory.mktemp("redis")) as url:
-        yield url
 
 
 @pytest.fixture

@@ -38,6 +38,7 @@ from ..redis_connection import (
     DEFAULT_PREFIX,
     MASTER_CHECK_S,
     MasterTracker,
+    check_decoded,
     check_prefix,
     connect,
     is_cluster,
@@ -80,8 +81,7 @@ class RedisNotifier:
         prefix: str = DEFAULT_PREFIX,
         owns_client: bool = False,
     ) -> None:
-        if not client.get_connection_kwargs().get("decode_responses"):
-            raise ValueError("RedisNotifier needs a client made with decode_responses=True")
+        check_decoded(client, "RedisNotifier")
         from redis.exceptions import (  # deferred: see the module docstring
             RedisClusterException,
             RedisError,

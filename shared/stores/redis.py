@@ -42,6 +42,7 @@ from typing import TYPE_CHECKING, Any
 from ..redis_connection import (
     DEFAULT_PREFIX,
     MasterTracker,
+    check_decoded,
     check_prefix,
     connect,
     user_tag,
@@ -141,8 +142,7 @@ class RedisStore:
         prefix: str = DEFAULT_PREFIX,
         owns_client: bool = False,
     ) -> None:
-        if not client.get_connection_kwargs().get("decode_responses"):
-            raise ValueError("RedisStore needs a client made with decode_responses=True")
+        check_decoded(client, "RedisStore")
         self.client = client
         self.prefix = check_prefix(prefix)
         self._owns_client = owns_client

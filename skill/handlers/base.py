@@ -117,6 +117,20 @@ def reply(
     return builder.response
 
 
+def fallback_reply(handler_input: HandlerInput) -> Response:
+    """For what cannot be acted on here: say what can be said, and listen again."""
+    return reply(
+        handler_input, speech.wrap(speech.say("fallback")), reprompt=speech.say("fallback_reprompt")
+    )
+
+
+def help_reply(handler_input: HandlerInput) -> Response:
+    """The help, for 'help' and for a 'yes' to no question: what can be said, and listen."""
+    return reply(
+        handler_input, speech.wrap(speech.say("help")), reprompt=speech.say("help_reprompt")
+    )
+
+
 def step_reply(handler_input: HandlerInput, narration: Narration) -> Response:
     """Speak an announced step; the session stays open for 'next' unless the routine is done.
 

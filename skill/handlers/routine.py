@@ -16,6 +16,7 @@ from .base import (
     ServiceHandler,
     Services,
     carry_on_reply,
+    fallback_reply,
     pending,
     reply,
     run_view,
@@ -26,25 +27,16 @@ from .base import (
 
 def illegal_event_reply(handler_input: HandlerInput, exc: IllegalEvent) -> Response:
     """The polite answer for an event that makes no sense now; always leaves a way forward."""
-    if exc.phase is Phase.IDLE:
+    # No run, or a finished one: say which, and offer to start one.
+    no_run = {Phase.IDLE: "not_started", Phase.COMPLETED: "already_done"}.get(exc.phase)
+    if no_run is not None:
         return reply(
             handler_input,
-            speech.wrap(speech.say("not_started")),
+            speech.wrap(speech.say(no_run)),
             reprompt=speech.say("offer_start"),
             pending="start",
         )
-    if exc.phase is Phase.COMPLETED:
-        return reply(
-            handler_input,
-            speech.wrap(speech.say("already_done")),
-            reprompt=speech.say("offer_start"),
-            pending="start",
-        )
-    return reply(
-        handler_input,
-        speech.wrap(speech.say("fallback")),
-        reprompt=speech.say("fallback_reprompt"),
-    )
+    return fallback_reply(handler_input)
 
 
 class _EventHandler(ServiceHandler):
@@ -90,11 +82,7 @@ class _EventHandler(ServiceHandler):
         view = self.services.coach.view(user_id)
         if view.phase is Phase.COMPLETED:
             return reply(handler_input, speech.wrap(speech.say("routine_done")), end=True)
-        return reply(
-            handler_input,
-            speech.wrap(speech.say("fallback")),
-            reprompt=speech.say("fallback_reprompt"),
-        )
+        return fallback_reply(handler_input)
 
 
 class StartRoutineHandler(_EventHandler):

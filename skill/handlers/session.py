@@ -13,7 +13,7 @@ from shared.user_ref import user_ref
 
 from .. import speech
 from ..intents import Intent, RequestType
-from .base import ServiceHandler, reply, user_id_of
+from .base import ServiceHandler, fallback_reply, help_reply, reply, user_id_of
 from .errors import RetryLater
 
 log = logging.getLogger(__name__)
@@ -24,9 +24,7 @@ class HelpHandler(ServiceHandler):
         return is_intent_name(Intent.HELP)(handler_input)
 
     def handle(self, handler_input: HandlerInput) -> Response:
-        return reply(
-            handler_input, speech.wrap(speech.say("help")), reprompt=speech.say("help_reprompt")
-        )
+        return help_reply(handler_input)
 
 
 class SafetyHandler(ServiceHandler):
@@ -77,11 +75,7 @@ class FallbackHandler(ServiceHandler):
         return is_request_type(RequestType.INTENT)(handler_input)
 
     def handle(self, handler_input: HandlerInput) -> Response:
-        return reply(
-            handler_input,
-            speech.wrap(speech.say("fallback")),
-            reprompt=speech.say("fallback_reprompt"),
-        )
+        return fallback_reply(handler_input)
 
 
 class SessionEndedHandler(ServiceHandler):

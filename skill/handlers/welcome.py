@@ -11,7 +11,15 @@ from shared.routine.settings import Flow
 
 from .. import speech
 from ..intents import Intent, RequestType
-from .base import FLOW_QUESTION, ServiceHandler, pending, reply, step_reply, user_id_of
+from .base import (
+    FLOW_QUESTION,
+    ServiceHandler,
+    help_reply,
+    pending,
+    reply,
+    step_reply,
+    user_id_of,
+)
 from .progress import streak_welcome
 
 
@@ -60,11 +68,7 @@ class YesHandler(ServiceHandler):
         return is_intent_name(Intent.YES)(handler_input)
 
     def handle(self, handler_input: HandlerInput) -> Response:
-        return reply(
-            handler_input,
-            speech.wrap(speech.say("help")),
-            reprompt=speech.say("help_reprompt"),
-        )
+        return help_reply(handler_input)
 
 
 class NoHandler(ServiceHandler):

@@ -24,6 +24,14 @@ def _no_machine_settings(clean_environment: None) -> None:
 
 
 @pytest.fixture
+def env_db(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A database SCIATICA_DB names, so a test can show that given settings win over it."""
+    path = tmp_path / "from-env.sqlite3"
+    monkeypatch.setenv("SCIATICA_DB", str(path))
+    return path
+
+
+@pytest.fixture
 def demo_coach(tmp_path: Path, clock: ManualClock) -> Iterator[Coach]:
     """The core as the local demo wires it, on a manual clock and a temporary SQLite file."""
     store = SQLiteStore(tmp_path / "demo.sqlite3")

@@ -111,15 +111,14 @@ def test_settings_come_from_the_environment(
 def test_given_config_wins_over_the_environment(
     make_app: AppFactory,
     app_config: dict[str, Any],
-    tmp_path: Path,
+    env_db: Path,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    monkeypatch.setenv("SCIATICA_DB", str(tmp_path / "from-env.sqlite3"))
     monkeypatch.setenv("SCIATICA_SPEECH_WPM", "90")
     app = make_app({**app_config, "SPEECH_WPM": 180.0})
     assert coach_of(app).store.path == Path(app_config["DATABASE"])
     assert coach_of(app).engine.timing.words_per_minute == 180.0
-    assert not (tmp_path / "from-env.sqlite3").exists()
+    assert not env_db.exists()
 
 
 def test_a_broken_routine_file_stops_the_app_from_starting(

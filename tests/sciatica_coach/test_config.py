@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -12,16 +12,8 @@ from flask import Flask
 
 from sciatica_coach.app import coach_of
 from sciatica_coach.config import ConfigError, default_db_path, from_env
-from tests.support.redis_servers import redis_server
 
 AppFactory = Callable[..., Flask]
-
-
-@pytest.fixture(scope="module")
-def redis_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """CI's Redis, or one of our own (tests/redis_support.py); skipped or failed without."""
-    with redis_server(tmp_path_factory.mktemp("redis")) as url:
-        yield url
 
 
 def test_the_database_file_comes_from_the_environment_to_the_store(

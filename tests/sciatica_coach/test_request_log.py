@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import logging
 import sys
+from collections.abc import Callable
 
 import pytest
 from flask import Flask, g, jsonify, request
@@ -16,6 +17,7 @@ from shared.user_ref import USER_REF_HEX, user_ref
 
 RAW_USER = "amzn1.ask.account.SECRET-RAW-USER"
 LOGGER = "sciatica_coach.request_log"
+LogOf = Callable[..., list[logging.LogRecord]]
 
 
 @pytest.fixture
@@ -49,58 +51,48 @@ def logged_app() -> Flask:
     return app
 
 
-def request_records(caplog: pytest.LogCaptureFixture) -> list[logging.LogRecord]:
-    return [record for record in caplog.records if record.name == LOGGER]
-
-
-def test_one_record_per_request_with_method_path_status_and_latency(
-    logged_app: Flask, caplog: pytest.LogCaptureFixture
-) -> None:
+@pytest.fixture
+def log_of(logged_app: Flask, caplog: pytest.LogCaptureFixture) -> LogOf:
+    """`log_of(*paths)`: GET each path on the logged app; the request log's records, in order."""
     caplog.set_level(logging.INFO, LOGGER)
-    logged_app.test_client().get("/me?device_code=SECRET-CODE")
-    [record] = request_records(caplog)
+
+    def get(*paths: str) -> list[logging.LogRecord]:
+        client = logged_app.test_client()
+        for path in paths:
+            client.get(path)
+        return [record for record in caplog.records if record.name == LOGGER]
+
+    return get
+
+
+def test_one_record_per_request_with_method_path_status_and_latency(log_of: LogOf) -> None:
+    [record] = log_of("/me?device_code=SECRET-CODE")
     assert (record.method, record.path, record.status, record.outcome) == ("GET", "/me", 200, "ok")
     assert record.latency_ms >= 0
     assert "SECRET-CODE" not in record.getMessage()
 
 
 def test_the_user_is_logged_only_as_a_truncated_hash(
-    logged_app: Flask, caplog: pytest.LogCaptureFixture
+    log_of: LogOf, caplog: pytest.LogCaptureFixture
 ) -> None:
-    caplog.set_level(logging.INFO, LOGGER)
-    logged_app.test_client().get("/me")
-    [record] = request_records(caplog)
+    [record] = log_of("/me")
     assert record.user == user_ref(RAW_USER)
     assert len(record.user) == USER_REF_HEX
     assert RAW_USER not in caplog.text
 
 
-def test_a_request_without_a_user_logs_none(
-    logged_app: Flask, caplog: pytest.LogCaptureFixture
-) -> None:
-    caplog.set_level(logging.INFO, LOGGER)
-    logged_app.test_client().get("/refused")
-    [record] = request_records(caplog)
+def test_a_request_without_a_user_logs_none(log_of: LogOf) -> None:
+    [record] = log_of("/refused")
     assert record.user is None
 
 
-def test_a_handler_may_name_the_outcome(
-    logged_app: Flask, caplog: pytest.LogCaptureFixture
-) -> None:
-    caplog.set_level(logging.INFO, LOGGER)
-    logged_app.test_client().get("/refused")
-    [record] = request_records(caplog)
+def test_a_handler_may_name_the_outcome(log_of: LogOf) -> None:
+    [record] = log_of("/refused")
     assert (record.status, record.outcome) == (400, "bad_signature")
 
 
-def test_requests_answered_early_and_failures_are_logged_too(
-    logged_app: Flask, caplog: pytest.LogCaptureFixture
-) -> None:
-    caplog.set_level(logging.INFO, LOGGER)
-    client = logged_app.test_client()
-    client.get("/early")
-    client.get("/boom")
-    early, boom = request_records(caplog)
+def test_requests_answered_early_and_failures_are_logged_too(log_of: LogOf) -> None:
+    early, boom = log_of("/early", "/boom")
     assert (early.status, early.outcome, early.latency_ms is not None) == (
         404,
         "client_error",

@@ -85,10 +85,10 @@ def test_only_given_flags_override_the_app_settings() -> None:
 def test_flags_win_over_the_environment(
     make_app: AppFactory,
     app_config: dict[str, Any],
+    env_db: Path,
     tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    monkeypatch.setenv("SCIATICA_DB", str(tmp_path / "from-env.sqlite3"))
     monkeypatch.setenv("SCIATICA_SKILL_ID", "amzn1.ask.skill.from-env")
     monkeypatch.setenv("SCIATICA_ALEXA_CA_FILE", app_config["ALEXA_CA_FILE"])
     monkeypatch.setenv("SCIATICA_ALEXA_CERT_CACHE", str(tmp_path / "env-certs"))
@@ -102,7 +102,7 @@ def test_flags_win_over_the_environment(
     assert app.config["SKILL_ID"] == app_config["SKILL_ID"]
     assert app.config["ALEXA_CERT_CACHE"] == app_config["ALEXA_CERT_CACHE"]
     assert app.config["ALEXA_CA_FILE"] == app_config["ALEXA_CA_FILE"]  # no flag: from the env
-    assert not (tmp_path / "from-env.sqlite3").exists()
+    assert not env_db.exists()
 
 
 def test_serve_command_passes_every_flag(monkeypatch: pytest.MonkeyPatch) -> None:

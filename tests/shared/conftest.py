@@ -19,7 +19,7 @@ from shared.timing import SpeechTimingModel
 from shared.timing.tuning import Tuning
 from shared.timing.voices import Voices
 from tests.support.core import Drive, make_drive
-from tests.support.redis_servers import SentinelSetup, redis_cluster, redis_sentinel, redis_server
+from tests.support.redis_servers import SentinelSetup, redis_cluster, redis_sentinel
 from tests.support.stores import AnyStore, Instances, StoreSpec, empty
 from tests.support.timing import TUNING_SCRIPT, TUNING_SECTION_S
 
@@ -68,13 +68,6 @@ def tuning(store: SQLiteStore) -> Tuning:
 
 
 # -- both stores: the contract tests run each test against SQLite and against Redis ------------
-
-
-@pytest.fixture(scope="session")
-def redis_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """A real Redis (see redis_support): skipped without one, except in CI, where it fails."""
-    with redis_server(tmp_path_factory.mktemp("redis")) as url:
-        yield url
 
 
 @pytest.fixture

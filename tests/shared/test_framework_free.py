@@ -3,12 +3,10 @@
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 
 import pytest
 
+from tests.support.interpreter import run_python
 from tests.support.paths import REPO as ROOT
 
 #: Import every module of the `shared` package in a fresh interpreter; print what got loaded.
@@ -42,16 +40,7 @@ FORBIDDEN = [
 
 @pytest.fixture(scope="module")
 def core_imports() -> dict[str, list[str]]:
-    env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    done = subprocess.run(
-        [sys.executable, "-c", IMPORT_ALL],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        check=True,
-    )
-    return json.loads(done.stdout)
+    return json.loads(run_python(IMPORT_ALL))
 
 
 def test_every_core_module_was_imported(core_imports: dict[str, list[str]]) -> None:

@@ -262,71 +262,60 @@ def fake_server(*, drop: bool) -> Iterator[FakeServer]:
         server.close()
 
 
-def kill_own_link(client: redis.Redis, name: str) -> None:
-    """Have the server drop `client`'s pooled connection, found by its CLIENT SETNAME."""
-    admin = redis.Redis(
-        **{k: client.connection_pool.connection_kwargs[k] for k in ("host", "port")}
-    )
+def kill_links(host: str, port: int, name: str) -> int:
+    """Have the server at host:port drop every connection named `name`; how many it dropped."""
+    admin = redis.Redis(host=host, port=port)
     try:
         ids = [c["id"] for c in admin.client_list() if c["name"] == name]
-        assert ids, f"no connection named {name}"
         for own in ids:
             admin.execute_command("CLIENT", "KILL", "ID", own)
+        return len(ids)
     finally:
         admin.close()
 
 
+def kill_own_link(client: redis.Redis, name: str) -> None:
+    """Have the server drop `client`'s pooled connection, found by its CLIENT SETNAME."""
+    pool = client.connection_pool.connection_kwargs
+    assert kill_links(pool["host"], pool["port"], name), f"no connection named {name}"
+
+
 def test_a_command_on_a_link_the_server_dropped_is_sent_again(redis_url: str) -> None:
-    client = connect(redis_url, client_name="test-retry-dropped")
-    try:
+    with connect(redis_url, client_name="test-retry-dropped") as client:
         client.set("test-retry:key", "kept")
         kill_own_link(client, "test-retry-dropped")
         assert client.get("test-retry:key") == "kept"  # on a new link, not an error
-    finally:
-        client.close()
 
 
 def test_a_server_that_drops_every_link_is_tried_again_then_the_error_raised() -> None:
-    with fake_server(drop=True) as server:
-        client = connect(server.url)
-        try:
-            with pytest.raises(redis.ConnectionError):
-                client.ping()
-        finally:
-            client.close()
+    with (
+        fake_server(drop=True) as server,
+        connect(server.url) as client,
+        pytest.raises(redis.ConnectionError),
+    ):
+        client.ping()
     # redis-py retries the connect inside each retried command: between 1 + n and (1 + n)².
     assert 1 + COMMAND_RETRIES <= server.accepted <= (1 + COMMAND_RETRIES) ** 2
 
 
 def test_a_timeout_is_not_retried(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(redis_connection, "SOCKET_TIMEOUT_S", 0.2)
-    with fake_server(drop=False) as server:
-        client = connect(server.url)
-        try:
-            with pytest.raises(redis.TimeoutError):
-                client.ping()
-        finally:
-            client.close()
+    with (
+        fake_server(drop=False) as server,
+        connect(server.url) as client,
+        pytest.raises(redis.TimeoutError),
+    ):
+        client.ping()
     assert server.accepted == 1
 
 
 def test_behind_sentinel_a_dropped_link_is_sent_again(
     redis_sentinel_setup: SentinelSetup,
 ) -> None:
-    client = connect(redis_sentinel_setup.url, client_name="test-retry-sentinel")
-    try:
+    with connect(redis_sentinel_setup.url, client_name="test-retry-sentinel") as client:
         client.set("test-retry:sentinel", "kept")
-        master = client.connection_pool.get_master_address()
-        admin = redis.Redis(host=master[0], port=master[1])
-        try:
-            for found in admin.client_list():
-                if found["name"] == "test-retry-sentinel":
-                    admin.execute_command("CLIENT", "KILL", "ID", found["id"])
-        finally:
-            admin.close()
+        kill_links(*client.connection_pool.get_master_address(), "test-retry-sentinel")
         assert client.get("test-retry:sentinel") == "kept"
-    finally:
-        client.close()
 
 
 class LostAfterSubscribing:

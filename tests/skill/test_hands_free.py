@@ -15,6 +15,7 @@ from shared.routine.cues import CueKind
 from shared.routine.engine import Phase
 from skill import speech
 from skill.hands_free import LISTEN_S, MAX_REPLY_S, MAX_SSML_CHARS
+from tests.support.voice import into_first_hold, past_first_step
 
 BREAK = re.compile(r'<break time="(\d+)ms"/>')
 
@@ -77,9 +78,7 @@ def test_pausing_mid_reply_pauses_the_step_being_spoken(
 def test_resume_picks_the_hold_up_and_carries_on_by_itself(
     hands_free: Coach, speaker: AlexaSimulator, clock: ManualClock
 ) -> None:
-    speaker.says("StartRoutineIntent")
-    first_hold = hands_free.view(speaker.user_id).hold
-    clock.set(first_hold.start + 12)
+    into_first_hold(speaker, hands_free, clock, into=12)
     speaker.says("AMAZON.PauseIntent")
     clock.advance(60)
     turn = speaker.says("AMAZON.ResumeIntent")
@@ -109,9 +108,7 @@ def test_the_gap_before_the_reprompt_is_in_the_schedule(
 def test_asking_how_long_is_left_mid_hold_carries_the_routine_on(
     hands_free: Coach, speaker: AlexaSimulator, clock: ManualClock
 ) -> None:
-    speaker.says("StartRoutineIntent")
-    hold = hands_free.view(speaker.user_id).hold
-    clock.set(hold.start + 10)
+    hold = into_first_hold(speaker, hands_free, clock, into=10).hold
     turn = speaker.says("TimeLeftIntent")
     assert "20 seconds left" in turn.ssml
     assert "Step 2 of 6" in turn.ssml  # the person's words cut the reply off: it goes on
@@ -128,9 +125,7 @@ def test_asking_how_long_is_left_mid_hold_carries_the_routine_on(
 def test_a_nudge_between_two_steps_goes_on_to_the_next(
     hands_free: Coach, speaker: AlexaSimulator, clock: ManualClock
 ) -> None:
-    speaker.says("StartRoutineIntent")
-    view = hands_free.view(speaker.user_id)
-    clock.set(view.state.step_end + 1)  # after "Time's up", in the quiet before step 2
+    past_first_step(speaker, hands_free, clock)  # after "Time's up", in the quiet before step 2
     turn = speaker.says("BuzzEarlyIntent")
     assert speech.say("nudge_later") in turn.ssml
     assert "Step 2 of 6" in turn.ssml
@@ -179,8 +174,7 @@ def test_switching_to_hands_free_mid_run_carries_on_from_the_next_reply(
 def test_resuming_a_pause_between_two_steps_goes_on_to_the_next(
     hands_free: Coach, speaker: AlexaSimulator, clock: ManualClock
 ) -> None:
-    speaker.says("StartRoutineIntent")
-    clock.set(hands_free.view(speaker.user_id).state.step_end + 1)  # "Time's up", then quiet
+    past_first_step(speaker, hands_free, clock)  # "Time's up", then quiet
     speaker.says("AMAZON.PauseIntent")
     paused = hands_free.view(speaker.user_id)
     assert paused.phase is Phase.PAUSED

@@ -10,11 +10,11 @@ from __future__ import annotations
 
 import contextlib
 import json
-import threading
 from dataclasses import dataclass
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 
 from skill.alexa_settings import MAX_ANSWER_BYTES, Origin, parse_origin
+from tests.support.loopback import FakeHttpServer, QuietHandler
 
 #: How long a "slow" answer waits before it answers: far past any timeout a test sets.
 SLOW_S = 30.0
@@ -47,46 +47,27 @@ class Seen:
     authorization: str | None
 
 
-class SettingsApi:
+class SettingsApi(FakeHttpServer):
     """The fake; use as a context manager, set `answer` and `zone`, read `seen`."""
 
     def __init__(self, zone: str = "Europe/Berlin") -> None:
         self.zone = zone
         self.answer = "zone"
         self.seen: list[Seen] = []
-        self.stop = threading.Event()
-        self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), _handler_for(self))
-        self._httpd.daemon_threads = True
-        self._thread = threading.Thread(
-            target=self._httpd.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True
-        )
+        super().__init__(_handler_for(self))
 
     @property
     def endpoint(self) -> str:
         """The apiEndpoint an envelope names to reach this fake."""
-        host, port = self._httpd.server_address[:2]
-        return f"http://{host}:{port}"
+        return self.url()
 
     @property
     def origin(self) -> Origin:
         return parse_origin(self.endpoint)
 
-    def __enter__(self) -> SettingsApi:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop.set()
-        self._httpd.shutdown()
-        self._httpd.server_close()
-        self._thread.join(5)
-
 
 def _handler_for(api: SettingsApi) -> type[BaseHTTPRequestHandler]:
-    class Handler(BaseHTTPRequestHandler):
-        def log_message(self, format: str, *args: object) -> None:
-            pass
-
+    class Handler(QuietHandler):
         def do_GET(self) -> None:
             api.seen.append(Seen(self.path, self.headers.get("Authorization")))
             # The client may hang up mid-answer, as one that gave up should.

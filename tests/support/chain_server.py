@@ -3,48 +3,26 @@
 from __future__ import annotations
 
 import contextlib
-import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 
 from skill.verification import MAX_CHAIN_BYTES
+from tests.support.loopback import FakeHttpServer, QuietHandler
 
 #: Seconds between the bytes a trickling route sends: well under any per-read timeout.
 TRICKLE_S = 0.05
 
 
-class ChainServer:
+class ChainServer(FakeHttpServer):
     """Serves `payload` at /chain.pem, and one route per way a download can go wrong."""
 
     def __init__(self, payload: bytes) -> None:
         self.payload = payload
         self.paths: list[str] = []
-        self.stop = threading.Event()
-        self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), _handler_for(self))
-        self._httpd.daemon_threads = True
-        self._thread = threading.Thread(
-            target=self._httpd.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True
-        )
-
-    def url(self, path: str) -> str:
-        host, port = self._httpd.server_address[:2]
-        return f"http://{host}:{port}{path}"
-
-    def __enter__(self) -> ChainServer:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop.set()
-        self._httpd.shutdown()
-        self._httpd.server_close()
-        self._thread.join(5)
+        super().__init__(_handler_for(self))
 
 
 def _handler_for(server: ChainServer) -> type[BaseHTTPRequestHandler]:
-    class Handler(BaseHTTPRequestHandler):
-        def log_message(self, format: str, *args: object) -> None:
-            pass
-
+    class Handler(QuietHandler):
         def do_GET(self) -> None:
             server.paths.append(self.path)
             route = {

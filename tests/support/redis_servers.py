@@ -10,16 +10,17 @@ from __future__ import annotations
 
 import os
 import shutil
-import socket
 import subprocess
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, NoReturn
 
 import pytest
+
+from tests.support.loopback import free_port
 
 TEST_URL_ENV = "SCIATICA_TEST_REDIS_URL"
 #: A bound so a server that never comes up fails the run instead of hanging it.
@@ -52,12 +53,6 @@ def answers(url: str) -> str | None:
     return None
 
 
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
 @contextmanager
 def redis_server(workdir: Path) -> Iterator[str]:
     """The URL of a Redis the tests may flush: CI's, or a private one stopped at the end."""
@@ -71,37 +66,20 @@ def redis_server(workdir: Path) -> Iterator[str]:
     binary = shutil.which("redis-server")
     if binary is None:
         unavailable(f"redis-server is not installed and {TEST_URL_ENV} is not set")
-    port = free_port()
-    log = (workdir / "redis.log").open("wb")
-    server = subprocess.Popen(
-        [binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],
-        cwd=workdir,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-    )
-    url = f"redis://127.0.0.1:{port}/0"
+    servers = Servers(workdir)
     try:
-        deadline = time.monotonic() + STARTUP_LIMIT_S
-        while (problem := answers(url)) is not None:
-            if server.poll() is not None or time.monotonic() > deadline:
-                unavailable(f"redis-server did not start on port {port}: {problem}")
-            time.sleep(0.02)
-        yield url
+        port = free_port()
+        servers.launch(binary, port, workdir, (), "redis-server")
+        yield f"redis://127.0.0.1:{port}/0"
     finally:
-        server.terminate()
-        try:
-            server.wait(timeout=STARTUP_LIMIT_S)
-        except subprocess.TimeoutExpired:
-            server.kill()
-            server.wait()
-        log.close()
+        servers.stop()
 
 
 # -- Redis Cluster and Sentinel, for the tests of those topologies ------------------------------
 
 
 class Servers:
-    """redis-server processes started for a test session, each stopped at the end."""
+    """redis-server processes started for a session (one alone, or a topology), stopped together."""
 
     def __init__(self, workdir: Path) -> None:
         self.workdir = workdir
@@ -116,6 +94,16 @@ class Servers:
         port = free_port()
         directory = self.workdir / f"{name}-{port}"
         directory.mkdir()
+        self.launch(binary, port, directory, args, f"redis-server {name}")
+        return port
+
+    def launch(
+        self, binary: str, port: int, directory: Path, args: Sequence[str], what: str
+    ) -> None:
+        """Run `binary` with `args` on `port`, in and logging to `directory`, until it answers.
+
+        One that never answers is `unavailable` as `what`; either way `stop` stops it.
+        """
         log = (directory / "redis.log").open("wb")
         self._logs.append(log)
         base = ["--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"]
@@ -127,9 +115,8 @@ class Servers:
         deadline = time.monotonic() + STARTUP_LIMIT_S
         while (problem := answers(url)) is not None:
             if process.poll() is not None or time.monotonic() > deadline:
-                unavailable(f"redis-server {name} did not start on port {port}: {problem}")
+                unavailable(f"{what} did not start on port {port}: {problem}")
             time.sleep(0.02)
-        return port
 
     def stop(self) -> None:
         for process in self.processes:

@@ -13,7 +13,6 @@ import http.client
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -29,7 +28,9 @@ from shared.clock import SystemClock
 from shared.pairing.service import PairingService
 from shared.stores.base import PairingStore
 from shared.stores.sqlite import SQLiteStore
+from tests.support.loopback import free_port
 from tests.support.paths import REPO
+from tests.support.routines import one_stretch
 
 SKILL_ID = "amzn1.ask.skill.00000000-0000-4000-8000-5e17e5e17e50"
 #: Longest a server may take to answer /healthz after it is started.
@@ -39,24 +40,7 @@ HTTP_TIMEOUT_S = 10.0
 
 #: A routine whose words are few (its hold starts a second or so after "start") and whose
 #: holds are long (a crash and a restart fit well inside one).
-LONG_HOLD_ROUTINE = """
-id = "serve-test"
-title = "Serve test routine"
-safety_note = "Move gently."
-
-[[steps]]
-id = "stretch"
-title = "Stretch, {side} side"
-say = "Hold it."
-hold = { seconds = 90, side = "both" }
-"""
-
-
-def free_port() -> int:
-    """A loopback port nobody listens on right now (bind to 0 and ask which one it got)."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
+LONG_HOLD_ROUTINE = one_stretch("serve-test", "Serve test routine", 90, "Stretch, {side} side")
 
 
 @dataclass

@@ -1,8 +1,22 @@
-"""Reading a reply's SSML as a test needs it: how long the hold's silence is written."""
+"""Reading a reply's SSML as a test needs it: how long the hold's silence is written.
+
+And how long Alexa pauses at each break strength, which both the SSML reader's tests and
+the timing model's tests hold the code to.
+"""
 
 from __future__ import annotations
 
 from shared.timing.ssml import Silence, pieces
+
+#: Alexa's pause for each `<break strength>`, in seconds (Amazon's SSML reference).
+ALEXA_BREAK_STRENGTHS = [
+    ("none", 0.0),
+    ("x-weak", 0.0),
+    ("weak", 0.35),
+    ("medium", 0.5),
+    ("strong", 0.75),
+    ("x-strong", 1.0),
+]
 
 
 def hold_silence_s(ssml: str) -> float:

@@ -11,31 +11,20 @@ python -m tests.support.store_worker hold DB USER NOW LEAD_IN INTO_HOLD STEP PAU
 from __future__ import annotations
 
 import sys
-from dataclasses import replace
 
 from shared.clock import ManualClock
 from shared.routine.coach import Coach
 from shared.routine.definition import load_routine
 from shared.routine.engine import Event, RoutineEngine
-from shared.stores.base import VersionConflict
 from shared.stores.sqlite import SQLiteStore
+from tests.support.stores import bump_versions
 
 
 def bump(db: str, user: str, count: int) -> None:
     store = SQLiteStore(db)
     print("ready", flush=True)
     sys.stdin.readline()
-    lost = 0
-    done = 0
-    while done < count:
-        state = store.load_run(user)
-        assert state is not None
-        try:
-            store.save_run(user, replace(state, version=state.version + 1), state.version)
-        except VersionConflict:
-            lost += 1
-            continue
-        done += 1
+    lost = bump_versions(store, user, count)
     store.close()
     print(lost, flush=True)
 

@@ -51,6 +51,17 @@ def bump_runs(spec: StoreSpec, user: str, count: int, start: Barrier, lost: Queu
     """
     store = spec.open()
     start.wait()
+    races = bump_versions(store, user, count)
+    store.close()
+    lost.put(races)
+
+
+def bump_versions(store: AnyStore, user: str, count: int) -> int:
+    """Add one to `user`'s run version `count` times with compare-and-set; count lost races.
+
+    The one writer loop both concurrency tests race: processes spawned here and the
+    command-line worker (tests/support/store_worker.py) that another interpreter runs.
+    """
     races = done = 0
     while done < count:
         state = store.load_run(user)
@@ -61,8 +72,7 @@ def bump_runs(spec: StoreSpec, user: str, count: int, start: Barrier, lost: Queu
             races += 1
             continue
         done += 1
-    store.close()
-    lost.put(races)
+    return races
 
 
 def empty(url: str) -> None:

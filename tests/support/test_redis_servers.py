@@ -7,7 +7,8 @@ from pathlib import Path
 import pytest
 
 from tests.support import redis_servers as redis_support
-from tests.support.redis_servers import TEST_URL_ENV, free_port, redis_server
+from tests.support.loopback import free_port
+from tests.support.redis_servers import TEST_URL_ENV, redis_server
 
 
 @pytest.fixture

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import socket
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -15,22 +14,14 @@ from werkzeug.test import TestResponse
 from shared.notify.local import LocalNotifier
 from shared.pairing.protocol import DEVICE_CODE_GRANT
 from shared.pairing.service import PairingService
+from tests.support.loopback import free_port as free_port  # the watch client tests use it
+from tests.support.routines import one_stretch
 
 WATCH_USER = "amzn1.ask.account.WATCH-USER"
 OTHER_USER = "amzn1.ask.account.SOMEONE-ELSE"
 
 #: Two 1.5 s holds (left, then right): a whole run with real time in a few seconds.
-QUICK_ROUTINE = """
-id = "quick-test"
-title = "Quick test routine"
-safety_note = "Move gently."
-
-[[steps]]
-id = "stretch"
-title = "Quick stretch, {side} side"
-say = "Hold it."
-hold = { seconds = 1.5, side = "both" }
-"""
+QUICK_ROUTINE = one_stretch("quick-test", "Quick test routine", 1.5)
 
 
 @contextmanager
@@ -133,13 +124,6 @@ class LoopbackServer:
             self._server = None
         if self._thread is not None:
             self._thread.join(timeout=10)
-
-
-def free_port() -> int:
-    """A port nothing listens on right now (the OS's pick, released at once)."""
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 def garbage_app(environ: dict[str, Any], start_response: Any) -> list[bytes]:

@@ -7,9 +7,6 @@ from hanging, and no test measures how fast anything is (bench/bench_scale_out.p
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 import threading
 import time
 import tracemalloc
@@ -18,8 +15,9 @@ from collections.abc import Callable
 import pytest
 
 from shared.notify.redis import RedisNotifier
+from tests.support.interpreter import run_python
+from tests.support.loopback import free_port
 from tests.support.paths import REPO as ROOT
-from tests.support.redis_servers import free_port
 from tests.support.stores import Instances
 
 ALICE = "amzn1.ask.account.ALICE"
@@ -245,13 +243,5 @@ a.close(); b.close()
 
 def test_under_gevent_one_change_wakes_hundreds_of_waiting_greenlets(redis_url: str) -> None:
     """gunicorn's gevent workers patch threads into greenlets; the relay must still work."""
-    done = subprocess.run(
-        [sys.executable, "-c", GEVENT_WAITERS, redis_url],
-        cwd=ROOT,
-        env={**os.environ, "PYTHONPATH": str(ROOT)},
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=True,
-    )
-    assert done.stdout.strip() == "200"
+    printed = run_python(GEVENT_WAITERS, redis_url, timeout=60)
+    assert printed.strip() == "200"

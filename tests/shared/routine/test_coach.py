@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 import threading
 import time
 from contextlib import ExitStack
@@ -21,7 +18,7 @@ from shared.routine.engine import Event, IllegalEvent, Phase, RoutineEngine, Run
 from shared.routine.settings import Settings, SettingsError
 from shared.stores.base import CompletedRun, RetriesExhausted, VersionConflict, user_ref
 from shared.stores.sqlite import SQLiteStore
-from tests.support.paths import REPO as ROOT
+from tests.support.interpreter import run_python
 from tests.support.stores import damage_run
 
 USER = "amzn1.ask.account.COACH-TEST"
@@ -376,16 +373,8 @@ print(sum(wait.get() for wait in mine), sum(wait.get() for wait in theirs))
 
 def test_under_gevent_a_change_wakes_its_users_greenlets_and_no_others() -> None:
     """gunicorn's gevent workers patch threading: the waits must park greenlets, not block."""
-    done = subprocess.run(
-        [sys.executable, "-c", LOCAL_GEVENT_WAITERS],
-        cwd=ROOT,
-        env={**os.environ, "PYTHONPATH": str(ROOT)},
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=True,
-    )
-    assert done.stdout.split() == ["200", "0"]
+    printed = run_python(LOCAL_GEVENT_WAITERS, timeout=60)
+    assert printed.split() == ["200", "0"]
 
 
 def test_a_run_that_no_longer_decodes_does_not_lock_its_user_out(

@@ -28,7 +28,8 @@ from shared.routine.definition import (
 PACKAGED_TOML = (
     resources.files("shared.routine").joinpath("routines", "sciatica.toml").read_text("utf-8")
 )
-#: The article the routine is drawn from (next to the checkout, as the issue gives it).
+#: The packaged routine's steps for a person who starts each two-sided exercise on the right.
+RIGHT_FIRST = ("release-right", "release-left", "setup", "stretch-right", "stretch-left", "close")
 
 
 def packaged_data() -> dict[str, Any]:
@@ -157,14 +158,7 @@ def test_first_side_right_puts_the_right_side_first(tmp_path: Path) -> None:
     data = packaged_data()
     data["first_side"] = "right"
     routine = load_routine(write_json(tmp_path, data))
-    assert [step.id for step in routine.steps] == [
-        "release-right",
-        "release-left",
-        "setup",
-        "stretch-right",
-        "stretch-left",
-        "close",
-    ]
+    assert tuple(step.id for step in routine.steps) == RIGHT_FIRST
     assert routine.steps[0].title == "Ball release, right side"
     assert "hold your right ankle with your left hand" in routine.steps[3].say
 
@@ -506,14 +500,7 @@ def test_the_plan_by_default_is_the_routine_as_the_file_gives_it(routine: Routin
 def test_a_right_first_person_starts_every_two_sided_exercise_on_the_right(
     routine: Routine,
 ) -> None:
-    assert routine.plan(first_side=Side.RIGHT) == (
-        "release-right",
-        "release-left",
-        "setup",
-        "stretch-right",
-        "stretch-left",
-        "close",
-    )
+    assert routine.plan(first_side=Side.RIGHT) == RIGHT_FIRST
 
 
 def test_more_holds_per_side_repeat_each_side_in_a_row(routine: Routine) -> None:

@@ -383,16 +383,6 @@ def test_deleting_a_user_takes_their_devices_and_pairings_and_nobody_elses(
     assert store.pairing("d-b") is not None
 
 
-def test_counters_charge_all_or_nothing(store: SQLiteStore) -> None:
-    roomy = CounterCharge("roomy", bucket=60, since=0, limit=10)
-    full = CounterCharge("full", bucket=60, since=0, limit=1)
-    assert store.charge_counters([full])
-    assert not store.charge_counters([roomy, full])
-    # The refused charge left "roomy" untouched: ten more still fit.
-    assert all(store.charge_counters([roomy]) for _ in range(10))
-    assert not store.charge_counters([roomy])
-
-
 def test_a_refund_gives_one_charge_back(store: SQLiteStore) -> None:
     charge = CounterCharge("k", bucket=60, since=0, limit=1)
     assert store.charge_counters([charge])

@@ -16,6 +16,7 @@ from shared.timing.ssml import (
     silence_ssml,
     tokens,
 )
+from tests.support.speech import ALEXA_BREAK_STRENGTHS
 
 PARAGRAPH = ("edge", STRUCTURE_PAUSE["p"])
 SENTENCE = ("edge", STRUCTURE_PAUSE["s"])
@@ -143,18 +144,7 @@ def test_a_break_time_in_seconds_or_milliseconds(time: str, seconds: float) -> N
     assert tokens(f'<break time="{time}"/>') == [("break", seconds)]
 
 
-@pytest.mark.parametrize(
-    ("strength", "seconds"),
-    [
-        ("none", 0.0),
-        ("x-weak", 0.0),
-        ("weak", 0.35),
-        ("medium", 0.5),
-        ("strong", 0.75),
-        ("x-strong", 1.0),
-        ("unheard-of", 0.5),
-    ],
-)
+@pytest.mark.parametrize(("strength", "seconds"), [*ALEXA_BREAK_STRENGTHS, ("unheard-of", 0.5)])
 def test_a_break_strength_plays_as_alexa_plays_it(strength: str, seconds: float) -> None:
     assert tokens(f"<break strength='{strength}'/>") == [("break", seconds)]
 

@@ -13,6 +13,7 @@ from shared.timing import (
     break_seconds,
     silence_ssml,
 )
+from tests.support.speech import ALEXA_BREAK_STRENGTHS
 
 #: A model that only counts words and breaks, so expected lengths are easy to state.
 PLAIN = SpeechTimingModel(words_per_minute=120.0, punctuation_pause_s={})
@@ -46,17 +47,7 @@ def test_breaks_are_counted_exactly(ssml: str, seconds: float) -> None:
     assert PLAIN.estimate(ssml) == seconds
 
 
-@pytest.mark.parametrize(
-    ("strength", "seconds"),
-    [
-        ("none", 0.0),
-        ("x-weak", 0.0),
-        ("weak", 0.35),
-        ("medium", 0.5),
-        ("strong", 0.75),
-        ("x-strong", 1.0),
-    ],
-)
+@pytest.mark.parametrize(("strength", "seconds"), ALEXA_BREAK_STRENGTHS)
 def test_break_strength_has_alexas_length(strength: str, seconds: float) -> None:
     assert PLAIN.estimate(f'<break strength="{strength}"/>') == seconds
 

@@ -25,7 +25,7 @@ from shared.stores.redis import RedisStore
 from shared.stores.sqlite import SQLiteStore
 from skill import speech
 from tests.support.alexa_api import SettingsApi
-from tests.support.redis_servers import redis_server
+from tests.support.voice import into_first_hold
 
 NEW_YORK = "America/New_York"
 DEVICE = "amzn1.ask.device.PROGRESS-TEST"
@@ -42,13 +42,6 @@ IN_NEW_YORK = (
     "Your last one was this evening."
 )
 IN_UTC = "You've done the routine twice this week. Your last one was early this morning."
-
-
-@pytest.fixture(scope="module")
-def redis_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """CI's Redis, or one of our own (tests/support/redis_servers.py); skipped or failed without."""
-    with redis_server(tmp_path_factory.mktemp("redis")) as url:
-        yield url
 
 
 @pytest.fixture
@@ -250,9 +243,7 @@ def test_mid_hold_the_answer_carries_the_rest_of_the_hold(
     device: AlexaSimulator, coach: Coach, clock: ManualClock
 ) -> None:
     finished(coach, device.user_id, TUESDAY_EVENING)
-    device.says("StartRoutineIntent")
-    view = coach.view(device.user_id)
-    clock.set(view.hold.start + 10)
+    into_first_hold(device, coach, clock, into=10)
     turn = device.says("ProgressIntent")
     assert "You've done the routine once this week." in turn.ssml
     assert "Time's up" in turn.ssml

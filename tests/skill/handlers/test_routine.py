@@ -13,13 +13,7 @@ from shared.routine.engine import Phase
 from skill import speech
 from tests.support.paths import REPO
 from tests.support.speech import hold_silence_s
-
-
-def into_first_hold(speaker: AlexaSimulator, coach: Coach, clock: ManualClock, into: float) -> None:
-    """Start the routine and move the clock `into` seconds past the first hold's start."""
-    speaker.says("StartRoutineIntent")
-    view = coach.view(speaker.user_id)
-    clock.set(view.hold.start + into)
+from tests.support.voice import into_first_hold
 
 
 class TestNavigation:

@@ -11,6 +11,7 @@ from shared.routine.engine import Phase
 from shared.routine.settings import Flow
 from skill import speech
 from tests.support.speech import hold_silence_s
+from tests.support.voice import past_first_step
 
 
 class TestLaunch:
@@ -91,8 +92,7 @@ class TestHowToMoveOn:
     def test_yes_moves_on_by_itself_from_the_next_step(
         self, speaker: AlexaSimulator, coach: Coach, clock: ManualClock
     ) -> None:
-        speaker.says("StartRoutineIntent")
-        clock.set(coach.view(speaker.user_id).state.step_end + 1)
+        past_first_step(speaker, coach, clock)
         turn = speaker.says("AMAZON.YesIntent")
         assert coach.settings(speaker.user_id).flow is Flow.HANDS_FREE
         assert speech.say("flow_hands_free") in turn.ssml
@@ -103,8 +103,7 @@ class TestHowToMoveOn:
     def test_no_waits_for_next_from_now_on(
         self, speaker: AlexaSimulator, coach: Coach, clock: ManualClock
     ) -> None:
-        speaker.says("StartRoutineIntent")
-        clock.set(coach.view(speaker.user_id).state.step_end + 1)
+        past_first_step(speaker, coach, clock)
         turn = speaker.says("AMAZON.NoIntent")
         assert coach.settings(speaker.user_id).flow is Flow.ON_NEXT
         assert speech.say("flow_on_next") in turn.ssml
@@ -117,8 +116,7 @@ class TestHowToMoveOn:
     def test_saying_next_answers_it_too(
         self, speaker: AlexaSimulator, coach: Coach, clock: ManualClock
     ) -> None:
-        speaker.says("StartRoutineIntent")
-        clock.set(coach.view(speaker.user_id).state.step_end + 1)
+        past_first_step(speaker, coach, clock)
         turn = speaker.says("AMAZON.NextIntent")
         assert coach.settings(speaker.user_id).flow is Flow.ON_NEXT
         assert "Step 2 of 6" in turn.ssml
