@@ -71,8 +71,8 @@ class _ChangeHandler(ServiceHandler):
     words: ClassVar[str]
     #: The slot asked for again when its value will not do.
     slot: ClassVar[str]
-    #: A number with a range (its words say the range), rather than a choice of values.
-    ranged: ClassVar[bool] = False
+    #: A number's range (its words say it), rather than a choice of values.
+    bounds: ClassVar[tuple[int, int] | None] = None
 
     def can_handle(self, handler_input: HandlerInput) -> bool:
         return is_intent_name(self.intent)(handler_input)
@@ -109,13 +109,16 @@ class _ChangeHandler(ServiceHandler):
 
     def limits(self) -> dict[str, object]:
         """What this setting's words are filled with (its range, say)."""
-        return {}
+        if self.bounds is None:
+            return {}
+        low, high = self.bounds
+        return {"low": low, "high": high}
 
     def ask_again(self, handler_input: HandlerInput, why: Unheard) -> Response:
         """Say plainly what will do, and ask for it; mid-hold, say so and carry the hold on."""
         view = run_view(handler_input, self.services)
         limits = self.limits()
-        if why is Unheard.OUT_OF_RANGE and not self.ranged:
+        if why is Unheard.OUT_OF_RANGE and self.bounds is None:
             why = Unheard.NOT_UNDERSTOOD  # a choice has no range: the value was not one of them
         if carries_on(view):
             if why is Unheard.MISSING:
@@ -142,7 +145,7 @@ class SetHoldLengthHandler(_ChangeHandler):
     intent = Intent.SET_HOLD_LENGTH
     words = "hold"
     slot = HOLD_SECONDS_SLOT
-    ranged = True
+    bounds = HOLD_SECONDS_RANGE
 
     def heard(self, handler_input: HandlerInput) -> Changes | Unheard:
         low, high = HOLD_SECONDS_RANGE
@@ -163,10 +166,6 @@ class SetHoldLengthHandler(_ChangeHandler):
         assert after.routine is not None
         return any(step.hold for step in after.routine.steps[after.step_index + 1 :])
 
-    def limits(self) -> dict[str, object]:
-        low, high = HOLD_SECONDS_RANGE
-        return {"low": low, "high": high}
-
 
 class SetHoldsPerSideHandler(_ChangeHandler):
     """'Do two holds on each side': each side's hold that many times in a row."""
@@ -174,7 +173,7 @@ class SetHoldsPerSideHandler(_ChangeHandler):
     intent = Intent.SET_HOLDS_PER_SIDE
     words = "holds_per_side"
     slot = HOLDS_PER_SIDE_SLOT
-    ranged = True
+    bounds = HOLDS_PER_SIDE_RANGE
 
     def heard(self, handler_input: HandlerInput) -> Changes | Unheard:
         count = heard_whole(get_slot(handler_input, HOLDS_PER_SIDE_SLOT), *HOLDS_PER_SIDE_RANGE)
@@ -186,10 +185,6 @@ class SetHoldsPerSideHandler(_ChangeHandler):
 
     def reaches(self, before: RunView, after: RunView) -> bool:
         return plan_of(before) != plan_of(after)
-
-    def limits(self) -> dict[str, object]:
-        low, high = HOLDS_PER_SIDE_RANGE
-        return {"low": low, "high": high}
 
 
 class SetFirstSideHandler(_ChangeHandler):

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -16,7 +16,7 @@ from shared.clock import ManualClock
 from shared.routine.coach import Coach
 from skill import verification
 from tests.support.chain_server import ChainServer
-from tests.support.paths import FIXTURES
+from tests.support.voice import speaker_for
 
 
 @pytest.fixture
@@ -52,20 +52,7 @@ def guarded_app(app_config: dict[str, Any], downloads: list[str]) -> Iterator[Fl
 @pytest.fixture
 def guarded_speaker(guarded_app: Flask, demo_ca: DemoCA, clock: ManualClock) -> AlexaSimulator:
     """A signed speaker talking to guarded_app."""
-    client = guarded_app.test_client()
-
-    def post(body: bytes, headers: Mapping[str, str]) -> tuple[int, Any]:
-        response = client.post("/alexa", data=body, headers=dict(headers))
-        return response.status_code, response.get_json(silent=True)
-
-    return AlexaSimulator.from_fixture_dir(
-        FIXTURES / "alexa",
-        transport=post,
-        ca=demo_ca,
-        skill_id=guarded_app.config["SKILL_ID"],
-        clock=clock.now,
-        user_id="amzn1.ask.account.TEST-USER-GUARDED",
-    )
+    return speaker_for(guarded_app, demo_ca, clock, "amzn1.ask.account.TEST-USER-GUARDED")
 
 
 @pytest.fixture

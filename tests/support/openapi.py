@@ -78,3 +78,13 @@ def assert_documented(app: Flask, path: str, method: str, response: Any) -> None
     for header in listed[status].get("headers", {}):
         assert header in response.headers, header
     schemathesis.openapi.from_wsgi(SPEC_PATH, app)[path][method].validate_response(response)
+
+
+def documented_get(app: Any, watch: Any, path: str) -> dict[str, Any]:
+    """A watch's GET of `path`: a 200, never stored by caches, checked against the document."""
+    response = watch.client.get(path, headers=watch.auth)
+    assert response.status_code == 200, response.get_data(as_text=True)
+    assert response.headers["Cache-Control"] == "no-store"
+    assert_documented(app, path, "GET", response)
+    body: dict[str, Any] = response.get_json()
+    return body

@@ -19,12 +19,12 @@ import pytest
 from sciatica_coach.demo.simulator import AlexaSimulator
 from shared.clock import ManualClock
 from shared.routine.coach import Coach
-from shared.routine.engine import Event, RunState, Status
-from shared.stores.base import CompletedRun
+from shared.routine.engine import Event
 from shared.stores.redis import RedisStore
 from shared.stores.sqlite import SQLiteStore
 from skill import speech
 from tests.support.alexa_api import SettingsApi
+from tests.support.core import finished_at
 from tests.support.voice import into_first_hold
 
 NEW_YORK = "America/New_York"
@@ -89,29 +89,10 @@ def device(
     return speaker
 
 
-def finished(coach: Coach, user: str, *times: float) -> None:
-    """Runs of `user` finished at `times`, recorded as the Coach records one."""
-    for at in times:
-        current = coach.store.load_run(user)
-        version = current.version if current is not None else None
-        run_id = f"run-{at}"
-        done = RunState(
-            coach.routine.id,
-            version=(version or 0) + 1,
-            status=Status.COMPLETED,
-            run_id=run_id,
-            started_at=at - 600,
-            completed_at=at,
-        )
-        coach.store.save_run(
-            user, done, version, CompletedRun(run_id, coach.routine.id, at - 600, at)
-        )
-
-
 def two_evenings(coach: Coach, user: str) -> None:
     coach.user(user)
     coach.mark_safety_heard(user)
-    finished(coach, user, TUESDAY_EVENING, WEDNESDAY_EVENING)
+    finished_at(coach, user, TUESDAY_EVENING, WEDNESDAY_EVENING)
 
 
 # -- how am I doing ---------------------------------------------------------------------------
@@ -242,7 +223,7 @@ def test_a_run_finished_by_voice_counts_at_once(
 def test_mid_hold_the_answer_carries_the_rest_of_the_hold(
     device: AlexaSimulator, coach: Coach, clock: ManualClock
 ) -> None:
-    finished(coach, device.user_id, TUESDAY_EVENING)
+    finished_at(coach, device.user_id, TUESDAY_EVENING)
     into_first_hold(device, coach, clock, into=10)
     turn = device.says("ProgressIntent")
     assert "You've done the routine once this week." in turn.ssml
@@ -298,7 +279,7 @@ def test_a_launch_with_no_recent_runs_asks_the_device_nothing(
 ) -> None:
     coach.user(device.user_id)
     coach.mark_safety_heard(device.user_id)
-    finished(coach, device.user_id, NOW - 10 * 86_400, NOW - 9 * 86_400)
+    finished_at(coach, device.user_id, NOW - 10 * 86_400, NOW - 9 * 86_400)
     assert speech.say("welcome_back") in device.launch().ssml
     assert settings_api.seen == []
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -28,9 +28,8 @@ from skill.handlers.settings import (
     SetWarningBuzzHandler,
 )
 from skill.slots import Unheard
-from tests.support.paths import FIXTURES
-from tests.support.redis_servers import redis_server
 from tests.support.speech import hold_silence_s
+from tests.support.voice import speaker_for as app_speaker
 
 SIDE = "SideType"
 SWITCH = "SwitchType"
@@ -554,13 +553,6 @@ class TestMidRun:
 # -- kept per user, on each store, and deleted with the user ----------------------------------
 
 
-@pytest.fixture(scope="module")
-def redis_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """CI's Redis, or one of our own (tests/support/redis_servers.py); skipped or failed without."""
-    with redis_server(tmp_path_factory.mktemp("redis")) as url:
-        yield url
-
-
 @pytest.fixture(params=["sqlite", "redis"])
 def store_config(
     request: pytest.FixtureRequest, app_config: dict[str, Any], tmp_path: Path
@@ -573,63 +565,44 @@ def store_config(
 
 
 @pytest.fixture
-def apps(store_config: dict[str, Any]) -> Iterator[list[Flask]]:
-    """Apps made on the one store (`made(apps)`), each closed at the end."""
+def instance(
+    store_config: dict[str, Any], demo_ca: DemoCA, clock: ManualClock
+) -> Iterator[Callable[[], tuple[Flask, AlexaSimulator]]]:
+    """`instance()`: an app on the one store (a new instance, or the same one restarted) and
+    the settings test user's speaker on it; each app is closed at the end."""
     made: list[Flask] = []
-    yield made
+
+    def make() -> tuple[Flask, AlexaSimulator]:
+        app = create_app(store_config)
+        made.append(app)
+        return app, app_speaker(app, demo_ca, clock, "amzn1.ask.account.TEST-USER-SETTINGS")
+
+    yield make
     for app in made:
         coach = coach_of(app)
         coach.notifier.close()
         coach.store.close()
 
 
-def speaker_for(app: Flask, demo_ca: DemoCA, clock: ManualClock) -> AlexaSimulator:
-    client = app.test_client()
-
-    def post(body: bytes, headers: Mapping[str, str]) -> tuple[int, Any]:
-        response = client.post("/alexa", data=body, headers=dict(headers))
-        return response.status_code, response.get_json(silent=True)
-
-    return AlexaSimulator.from_fixture_dir(
-        FIXTURES / "alexa",
-        transport=post,
-        ca=demo_ca,
-        skill_id=app.config["SKILL_ID"],
-        clock=clock.now,
-        user_id="amzn1.ask.account.TEST-USER-SETTINGS",
-    )
-
-
 class TestKept:
     def test_settings_survive_a_new_instance(
-        self,
-        store_config: dict[str, Any],
-        apps: list[Flask],
-        demo_ca: DemoCA,
-        clock: ManualClock,
+        self, instance: Callable[[], tuple[Flask, AlexaSimulator]]
     ) -> None:
-        apps.append(create_app(store_config))
-        first = speaker_for(apps[0], demo_ca, clock)
+        _, first = instance()
         first.says("SetHoldLengthIntent", seconds="45")
         first.says("SetWarningBuzzIntent", state=switch("off", "off"))
-        apps.append(create_app(store_config))  # another instance, or the same one restarted
-        again = speaker_for(apps[1], demo_ca, clock)
-        assert coach_of(apps[1]).settings(again.user_id) == Settings(
+        second, again = instance()  # another instance, or the same one restarted
+        assert coach_of(second).settings(again.user_id) == Settings(
             hold_seconds=45, warning_buzz=False
         )
         turn = again.says("StartRoutineIntent")
         assert speech.say("hold_start", seconds=45) in turn.ssml
 
     def test_settings_are_deleted_with_the_user(
-        self,
-        store_config: dict[str, Any],
-        apps: list[Flask],
-        demo_ca: DemoCA,
-        clock: ManualClock,
+        self, instance: Callable[[], tuple[Flask, AlexaSimulator]]
     ) -> None:
-        apps.append(create_app(store_config))
-        speaker = speaker_for(apps[0], demo_ca, clock)
-        coach = coach_of(apps[0])
+        app, speaker = instance()
+        coach = coach_of(app)
         speaker.says("SetHoldsPerSideIntent", count="3")
         assert coach.store.load_settings(speaker.user_id) is not None
         assert speaker.disables_skill().status == 200

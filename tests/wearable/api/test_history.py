@@ -22,7 +22,7 @@ from shared.pairing.service import PairingService
 from shared.routine.coach import Coach
 from tests.support.alexa_api import SettingsApi
 from tests.support.core import finished_at, run_to_the_end
-from tests.support.openapi import assert_documented
+from tests.support.openapi import assert_documented, documented_get
 from tests.support.stores import AnyStore
 from tests.support.watch import OTHER_USER, WATCH_USER, WatchActions
 from wearable.api.routes import PREFIX
@@ -53,13 +53,7 @@ def at(day: int, hour: int, minute: int = 0, zone: ZoneInfo = UTC) -> float:
 
 
 def history(app: Flask, watch: WatchActions) -> dict[str, Any]:
-    """The watch's history, checked against the document."""
-    response = watch.client.get(HISTORY, headers=watch.auth)
-    assert response.status_code == 200, response.get_data(as_text=True)
-    assert response.headers["Cache-Control"] == "no-store"
-    assert_documented(app, HISTORY, "GET", response)
-    body: dict[str, Any] = response.get_json()
-    return body
+    return documented_get(app, watch, HISTORY)
 
 
 def days(body: dict[str, Any]) -> list[tuple[str, int]]:

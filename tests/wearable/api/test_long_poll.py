@@ -86,6 +86,20 @@ class FakeNotifier:
         return woke
 
 
+class TimePassingNotifier(FakeNotifier):
+    """Nobody publishes: each wait times out, and both clocks move on by its length."""
+
+    def __init__(self, time: FakeTime, clock: ManualClock) -> None:
+        super().__init__(time)
+        self.clock = clock
+
+    def wait(self, user_id: str, seen_version: int, timeout: float) -> bool:
+        self.waits.append(timeout)
+        self.clock.advance(timeout)
+        self.time.now += timeout
+        return False
+
+
 @pytest.fixture
 def fake_time() -> FakeTime:
     return FakeTime()
@@ -188,16 +202,8 @@ def test_a_run_on_its_last_step_is_woken_when_it_completes(
     poll_coach: Coach, fake_time: FakeTime, clock: ManualClock
 ) -> None:
     poll_coach.apply(USER, Event.START, lead_in=2.0)
-    poll_coach.notifier = notifier = FakeNotifier(fake_time)
+    poll_coach.notifier = notifier = TimePassingNotifier(fake_time, clock)
     seen = poll_coach.view(USER)
-
-    def wait_and_let_the_hold_run_out(user_id: str, seen_version: int, timeout: float) -> bool:
-        notifier.waits.append(timeout)
-        clock.advance(timeout)
-        fake_time.now += timeout
-        return False
-
-    notifier.wait = wait_and_let_the_hold_run_out  # type: ignore[method-assign]
     view = wait_for_change(poll_coach, USER, seen, 30, monotonic=fake_time.monotonic)
     assert notifier.waits[0] == pytest.approx(2.0 + 10.0, abs=0.05)  # lead-in + hold, not 30
     assert view.phase.value == "completed"
@@ -242,17 +248,9 @@ def test_a_hands_free_reply_wakes_the_poll_when_it_reaches_its_next_step(
         return (Said(0.0, 2.0), Said(15.0, 17.0))  # step 2 begins 3 s after step 1's hold
 
     coach.apply(USER, Event.START, two_in_a_row)
-    coach.notifier = notifier = FakeNotifier(fake_time)
+    coach.notifier = notifier = TimePassingNotifier(fake_time, clock)
     seen = coach.view(USER)
     assert seen.step_index == 0
-
-    def wait_and_let_time_pass(user_id: str, seen_version: int, timeout: float) -> bool:
-        notifier.waits.append(timeout)
-        clock.advance(timeout)
-        fake_time.now += timeout
-        return False
-
-    notifier.wait = wait_and_let_time_pass  # type: ignore[method-assign]
     view = wait_for_change(coach, USER, seen, 30, monotonic=fake_time.monotonic)
     assert notifier.waits[0] == pytest.approx(15.0, abs=0.05)  # when step 2 begins, not 30
     assert view.step_index == 1

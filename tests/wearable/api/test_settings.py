@@ -22,7 +22,7 @@ from shared.routine.coach import Coach
 from shared.routine.definition import Side
 from shared.routine.engine import Event, Phase
 from shared.routine.settings import Flow, Settings
-from tests.support.openapi import assert_documented
+from tests.support.openapi import assert_documented, documented_get
 from tests.support.stores import AnyStore
 from tests.support.watch import OTHER_USER, WATCH_USER, SpyNotifier, WatchActions
 from wearable.api.problems import ProblemType
@@ -47,12 +47,7 @@ def app_config(app_config: dict[str, Any], either_store: AnyStore) -> dict[str, 
 
 
 def read(app: Flask, watch: WatchActions) -> dict[str, Any]:
-    response = watch.client.get(SETTINGS, headers=watch.auth)
-    assert response.status_code == 200, response.get_data(as_text=True)
-    assert response.headers["Cache-Control"] == "no-store"
-    assert_documented(app, SETTINGS, "GET", response)
-    body: dict[str, Any] = response.get_json()
-    return body
+    return documented_get(app, watch, SETTINGS)
 
 
 def patch(
