@@ -38,10 +38,11 @@ import json
 import re
 import tomllib
 from collections.abc import Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from enum import StrEnum
 from importlib import resources
 from pathlib import Path
+from types import MappingProxyType
 from typing import Any
 
 DEFAULT_HOLD_SECONDS = 30.0
@@ -150,10 +151,14 @@ class Routine:
     safety_note: str
     steps: tuple[Step, ...]
     exercises: tuple[Exercise, ...] = ()
+    #: The file's steps by id, made once: every view of every poll checks its run's plan.
+    _by_id: Mapping[str, Step] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         if not self.exercises:  # a routine made by hand: each step an exercise of its own
             object.__setattr__(self, "exercises", tuple(Exercise(s.id, (s,)) for s in self.steps))
+        by_id = {step.id: step for exercise in self.exercises for step in exercise.sides}
+        object.__setattr__(self, "_by_id", MappingProxyType(by_id))
 
     def __len__(self) -> int:
         return len(self.steps)
@@ -216,11 +221,11 @@ class Routine:
 
     def keyed(self, key: str) -> Step:
         """The file's step a plan's key names (KeyError if the routine has none)."""
-        return self._by_id()[_base(key)]
+        return self._by_id[_base(key)]
 
     def knows(self, key: str) -> bool:
         base, _, repeat = key.partition(REPEAT_MARK)
-        if base not in self._by_id():
+        if base not in self._by_id:
             return False
         return not repeat or (repeat.isdigit() and 1 < int(repeat) <= 9)
 
@@ -246,9 +251,6 @@ class Routine:
                 )
             )
         return replace(self, steps=tuple(steps))
-
-    def _by_id(self) -> dict[str, Step]:
-        return {step.id: step for exercise in self.exercises for step in exercise.sides}
 
 
 def step_key(step_id: str, repeat: int = 1) -> str:
