@@ -17,6 +17,7 @@ import logging
 import random
 import secrets
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from enum import StrEnum
 from typing import NoReturn
 
@@ -25,9 +26,11 @@ from ..stores.base import (
     DeviceRecord,
     PairingRecord,
     PairingStore,
+    Stamps,
     user_counter_scope,
 )
 from ..user_ref import user_ref
+from .known_tokens import KnownToken, KnownTokens
 from .limits import (
     CLIENT_START_LIMIT,
     PER_USER_LIMITS,
@@ -93,6 +96,14 @@ class PairingBusy(Exception):
         self.retry_after = retry_after
 
 
+@dataclass(frozen=True, slots=True)
+class Authenticated:
+    """Whom a token acts for, and the user's stamps as read to believe it (one read)."""
+
+    user_id: str
+    stamps: Stamps
+
+
 def is_user_code(code: str) -> bool:
     """True for a code that could be live: six ASCII digits, no leading zero."""
     return (
@@ -128,6 +139,7 @@ class PairingService:
         start_limit: RateLimit = START_LIMIT,
         client_start_limit: RateLimit = CLIENT_START_LIMIT,
         new_secret: Callable[[], str] = _new_secret,
+        known_tokens: KnownTokens | None = None,
     ) -> None:
         if wrong_code_budget.window.window_s < lifetime_s:
             # The bound counts the wrong codes of a whole lifetime; a shorter window would not.
@@ -138,6 +150,7 @@ class PairingService:
         self.lifetime_s = lifetime_s
         self.interval_s = interval_s
         self.per_user_limits = tuple(per_user_limits)
+        self.known_tokens = known_tokens if known_tokens is not None else KnownTokens()
         self.wrong_code_budget = wrong_code_budget
         self.start_limit = start_limit
         self.client_start_limit = client_start_limit
@@ -265,22 +278,57 @@ class PairingService:
 
     def authenticate(self, token: str | None) -> str | None:
         """The user a bearer token belongs to, or None if it is unknown or revoked."""
+        found = self.authenticate_with_stamps(token)
+        return None if found is None else found.user_id
+
+    def authenticate_with_stamps(self, token: str | None) -> Authenticated | None:
+        """The token's user and their stamps; one small read for a token seen before.
+
+        A known token is believed only under the watches epoch it was seen valid under
+        (known_tokens.py says why that is safe across instances); the stamps read for that
+        comes back with the answer, so a cue poll needs no other read to answer a 304.
+        """
         if not token or len(token) > MAX_TOKEN_LENGTH:
             return None
         key = _digest("token", token)
+        known = self.known_tokens.get(key)
+        if known is not None:
+            stamps = self.store.stamps(known.user_id)
+            if stamps.watches == known.epoch:
+                self._seen(key, known)
+                return Authenticated(known.user_id, stamps)
+            self.known_tokens.drop(key)
         device = self.store.device(key)
         if device is None:
             return None
+        stamps = self.store.stamps(device.user_id)
+        if stamps.watches is None:  # paired before epochs were kept: give the user one
+            self.store.renew_watches_epoch(device.user_id)
+            stamps = self.store.stamps(device.user_id)
+        again = self.store.device(key) if stamps.watches is not None else None
+        if again is not None and again.user_id == device.user_id:
+            assert stamps.watches is not None
+            known = KnownToken(device.user_id, stamps.watches, device.last_seen_at)
+            self.known_tokens.put(key, known)
+            self._seen(key, known)
+        else:
+            self._seen(key, KnownToken(device.user_id, "", device.last_seen_at))
+        return Authenticated(device.user_id, stamps)
+
+    def _seen(self, key: str, known: KnownToken) -> None:
+        """Record that the watch was seen, at most every TOUCH_EVERY_S (polls stay reads)."""
         now = self.clock.now()
-        if now - device.last_seen_at >= TOUCH_EVERY_S:
+        if now - known.last_seen_at >= TOUCH_EVERY_S:
             self.store.touch_device(key, now)
-        return device.user_id
+            known.last_seen_at = now
 
     def revoke_token(self, token: str) -> bool:
         """Unpair the one watch holding `token`; False if it was not paired."""
         if not token or len(token) > MAX_TOKEN_LENGTH:
             return False
-        return self.store.delete_device(_digest("token", token))
+        key = _digest("token", token)
+        self.known_tokens.drop(key)  # the epoch refuses it everywhere; this frees the entry
+        return self.store.delete_device(key)
 
     def revoke_user(self, user_id: str) -> int:
         """Unpair every watch of a user, and refuse codes bound but not yet redeemed.

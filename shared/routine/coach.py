@@ -15,6 +15,7 @@ from .definition import Routine
 from .engine import Event, LeadIn, RoutineEngine, RunState, RunView, Status, Transition
 from .progress import Progress, read_progress
 from .settings import Settings, SettingsError
+from .stamp import RunStamp, routine_fingerprint
 
 log = logging.getLogger(__name__)
 
@@ -46,6 +47,8 @@ class Coach:
         self.engine = engine
         self.clock = clock
         self.notifier = notifier or LocalNotifier()
+        #: Stamps written by an engine on another routine are not believed (stamp.py).
+        self.routine_stamp = routine_fingerprint(engine.routine)
 
     @property
     def routine(self) -> Routine:
@@ -151,6 +154,13 @@ class Coach:
             return self.engine.view(settled, now)
         raise RetriesExhausted(user_id, CAS_ATTEMPTS, last)
 
+    def stamp_of(self, text: str | None) -> RunStamp | None:
+        """The stored stamp, if it still tells the whole story now; None: read the run."""
+        stamp = RunStamp.from_text(text)
+        if stamp is None or not stamp.current(self.clock.now(), self.routine_stamp):
+            return None
+        return stamp
+
     def forget(self, user_id: str) -> None:
         """Delete everything about a user and wake their watches so they notice."""
         self.store.delete_user(user_id)
@@ -179,12 +189,15 @@ class Coach:
         new: RunState,
         settled: RunState | None = None,
     ) -> None:
-        """Save `new`, with the run it finished (if any) going into history in the same write."""
+        """Save `new`, with the run it finished (if any) going into history in the same write,
+        and its stamp beside it."""
+        stamp = RunStamp.of(self.engine.view(new, self.clock.now()), self.routine_stamp)
         self.store.save_run(
             user_id,
             new,
             None if stored is None else stored.version,
             completed=_finished(settled) or _finished(new),
+            stamp=stamp.to_text(),
         )
         self.notifier.publish(user_id, new.version)
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import secrets
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Protocol
@@ -116,6 +117,25 @@ class CompletedRun:
     completed_at: float
 
 
+@dataclass(frozen=True, slots=True)
+class Stamps:
+    """What a watch poll reads first, in one small read: the run's stamp and the watches' epoch.
+
+    `run` is the text of the RunStamp saved with the run (None: no run, or one saved without
+    a stamp). `watches` changes, to a value never used before, whenever the user's set of
+    paired watches changes (a watch paired, one unpaired, all unpaired): a cache of tokens
+    believes an entry only while the epoch it was filled under is still the user's.
+    """
+
+    run: str | None
+    watches: str | None
+
+
+def new_epoch() -> str:
+    """A watches epoch never used before: random, so no store or restart can repeat one."""
+    return secrets.token_hex(8)
+
+
 class Store(Protocol):
     """Persistence for the core; every write to a run is compare-and-set on its version."""
 
@@ -149,13 +169,19 @@ class Store(Protocol):
         state: RunState,
         expected_version: int | None,
         completed: CompletedRun | None = None,
+        stamp: str | None = None,
     ) -> None:
         """Save `state` only if the stored version is still `expected_version` (None: absent).
 
         `completed`, if given, goes into history in the same atomic write: a run saved as
         finished is never left out of history, whatever fails. Recording the same run twice
-        keeps one entry (the first).
+        keeps one entry (the first). `stamp` (RunStamp text) is saved in the same write, so
+        a stamp never names a run other than the one stored.
         """
+        ...
+
+    def stamps(self, user_id: str) -> Stamps:
+        """The user's run stamp and watches epoch, as one read (both None: nothing known)."""
         ...
 
     def history(self, user_id: str, limit: int = 20) -> list[CompletedRun]:
@@ -255,6 +281,14 @@ class PairingStore(Protocol):
     def purge_pairings(self, expired_before: float) -> int: ...
 
     def device(self, token_hash: str) -> DeviceRecord | None: ...
+
+    def stamps(self, user_id: str) -> Stamps:
+        """The user's watches epoch (and run stamp): changed by every change to their watches."""
+        ...
+
+    def renew_watches_epoch(self, user_id: str) -> None:
+        """Give the user a watches epoch never used before (one kept before epochs had none)."""
+        ...
 
     def touch_device(self, token_hash: str, now: float) -> None: ...
 

@@ -53,11 +53,13 @@ from .base import (
     CounterCharge,
     DeviceRecord,
     PairingRecord,
+    Stamps,
     UserRecord,
     UserVoice,
     VersionConflict,
     counter_scopes,
     decode_run,
+    new_epoch,
 )
 
 if TYPE_CHECKING:
@@ -249,10 +251,13 @@ class RedisStore:
     def _drop_tokens(self, token_hashes: Sequence[str] | set[str], tag: str) -> int:
         """Delete the watches of these tokens that belong to `tag`; how many there were."""
         # Lua's false arrives as None (RESP2) or False (RESP3): either way, falsy.
-        return sum(
+        dropped = sum(
             bool(self._run("drop_token", [self.token_key(token_hash)], [tag]))
             for token_hash in token_hashes
         )
+        if dropped:
+            self._new_watches_epoch(tag)  # after the tokens are gone, never before
+        return dropped
 
     # -- runs -----------------------------------------------------------------------------
 
@@ -268,6 +273,7 @@ class RedisStore:
         state: RunState,
         expected_version: int | None,
         completed: CompletedRun | None = None,
+        stamp: str | None = None,
     ) -> None:
         keys = self.user_keys(user_id)
         finished: list[str] = ["", "", ""]
@@ -288,10 +294,23 @@ class RedisStore:
                 user_id,
                 _num(state.started_at or 0.0),
                 *finished,
+                stamp or "",
             ],
         )
         if not saved:
             raise VersionConflict(user_id, expected_version, int(found) if found else None)
+
+    def stamps(self, user_id: str) -> Stamps:
+        """One HMGET: the stamp and the watches epoch live in the run's own hash."""
+        run, watches = self.client.hmget(self.user_keys(user_id)["run"], ["stamp", "watches"])
+        return Stamps(run or None, watches or None)
+
+    def renew_watches_epoch(self, user_id: str) -> None:
+        self._new_watches_epoch(user_tag(user_id))
+
+    def _new_watches_epoch(self, tag: str) -> None:
+        """The user's set of watches changed: no token cached before this is believed."""
+        self.client.hset(f"{self.prefix}{{u:{tag}}}:run", "watches", new_epoch())
 
     # -- history --------------------------------------------------------------------------
 
@@ -424,6 +443,8 @@ class RedisStore:
         if not claimed:
             self._drop_tokens([device.token_hash], tag)
             self.client.srem(devices, device.token_hash)
+        else:
+            self._new_watches_epoch(tag)
         return bool(claimed)
 
     def purge_pairings(self, expired_before: float) -> int:
@@ -452,6 +473,7 @@ class RedisStore:
         tag = self._run("drop_token", [self.token_key(token_hash)], [""])
         if not tag:
             return False
+        self._new_watches_epoch(tag)
         self.client.srem(f"{self.prefix}{{u:{tag}}}:devices", token_hash)
         return True
 

@@ -18,11 +18,13 @@ from .base import (
     CounterCharge,
     DeviceRecord,
     PairingRecord,
+    Stamps,
     UserRecord,
     UserVoice,
     VersionConflict,
     counter_scopes,
     decode_run,
+    new_epoch,
 )
 
 log = logging.getLogger(__name__)
@@ -99,6 +101,14 @@ MIGRATIONS: tuple[str, ...] = (
     # 5: a person's own settings (hold length, holds per side, ...), as JSON.
     """
     ALTER TABLE users ADD COLUMN settings TEXT;
+    """,
+    # 6: what a watch poll reads first: the run's stamp and the epoch of the user's watches.
+    """
+    CREATE TABLE stamps (
+        user_id TEXT PRIMARY KEY,
+        run TEXT,
+        watches TEXT
+    ) WITHOUT ROWID;
     """,
 )
 SCHEMA_VERSION = len(MIGRATIONS)
@@ -265,7 +275,7 @@ class SQLiteStore:
 
     def delete_user(self, user_id: str) -> None:
         with self._write() as conn:
-            for table in ("history", "runs", "voices", "users", "devices", "pairings"):
+            for table in ("history", "runs", "voices", "users", "devices", "pairings", "stamps"):
                 conn.execute(f"DELETE FROM {table} WHERE user_id = ?", (user_id,))
             for scope in counter_scopes(user_id):
                 # Keys are "<limit name>:<scope>"; a scope is hex, so no GLOB wildcard.
@@ -283,6 +293,7 @@ class SQLiteStore:
         state: RunState,
         expected_version: int | None,
         completed: CompletedRun | None = None,
+        stamp: str | None = None,
     ) -> None:
         payload = json.dumps(state.to_dict(), separators=(",", ":"))
         with self._write() as conn:
@@ -300,6 +311,11 @@ class SQLiteStore:
                 "state = excluded.state",
                 (user_id, state.version, payload),
             )
+            conn.execute(
+                "INSERT INTO stamps (user_id, run) VALUES (?, ?) "
+                "ON CONFLICT(user_id) DO UPDATE SET run = excluded.run",
+                (user_id, stamp),
+            )
             if completed is not None:
                 conn.execute(
                     "INSERT OR IGNORE INTO history "
@@ -313,6 +329,23 @@ class SQLiteStore:
                         completed.completed_at,
                     ),
                 )
+
+    def stamps(self, user_id: str) -> Stamps:
+        row = self._fetchone("SELECT run, watches FROM stamps WHERE user_id = ?", (user_id,))
+        return Stamps(*row) if row else Stamps(None, None)
+
+    def renew_watches_epoch(self, user_id: str) -> None:
+        with self._write() as conn:
+            self._new_watches_epoch(conn, user_id)
+
+    @staticmethod
+    def _new_watches_epoch(conn: sqlite3.Connection, user_id: str) -> None:
+        """The user's set of watches changed: no token cached before this is believed."""
+        conn.execute(
+            "INSERT INTO stamps (user_id, watches) VALUES (?, ?) "
+            "ON CONFLICT(user_id) DO UPDATE SET watches = excluded.watches",
+            (user_id, new_epoch()),
+        )
 
     # -- history ------------------------------------------------------------------------
 
@@ -416,6 +449,7 @@ class SQLiteStore:
                 "VALUES (?, ?, ?, ?)",
                 (device.token_hash, device.user_id, device.created_at, device.last_seen_at),
             )
+            self._new_watches_epoch(conn, device.user_id)
             return True
 
     def purge_pairings(self, expired_before: float) -> int:
@@ -440,12 +474,20 @@ class SQLiteStore:
 
     def delete_device(self, token_hash: str) -> bool:
         with self._write() as conn:
-            cursor = conn.execute("DELETE FROM devices WHERE token_hash = ?", (token_hash,))
-            return cursor.rowcount == 1
+            row = conn.execute(
+                "DELETE FROM devices WHERE token_hash = ? RETURNING user_id", (token_hash,)
+            ).fetchone()
+            if row is None:
+                return False
+            self._new_watches_epoch(conn, row[0])
+            return True
 
     def delete_devices_of(self, user_id: str) -> int:
         with self._write() as conn:
-            return conn.execute("DELETE FROM devices WHERE user_id = ?", (user_id,)).rowcount
+            deleted = conn.execute("DELETE FROM devices WHERE user_id = ?", (user_id,)).rowcount
+            if deleted:
+                self._new_watches_epoch(conn, user_id)
+            return deleted
 
     def charge_counters(self, charges: Sequence[CounterCharge]) -> bool:
         with self._write() as conn:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from flask import Request, g
 
-from shared.pairing.service import PairingService
+from shared.pairing.service import Authenticated, PairingService
 
 from .problems import Problem, ProblemType
 
@@ -22,6 +22,12 @@ def bearer_token(request: Request) -> str | None:
 
 def require_user(request: Request, pairing: PairingService) -> tuple[str, str]:
     """The (user id, token) a request acts for; a Problem 401 if it carries no live token."""
+    found, token = require_watch(request, pairing)
+    return found.user_id, token
+
+
+def require_watch(request: Request, pairing: PairingService) -> tuple[Authenticated, str]:
+    """Whom a request acts for with their stamps, and its token; a 401 if none is live."""
     token = bearer_token(request)
     if token is None:
         raise Problem(
@@ -30,11 +36,11 @@ def require_user(request: Request, pairing: PairingService) -> tuple[str, str]:
             ProblemType.UNAUTHORIZED,
             headers={"WWW-Authenticate": f'Bearer realm="{REALM}"'},
         )
-    user_id = pairing.authenticate(token)
-    g.log_user = user_id  # the request log hashes it; the id itself is never written
-    if user_id is None:
+    found = pairing.authenticate_with_stamps(token)
+    g.log_user = found and found.user_id  # the request log hashes it, never writes it
+    if found is None:
         raise invalid_token()
-    return user_id, token
+    return found, token
 
 
 def invalid_token() -> Problem:

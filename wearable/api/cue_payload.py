@@ -46,11 +46,17 @@ ETAG_PATTERN = r'^"[0-9]+\.[0-9]+\.[0-9a-f]{16}"$'
 
 
 def etag_for(user_id: str, view: RunView) -> str:
+    """The ETag of the run as `view` reads it."""
+    return etag_of(user_id, view.version, view.state.run_id, view.step_index)
+
+
+def etag_of(user_id: str, version: int, run_id: str | None, step_index: int) -> str:
     """A strong ETag from the run's version, bound to the user, the run and the step under
-    way (a hands-free reply moves on by the clock), so none is reused."""
-    bound = f"{user_id}\0{view.state.run_id or ''}\0{view.step_index}"
+    way (a hands-free reply moves on by the clock), so none is reused. A run's stamp holds
+    the same four (shared/routine/stamp.py), so a poll can name it without reading the run."""
+    bound = f"{user_id}\0{run_id or ''}\0{step_index}"
     scope = hashlib.sha256(bound.encode()).hexdigest()[:16]
-    return f"{PAYLOAD_FORMAT}.{view.version}.{scope}"
+    return f"{PAYLOAD_FORMAT}.{version}.{scope}"
 
 
 def cue_to_dict(cue: Cue) -> dict[str, Any]:

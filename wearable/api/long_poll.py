@@ -21,6 +21,7 @@ import logging
 import threading
 import time
 from collections.abc import Callable
+from typing import Protocol
 
 from shared.routine.coach import Coach
 from shared.routine.engine import RunView
@@ -35,6 +36,16 @@ SPURIOUS_WAKES = 3
 _SETTLE_MARGIN_S = 0.01
 
 
+class Seen(Protocol):
+    """What the watch holds: a run's version and the step under way (a view, or a stamp)."""
+
+    @property
+    def version(self) -> int: ...
+
+    @property
+    def step_index(self) -> int: ...
+
+
 def _changes_in(coach: Coach, view: RunView) -> float | None:
     """Seconds until the run changes by the clock alone (the engine says when): it completes,
     or a hands-free reply reaches its next step."""
@@ -44,7 +55,7 @@ def _changes_in(coach: Coach, view: RunView) -> float | None:
     return max(0.0, min(moments) - coach.clock.now()) + _SETTLE_MARGIN_S
 
 
-def _changed(view: RunView, seen: RunView) -> bool:
+def _changed(view: RunView, seen: Seen) -> bool:
     """A new version, or the same one gone on to its next step by the clock (hands-free)."""
     return view.version != seen.version or view.step_index != seen.step_index
 
@@ -52,7 +63,7 @@ def _changed(view: RunView, seen: RunView) -> bool:
 def wait_for_change(
     coach: Coach,
     user_id: str,
-    seen: RunView,
+    seen: Seen,
     wait_s: float,
     *,
     monotonic: Callable[[], float] = time.monotonic,

@@ -31,10 +31,10 @@ from shared.timing.tuning import NotListening, TuningError
 from ..face.blueprint import face
 from . import contract
 from .actions import DEFAULT_WATCH_LEAD_IN_S, WatchAction, watch_lead_in
-from .auth import invalid_token, require_user
-from .cue_payload import clock_block, etag_for, run_payload
+from .auth import invalid_token, require_user, require_watch
+from .cue_payload import clock_block, etag_for, etag_of, run_payload
 from .history import history_body
-from .long_poll import wait_for_change
+from .long_poll import Seen, wait_for_change
 from .openapi import build_spec
 from .problems import Problem, ProblemType, from_http_exception
 from .services import services
@@ -225,16 +225,35 @@ def unpair() -> ResponseReturnValue:
 
 @api.get("/cues")
 def cues() -> ResponseReturnValue:
-    """The run and every cue still to come; with If-None-Match and wait, a long poll."""
+    """The run and every cue still to come; with If-None-Match and wait, a long poll.
+
+    Most polls name the snapshot they hold and nothing has changed: the run's stamp, read
+    with the token's check, names the current one, so those are answered (or start their
+    wait) without reading the run or computing a cue.
+    """
     coach = services().coach
     received = coach.clock.now()
-    user_id, token_value = require_user(request, services().pairing)
+    found, token_value = require_watch(request, services().pairing)
+    user_id = found.user_id
     query = _cue_query()
-    view = coach.view(user_id)
-    if query.wait and _holds_current(etag_for(user_id, view)):
-        view = wait_for_change(coach, user_id, view, query.wait)
-        if services().pairing.authenticate(token_value) != user_id:
-            raise invalid_token()  # unpaired while it waited
+    seen: Seen | None = None
+    stamp = coach.stamp_of(found.stamps.run)
+    if stamp is not None:
+        etag = etag_of(user_id, stamp.version, stamp.run_id, stamp.step_index)
+        if query.wait and _holds_current(etag):
+            seen = stamp
+        elif not query.wait and request.if_none_match.contains_weak(etag):
+            return _not_modified(coach, etag, query.client_send_ms, received)
+    if seen is None:
+        view = coach.view(user_id)
+        if not (query.wait and _holds_current(etag_for(user_id, view))):
+            return _cue_response(
+                coach, user_id, view, query.client_send_ms, received, conditional=True
+            )
+        seen = view
+    view = wait_for_change(coach, user_id, seen, query.wait)
+    if services().pairing.authenticate(token_value) != user_id:
+        raise invalid_token()  # unpaired while it waited
     return _cue_response(coach, user_id, view, query.client_send_ms, received, conditional=True)
 
 
@@ -242,6 +261,22 @@ def _holds_current(etag: str) -> bool:
     """Whether the watch named this very ETag: only then is there a change to wait for."""
     tags = request.if_none_match
     return not tags.star_tag and tags.contains_weak(etag)
+
+
+def _timed_headers(coach: Coach, client_send_ms: int | None, received: float) -> dict[str, str]:
+    """The cache headers and the server's two clock stamps, taken as the answer leaves."""
+    clock = clock_block(client_send_ms, received, coach.clock.now())
+    return {
+        **_CACHE_HEADERS,
+        "Server-Receive-Ms": str(clock["server_receive_ms"]),
+        "Server-Send-Ms": str(clock["server_send_ms"]),
+    }
+
+
+def _not_modified(coach: Coach, etag: str, client_send_ms: int | None, received: float) -> Response:
+    response = Response(status=304, headers=_timed_headers(coach, client_send_ms, received))
+    response.set_etag(etag)
+    return response
 
 
 def _cue_response(
@@ -259,19 +294,19 @@ def _cue_response(
     answer is always the new snapshot, whatever If-None-Match said.
     """
     etag = etag_for(user_id, view)
+    if conditional and request.if_none_match.contains_weak(etag):
+        return _not_modified(coach, etag, client_send_ms, received)
     sent = coach.clock.now()
     clock = clock_block(client_send_ms, received, sent)
-    headers = {
-        **_CACHE_HEADERS,
-        "Server-Receive-Ms": str(clock["server_receive_ms"]),
-        "Server-Send-Ms": str(clock["server_send_ms"]),
-    }
-    if conditional and request.if_none_match.contains_weak(etag):
-        response = Response(status=304, headers=headers)
-    else:
-        body = {**run_payload(view, coach.routine.title), "clock": clock}
-        response = jsonify(body)
-        response.headers.update(headers)
+    body = {**run_payload(view, coach.routine.title), "clock": clock}
+    response = jsonify(body)
+    response.headers.update(
+        {
+            **_CACHE_HEADERS,
+            "Server-Receive-Ms": str(clock["server_receive_ms"]),
+            "Server-Send-Ms": str(clock["server_send_ms"]),
+        }
+    )
     response.set_etag(etag)
     return response
 

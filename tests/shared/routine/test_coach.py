@@ -48,6 +48,7 @@ class RacingStore:
         state: RunState,
         expected_version: int | None,
         completed: CompletedRun | None = None,
+        stamp: str | None = None,
     ) -> None:
         self.saves += 1
         if self.races > 0:
@@ -58,7 +59,7 @@ class RacingStore:
                 self.inner.save_run(user_id, rival, None if stored is None else stored.version)
                 expected_version = None if stored is None else stored.version
             raise VersionConflict(user_id, expected_version, None)
-        self.inner.save_run(user_id, state, expected_version, completed)
+        self.inner.save_run(user_id, state, expected_version, completed, stamp)
 
 
 @dataclass
