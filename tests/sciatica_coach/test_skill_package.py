@@ -142,9 +142,11 @@ def test_amazons_model_sees_the_fields_certification_needs(project: Path) -> Non
     assert manifest.apis.custom.endpoint.ssl_certificate_type.value == "Trusted"
     for locale in LOCALES:
         listing = manifest.publishing_information.locales[locale]
-        assert listing.small_icon_uri and listing.large_icon_uri
+        assert listing.small_icon_uri
+        assert listing.large_icon_uri
         legal = manifest.privacy_and_compliance.locales[locale]
-        assert legal.privacy_policy_url and legal.terms_of_use_url
+        assert legal.privacy_policy_url
+        assert legal.terms_of_use_url
 
 
 # --- URLs and what the app serves at them ----------------------------------------------------
@@ -167,9 +169,7 @@ def test_every_url_is_https_under_the_base(project: Path) -> None:
         assert urlsplit(url).scheme == "https"
 
 
-def test_the_endpoint_and_the_event_endpoint_are_the_alexa_route(
-    project: Path, app: Flask
-) -> None:
+def test_the_endpoint_and_the_event_endpoint_are_the_alexa_route(project: Path, app: Flask) -> None:
     manifest = manifest_of(project)
     endpoint = {"uri": BASE + ALEXA_PATH, "sslCertificateType": "Trusted"}
 

@@ -51,7 +51,9 @@ def test_each_page_is_html_for_a_phone_with_nothing_to_load(app: Flask, path: st
     assert response.mimetype == "text/html"
     assert response.mimetype_params["charset"] == "utf-8"
     assert '<meta name="viewport" content="width=device-width, initial-scale=1">' in html
-    assert "<script" not in html and "src=" not in html and "<link" not in html
+    assert "<script" not in html
+    assert "src=" not in html
+    assert "<link" not in html
     assert "default-src 'none'" in response.headers["Content-Security-Policy"]
     assert response.headers["X-Content-Type-Options"] == "nosniff"
 
