@@ -13,6 +13,7 @@ import re
 import sqlite3
 from collections.abc import Iterator
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 from flask import Flask
@@ -35,6 +36,7 @@ from shared.pairing.service import KEEP_EXPIRED_S, TOUCH_EVERY_S
 from shared.routine.engine import RunState
 from shared.routine.settings import Settings
 from shared.stores.base import CompletedRun, PairingStore, Store, UserVoice
+from shared.stores.redis import RedisStore
 from shared.stores.sqlite import SQLiteStore
 from shared.timing.tuning import LISTEN_FOR_S
 from shared.timing.voices import MAX_NUDGE_S
@@ -212,3 +214,20 @@ def test_the_pages_escape_their_text() -> None:
     assert '"Alexa, ask sciatica coach to unpair my watch"' not in privacy_html()
     assert "&quot;Alexa, ask sciatica coach to unpair my watch&quot;" in privacy_html()
     assert pages.render("<x>", (("a&b", ("<i>",)),)).count("&lt;") == 3
+
+
+def test_each_key_a_user_has_on_redis_is_one_of_the_tables_listed() -> None:
+    # The Redis store keeps the same records under other names: a new key needs the page.
+    as_table = {
+        "user": "users",
+        "settings": "users",
+        "run": "runs",
+        "history": "history",
+        "history:order": "history",
+        "voice": "voices",
+        "devices": "devices",
+    }
+    keys = RedisStore.user_keys(SimpleNamespace(prefix="p:"), "someone")  # type: ignore[arg-type]
+
+    assert set(keys) == set(as_table)
+    assert set(as_table.values()) <= {kept.table for kept in kept_records()}
