@@ -36,6 +36,7 @@ from . import config as config_module
 from .body_limit import ChunkedBodyLimit
 from .health import bp as health_bp
 from .services import coach_of, services_of
+from .site import bp as site_bp
 from .timing_config import deployment_timing
 
 log = logging.getLogger(__name__)
@@ -68,6 +69,8 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     app.config.setdefault("VERIFY_CLOCK", clock.now)
 
     app.register_blueprint(health_bp)
+    # The icons, privacy policy and terms the skill package links to.
+    app.register_blueprint(site_bp)
     # The voice is handed them when its skill is built: its handlers never look them up.
     skill_services = Services(
         coach=coach,

@@ -75,6 +75,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="where to write the session timeline (SVG)",
     )
     voice_cli.add_parser(commands)
+    add_skill_package_parser(commands)
     demo.add_argument(
         "--in-process",
         action="store_true",
@@ -88,10 +89,65 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def add_skill_package_parser(
+    commands: argparse._SubParsersAction[argparse.ArgumentParser],
+) -> None:
+    """The `skill-package` command: the ASK CLI project for one deployment."""
+    package = commands.add_parser(
+        "skill-package",
+        help="write the ASK CLI project (skill.json and the interaction models) for a server",
+        description="Writes DIR/ask-resources.json and DIR/skill-package/, every URL under "
+        "--base-url: the endpoint <base>/alexa, the icons, the privacy policy and the terms.",
+    )
+    package.add_argument(
+        "--base-url",
+        required=True,
+        help="where the server is reached, e.g. https://coach.example.org (https, port 443)",
+    )
+    package.add_argument("-o", "--output", required=True, type=Path, metavar="DIR")
+    package.add_argument(
+        "--force",
+        action="store_true",
+        help="replace the package in a DIR that is not empty (other files there are kept)",
+    )
+    package.add_argument(
+        "--source",
+        type=Path,
+        help="the skill package to start from (default: the repository's "
+        "interaction_models/skill-package)",
+    )
+
+
+def run_skill_package(args: argparse.Namespace) -> int:
+    """Write the project; a bad base URL or a full folder is a message and exit code 2."""
+    from . import skill_package
+
+    try:
+        written = skill_package.write_project(
+            args.output,
+            args.base_url,
+            force=args.force,
+            source=args.source or skill_package.SOURCE,
+        )
+    except skill_package.PackageError as exc:
+        print(f"sciatica-coach skill-package: error: {exc}", file=sys.stderr)
+        return 2
+    except OSError as exc:
+        print(
+            f"sciatica-coach skill-package: error: cannot write {args.output}: {exc}",
+            file=sys.stderr,
+        )
+        return 1
+    print(f"wrote {len(written)} files under {args.output}; deploy with: ask deploy")
+    return 0
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     if args.command == "voice":
         return voice_cli.run(args)
+    if args.command == "skill-package":
+        return run_skill_package(args)
     if args.command == "demo":
         logging.basicConfig(
             level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s %(message)s"

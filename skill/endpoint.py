@@ -35,6 +35,9 @@ from .verification import (
 
 log = logging.getLogger(__name__)
 
+#: Where Alexa posts requests and skill events (the skill package's endpoint is <base> + this).
+ALEXA_PATH = "/alexa"
+
 bp = Blueprint("alexa", __name__)
 ADAPTER = "sciatica_skill_adapter"
 
@@ -150,7 +153,7 @@ def _refuse(reason: str, message: str) -> ResponseReturnValue:
     return jsonify(error=reason, message=message), 400
 
 
-@bp.post("/alexa")
+@bp.post(ALEXA_PATH)
 def alexa() -> ResponseReturnValue:
     limit = current_app.config["MAX_CONTENT_LENGTH"]
     if request.content_length is not None and request.content_length > limit:

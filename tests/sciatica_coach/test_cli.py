@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import io
+import json
 import logging
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -258,3 +261,80 @@ def test_parser_rejects_bad_command_lines(
         cli.build_parser().parse_args(argv)
     assert caught.value.code == 2
     assert "usage: sciatica-coach" in capsys.readouterr().err
+
+
+# --- sciatica-coach skill-package ------------------------------------------------------------
+
+
+def test_skill_package_writes_the_ask_cli_project(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    out = tmp_path / "project"
+
+    code = cli.main(["skill-package", "--base-url", "https://coach.example.org", "-o", str(out)])
+
+    assert code == 0
+    assert "wrote 7 files" in capsys.readouterr().out
+    manifest = json.loads((out / "skill-package" / "skill.json").read_text("utf-8"))["manifest"]
+    assert manifest["apis"]["custom"]["endpoint"]["uri"] == "https://coach.example.org/alexa"
+    assert (out / "ask-resources.json").is_file()
+
+
+@pytest.mark.parametrize(
+    "base",
+    ["http://coach.example.org", "https://10.1.2.3", "https://coach.example.org/?a=b", "https://x"],
+)
+def test_skill_package_refuses_a_bad_base_url_with_exit_code_2(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], base: str
+) -> None:
+    code = cli.main(["skill-package", "--base-url", base, "-o", str(tmp_path / "out")])
+
+    err = capsys.readouterr().err
+    assert code == 2
+    assert err.startswith("sciatica-coach skill-package: error: base URL")
+    assert "Traceback" not in err
+    assert not (tmp_path / "out").exists()
+
+
+def test_skill_package_refuses_a_full_folder_unless_forced(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    (tmp_path / "mine.txt").write_text("keep", "utf-8")
+    argv = ["skill-package", "--base-url", "https://coach.example.org", "-o", str(tmp_path)]
+
+    assert cli.main(argv) == 2
+    assert "not empty (give --force" in capsys.readouterr().err
+    assert cli.main([*argv, "--force"]) == 0
+    assert (tmp_path / "mine.txt").read_text("utf-8") == "keep"
+
+
+def test_skill_package_needs_a_base_url_and_a_folder() -> None:
+    with pytest.raises(SystemExit) as missing:
+        cli.main(["skill-package", "-o", "somewhere"])
+    assert missing.value.code == 2
+
+
+def test_skill_package_runs_as_the_installed_command(tmp_path: Path) -> None:
+    command = [sys.executable, "-m", "sciatica_coach.cli", "skill-package"]
+    good = subprocess.run(
+        [*command, "--base-url", "https://coach.example.org", "-o", str(tmp_path / "a")],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    bad = subprocess.run(
+        [*command, "--base-url", "https://coach.example.org:8443", "-o", str(tmp_path / "b")],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+
+    assert good.returncode == 0, good.stderr
+    assert (tmp_path / "a" / "skill-package" / "skill.json").is_file()
+    assert bad.returncode == 2
+    assert bad.stderr.strip() == (
+        "sciatica-coach skill-package: error: base URL 'https://coach.example.org:8443': "
+        "Alexa calls only port 443, not 8443"
+    )
