@@ -292,3 +292,20 @@ def test_sigterm_answers_a_poll_waiting_through_the_proxy_and_exits_zero(
         messages = [record.get("msg", "") for record in server.log_records()]
         assert "stopping: waking the long polls this worker holds" in messages
         assert "Worker graceful timeout" not in " ".join(messages)
+
+
+def test_an_alexa_request_that_comes_while_the_app_restarts_is_held_until_it_is_back(
+    launcher: Launcher, tmp_path: Path, ca: DemoCA
+) -> None:
+    require_caddy()
+    server = launcher.start(env=settings(tmp_path, ca))
+    with caddy_in_front(tmp_path / "caddy", server.port) as caddy, caddy.session() as session:
+        server.signal(signal.SIGTERM)
+        assert server.process.wait(timeout=GRACEFUL_TIMEOUT_S + HTTP_TIMEOUT_S) == 0
+        # The app is down; its successor is starting (a supervisor's restart), not listening
+        # yet. Caddy holds the request and tries again (lb_try_duration, buffer_requests).
+        launcher.start(env=settings(tmp_path, ca), port=server.port, wait=False)
+        speaker = AlexaSimulator(
+            https_transport(caddy, session), ca, SKILL_ID, time.time, user_id=USER
+        )
+        assert speaker.launch().status == 200

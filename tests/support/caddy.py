@@ -67,7 +67,13 @@ def caddyfile(https_port: int, http_port: int, upstream_port: int, storage: Path
 https://127.0.0.1:{https_port} {{
     bind 127.0.0.1
     tls internal
+    request_body {{
+        max_size 64KB
+    }}
     reverse_proxy 127.0.0.1:{upstream_port} {{
+        lb_try_duration 5s
+        lb_try_interval 250ms
+        buffer_requests
         transport http {{
             keepalive {UPSTREAM_KEEPALIVE}
         }}
