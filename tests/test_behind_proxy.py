@@ -51,17 +51,12 @@ class Deployment:
     server: Server
     caddy: Caddy
     ca: DemoCA
-    db: Path
 
     def speaker(self, session: requests.Session, user_id: str = USER) -> AlexaSimulator:
         """A signed Alexa speaker that posts through Caddy, as Alexa would."""
         return AlexaSimulator(
             https_transport(self.caddy, session), self.ca, SKILL_ID, time.time, user_id=user_id
         )
-
-    def polls_waiting(self) -> int:
-        """How many long polls wait in the app now, asked of the app itself, not via Caddy."""
-        return waiting_in(self.server)
 
 
 def waiting_in(server: Server) -> int:
@@ -117,7 +112,7 @@ def deployment(tmp_path_factory: pytest.TempPathFactory, ca: DemoCA) -> Iterator
     try:
         server = launcher.start(env=settings(directory, ca))
         with caddy_in_front(directory / "caddy", server.port) as caddy:
-            yield Deployment(server, caddy, ca, directory / "coach.sqlite3")
+            yield Deployment(server, caddy, ca)
     finally:
         launcher.kill_all()
 
@@ -227,7 +222,7 @@ def test_a_watch_pairs_by_voice_and_its_long_poll_is_woken_through_the_proxy(
     poll = open_poll(
         caddy, connections, auth["Authorization"][len("Bearer ") :], before.headers["ETag"]
     )
-    wait_until(lambda: deployment.polls_waiting() == 1, "the poll waits in the app")
+    wait_until(lambda: waiting_in(deployment.server) == 1, "the poll waits in the app")
 
     assert speaker.says("AMAZON.NextIntent").status == 200
     # Reading gives up after HTTP_TIMEOUT_S, well before the poll's own WAIT_S.
