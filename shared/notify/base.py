@@ -63,7 +63,7 @@ class ChangeNotifier(Protocol):
         ...
 
     def stats(self) -> dict[str, int | bool]:
-        """Gauges for a health check; empty if there is nothing beyond this process to tell."""
+        """Gauges for a health check: the waits held here, and what it hears from elsewhere."""
         ...
 
 

@@ -46,8 +46,9 @@ class LocalNotifier:
         return not self._closed
 
     def stats(self) -> dict[str, int | bool]:
-        """Nothing to report: every wait here is woken by a save made here."""
-        return {}
+        """The waits held here, so an operator (or a test) can see a poll is in: every wait
+        here is woken by a save made here, so there is nothing else to tell."""
+        return {"waiting": self.waiting()}
 
     def waiting(self) -> int:
         """How many waits this process holds right now (a gauge, and a handle for tests)."""

@@ -40,7 +40,11 @@ def test_healthz_answers_ok_and_touches_the_database(
     response = app.test_client().get("/healthz")
     assert response.status_code == 200
     assert response.is_json
-    assert response.get_json() == {"status": "ok", "routine": "sciatica-release-and-stretch"}
+    assert response.get_json() == {
+        "status": "ok",
+        "routine": "sciatica-release-and-stretch",
+        "notifier": {"waiting": 0},
+    }
     assert Path(app_config["DATABASE"]).exists()
 
 

@@ -323,6 +323,20 @@ def test_a_new_notifier_is_open() -> None:
     assert LocalNotifier().closed is False
 
 
+def test_the_notifier_reports_the_waits_it_holds_for_the_health_check() -> None:
+    notifier = LocalNotifier()
+    assert notifier.stats() == {"waiting": 0}
+    waiting = threading.Thread(target=notifier.wait, args=(USER, 0, 60))
+    waiting.start()
+    deadline = time.monotonic() + HTTP_TIMEOUT_S
+    while notifier.stats() != {"waiting": 1} and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert notifier.stats() == {"waiting": 1}
+    notifier.close()
+    waiting.join(timeout=HTTP_TIMEOUT_S)
+    assert notifier.stats() == {"waiting": 0}
+
+
 # -- the server --------------------------------------------------------------------------------
 
 
