@@ -116,6 +116,18 @@ def kept_records() -> tuple[Kept, ...]:
             ),
         ),
         Kept(
+            "A note of where your routine stands",
+            "stamps",
+            ("user_id", "run", "watches"),
+            (
+                "A few dozen characters saved with your routine so a watch's check can be "
+                "answered quickly: the routine's version, its step and id, when it next "
+                "moves on by itself, and a random value that changes whenever a watch of "
+                "yours is paired or unpaired. Nothing in it is about you beyond that. It "
+                "is replaced with every change and deleted when you disable the skill.",
+            ),
+        ),
+        Kept(
             "Watches being paired",
             "pairings",
             (
