@@ -16,9 +16,9 @@ after it moves the epoch on. Read in any other order, an entry could outlive its
 
 from __future__ import annotations
 
-import threading
-from collections import OrderedDict
 from dataclasses import dataclass
+
+from ..recent import Recent
 
 #: Entries kept; the least recently used go first. Ten thousand watches a worker fit easily.
 MAX_KNOWN_TOKENS = 65_536
@@ -33,31 +33,8 @@ class KnownToken:
     last_seen_at: float
 
 
-class KnownTokens:
-    """A bounded map from token hash to KnownToken, least recently used out first."""
+class KnownTokens(Recent[str, KnownToken]):
+    """Token hash to KnownToken, least recently used out first."""
 
     def __init__(self, limit: int = MAX_KNOWN_TOKENS) -> None:
-        self.limit = limit
-        self._entries: OrderedDict[str, KnownToken] = OrderedDict()
-        self._lock = threading.Lock()
-
-    def get(self, token_hash: str) -> KnownToken | None:
-        with self._lock:
-            known = self._entries.get(token_hash)
-            if known is not None:
-                self._entries.move_to_end(token_hash)
-            return known
-
-    def put(self, token_hash: str, known: KnownToken) -> None:
-        with self._lock:
-            self._entries[token_hash] = known
-            self._entries.move_to_end(token_hash)
-            while len(self._entries) > self.limit:
-                self._entries.popitem(last=False)
-
-    def drop(self, token_hash: str) -> None:
-        with self._lock:
-            self._entries.pop(token_hash, None)
-
-    def __len__(self) -> int:
-        return len(self._entries)
+        super().__init__(limit)

@@ -9,6 +9,7 @@ from typing import Any
 from ..clock import Clock
 from ..notify.base import FORGOTTEN, ChangeNotifier
 from ..notify.local import LocalNotifier
+from ..recent import Recent
 from ..stores.base import CompletedRun, RetriesExhausted, Store, UserRecord, VersionConflict
 from ..user_ref import user_ref
 from .definition import Routine
@@ -21,6 +22,8 @@ log = logging.getLogger(__name__)
 
 #: How often a write is retried after losing a compare-and-set race.
 CAS_ATTEMPTS = 8
+#: Runs kept as last read or saved, by user, for polls that name the stamp they were saved with.
+MAX_RECENT_RUNS = 16_384
 #: Events that may begin a new run, planned from the person's settings.
 _STARTS = frozenset({Event.START, Event.START_OVER})
 
@@ -49,6 +52,8 @@ class Coach:
         self.notifier = notifier or LocalNotifier()
         #: Stamps written by an engine on another routine are not believed (stamp.py).
         self.routine_stamp = routine_fingerprint(engine.routine)
+        # user -> (stamp text, the run saved with it): the stored run while the texts match.
+        self._recent: Recent[str, tuple[str, RunState]] = Recent(MAX_RECENT_RUNS)
 
     @property
     def routine(self) -> Routine:
@@ -137,11 +142,16 @@ class Coach:
             return Outcome(transition, self.engine.view(transition.state, now))
         raise RetriesExhausted(user_id, CAS_ATTEMPTS, last)
 
-    def view(self, user_id: str) -> RunView:
-        """The run as it is now, recording completion if time has run past the last step."""
+    def view(self, user_id: str, stamp: str | None = None) -> RunView:
+        """The run as it is now, recording completion if time has run past the last step.
+
+        `stamp`, the stamp text the caller has just read from the store, lets a run kept
+        from an earlier read stand in for reading it again: a stamp names one save only.
+        """
         last: VersionConflict | None = None
         for _ in range(CAS_ATTEMPTS):
-            stored = self.store.load_run(user_id)
+            stored = self._load(user_id, stamp)
+            stamp = None  # after a lost race, read the store again
             state = stored or self.engine.new_state()
             now = self.clock.now()
             settled = self.engine.settle(state, now)
@@ -154,6 +164,17 @@ class Coach:
             return self.engine.view(settled, now)
         raise RetriesExhausted(user_id, CAS_ATTEMPTS, last)
 
+    def _load(self, user_id: str, stamp: str | None) -> RunState | None:
+        if stamp is None:
+            return self.store.load_run(user_id)
+        kept = self._recent.get(user_id)
+        if kept is not None and kept[0] == stamp:
+            return kept[1]
+        stored, saved_with = self.store.load_run_and_stamp(user_id)
+        if stored is not None and saved_with is not None:
+            self._recent.put(user_id, (saved_with, stored))
+        return stored
+
     def stamp_of(self, text: str | None) -> RunStamp | None:
         """The stored stamp, if it still tells the whole story now; None: read the run."""
         stamp = RunStamp.from_text(text)
@@ -164,6 +185,7 @@ class Coach:
     def forget(self, user_id: str) -> None:
         """Delete everything about a user and wake their watches so they notice."""
         self.store.delete_user(user_id)
+        self._recent.drop(user_id)
         self.notifier.publish(user_id, FORGOTTEN)
 
     def history(self, user_id: str, limit: int = 20) -> list[CompletedRun]:
@@ -191,14 +213,15 @@ class Coach:
     ) -> None:
         """Save `new`, with the run it finished (if any) going into history in the same write,
         and its stamp beside it."""
-        stamp = RunStamp.of(self.engine.view(new, self.clock.now()), self.routine_stamp)
+        stamp = RunStamp.of(self.engine.view(new, self.clock.now()), self.routine_stamp).to_text()
         self.store.save_run(
             user_id,
             new,
             None if stored is None else stored.version,
             completed=_finished(settled) or _finished(new),
-            stamp=stamp.to_text(),
+            stamp=stamp,
         )
+        self._recent.put(user_id, (stamp, new))
         self.notifier.publish(user_id, new.version)
 
 

@@ -14,7 +14,8 @@ full read finds out and settles.
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass
+import secrets
+from dataclasses import dataclass, field
 
 from .definition import Routine
 from .engine import RunView
@@ -32,6 +33,9 @@ class RunStamp:
     fresh_until: float | None
     #: The fingerprint of the routine the run was read against (routine_fingerprint).
     routine: str
+    #: Random per save, so a stamp's text names one saved run and no other, ever: a copy
+    #: of the run kept beside it (Coach) is the stored run while the texts match.
+    save: str = field(default_factory=lambda: secrets.token_hex(6))
 
     @classmethod
     def of(cls, view: RunView, routine: str) -> RunStamp:
@@ -54,17 +58,20 @@ class RunStamp:
     def to_text(self) -> str:
         """One short line for the store: cheap to write beside the run and cheap to read."""
         until = "" if self.fresh_until is None else repr(self.fresh_until)
-        return f"1|{self.version}|{self.step_index}|{until}|{self.routine}|{self.run_id or ''}"
+        return (
+            f"1|{self.version}|{self.step_index}|{until}|{self.routine}|{self.save}|"
+            f"{self.run_id or ''}"
+        )
 
     @classmethod
     def from_text(cls, text: str | None) -> RunStamp | None:
         """The stamp a store holds, or None for none or one this release cannot read."""
         if not text:
             return None
-        parts = text.split("|", 5)
-        if len(parts) != 6 or parts[0] != "1":
+        parts = text.split("|", 6)
+        if len(parts) != 7 or parts[0] != "1":
             return None
-        _, version, step, until, routine, run_id = parts
+        _, version, step, until, routine, save, run_id = parts
         try:
             return cls(
                 version=int(version),
@@ -72,6 +79,7 @@ class RunStamp:
                 step_index=int(step),
                 fresh_until=float(until) if until else None,
                 routine=routine,
+                save=save,
             )
         except ValueError:
             return None

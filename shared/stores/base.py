@@ -163,6 +163,10 @@ class Store(Protocol):
 
     def load_run(self, user_id: str) -> RunState | None: ...
 
+    def load_run_and_stamp(self, user_id: str) -> tuple[RunState | None, str | None]:
+        """The run and the stamp saved with it, read together (one read, one moment)."""
+        ...
+
     def save_run(
         self,
         user_id: str,

@@ -267,6 +267,15 @@ class RedisStore:
             return None
         return decode_run(user_id, state, int(version) if version is not None else -1)
 
+    def load_run_and_stamp(self, user_id: str) -> tuple[RunState | None, str | None]:
+        key = self.user_keys(user_id)["run"]
+        state, version, stamp = self.client.hmget(key, ["state", "version", "stamp"])
+        if state is None:
+            return None, None
+        return decode_run(
+            user_id, state, int(version) if version is not None else -1
+        ), stamp or None
+
     def save_run(
         self,
         user_id: str,
@@ -441,7 +450,8 @@ class RedisStore:
             [device_code_hash, device.user_id, _num(now)],
         )
         if not claimed:
-            self._drop_tokens([device.token_hash], tag)
+            # Taken back unseen (nobody holds the token yet): no epoch to move on.
+            self._run("drop_token", [self.token_key(device.token_hash)], [tag])
             self.client.srem(devices, device.token_hash)
         else:
             self._new_watches_epoch(tag)

@@ -287,6 +287,16 @@ class SQLiteStore:
         row = self._fetchone("SELECT state, version FROM runs WHERE user_id = ?", (user_id,))
         return decode_run(user_id, row[0], row[1]) if row else None
 
+    def load_run_and_stamp(self, user_id: str) -> tuple[RunState | None, str | None]:
+        row = self._fetchone(
+            "SELECT runs.state, runs.version, stamps.run FROM runs "
+            "LEFT JOIN stamps ON stamps.user_id = runs.user_id WHERE runs.user_id = ?",
+            (user_id,),
+        )
+        if row is None:
+            return None, None
+        return decode_run(user_id, row[0], row[1]), row[2]
+
     def save_run(
         self,
         user_id: str,

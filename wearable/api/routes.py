@@ -32,7 +32,7 @@ from ..face.blueprint import face
 from . import contract
 from .actions import DEFAULT_WATCH_LEAD_IN_S, WatchAction, watch_lead_in
 from .auth import invalid_token, require_user, require_watch
-from .cue_payload import clock_block, etag_for, etag_of, run_payload
+from .cue_payload import clock_block, etag_for, etag_of, run_payload, to_json
 from .history import history_body
 from .long_poll import Seen, wait_for_change
 from .openapi import build_spec
@@ -95,8 +95,16 @@ def _limit_body() -> None:
     request.max_content_length = limit
     if (request.content_length or 0) > limit:
         raise RequestEntityTooLarge(f"This endpoint reads at most {limit} bytes.")
-    if request.endpoint not in _READS_BODY:
+    if request.endpoint not in _READS_BODY and _may_have_body():
         request.get_data(cache=False)
+
+
+def _may_have_body() -> bool:
+    """RFC 9112 6.3: with neither a length nor chunked coding, a request has no body."""
+    return (
+        bool(request.content_length)
+        or "chunked" in request.headers.get("Transfer-Encoding", "").lower()
+    )
 
 
 @api.errorhandler(Problem)
@@ -245,7 +253,7 @@ def cues() -> ResponseReturnValue:
         elif not query.wait and request.if_none_match.contains_weak(etag):
             return _not_modified(coach, etag, query.client_send_ms, received)
     if seen is None:
-        view = coach.view(user_id)
+        view = coach.view(user_id, found.stamps.run)
         if not (query.wait and _holds_current(etag_for(user_id, view))):
             return _cue_response(
                 coach, user_id, view, query.client_send_ms, received, conditional=True
@@ -299,7 +307,7 @@ def _cue_response(
     sent = coach.clock.now()
     clock = clock_block(client_send_ms, received, sent)
     body = {**run_payload(view, coach.routine.title), "clock": clock}
-    response = jsonify(body)
+    response = current_app.response_class(to_json(body), mimetype="application/json")
     response.headers.update(
         {
             **_CACHE_HEADERS,
@@ -312,12 +320,20 @@ def _cue_response(
 
 
 @cache
+def _no_query() -> contract.CuePoll:
+    """A poll with no query at all, as the contract reads it (checked once, then reused)."""
+    return contract.CuePoll.model_validate({})
+
+
+@cache
 def _query_schema() -> dict[str, Any]:
     return contract.CuePoll.model_json_schema()
 
 
 def _cue_query() -> contract.CuePoll:
     """The poll's query as the contract's CuePoll, or a 400 naming the first bad parameter."""
+    if not request.args:
+        return _no_query()
     try:
         return contract.CuePoll.model_validate(request.args.to_dict())
     except ValidationError as exc:

@@ -621,3 +621,71 @@ def test_the_web_face_and_its_assets_are_served(client: FlaskClient) -> None:
     for asset in ("watch.js", "watch.css"):
         with client.get(f"/watch/static/{asset}") as response:
             assert response.status_code == 200
+
+
+class RunReads:
+    """Counts the store's run reads (the stamps read that comes with the token is not one)."""
+
+    def __init__(self, coach: Coach) -> None:
+        self.count = 0
+        store = coach.store
+        for name in ("load_run", "load_run_and_stamp"):
+            read = getattr(store, name)
+
+            def counted(*args: Any, _read: Any = read) -> Any:
+                self.count += 1
+                return _read(*args)
+
+            setattr(store, name, counted)
+
+
+def test_a_304_for_the_current_snapshot_reads_no_run(watch: WatchActions, coach: Coach) -> None:
+    coach.apply(WATCH_USER, Event.START)
+    first = watch.poll()
+    reads = RunReads(coach)
+    again = watch.poll(etag=first.headers["ETag"], client_send_ms=7)
+    assert again.status_code == 304
+    assert reads.count == 0
+    assert again.headers["ETag"] == first.headers["ETag"]
+    for header in ("Cache-Control", "Vary", "Server-Receive-Ms", "Server-Send-Ms"):
+        assert again.headers[header] == first.headers[header]
+
+
+def test_polls_of_an_unchanged_run_read_it_from_the_store_at_most_once(
+    watch: WatchActions, coach: Coach, clock: ManualClock
+) -> None:
+    coach.apply(WATCH_USER, Event.START)
+    reads = RunReads(coach)
+    bodies = []
+    for _ in range(5):
+        clock.advance(0.5)
+        response = watch.poll()
+        assert response.status_code == 200
+        bodies.append(response.get_json())
+    assert reads.count == 0  # kept from the save this instance made
+    assert [body["server_time_ms"] for body in bodies] == sorted(
+        {body["server_time_ms"] for body in bodies}
+    )
+
+
+def test_a_change_made_by_another_instance_is_read_at_the_next_poll(
+    watch: WatchActions, coach: Coach, app: Flask
+) -> None:
+    coach.apply(WATCH_USER, Event.START)
+    etag = watch.poll().headers["ETag"]
+    elsewhere = Coach(coach.store, coach.engine, coach.clock)  # same store, its own memory
+    elsewhere.apply(WATCH_USER, Event.PAUSE)
+    response = watch.poll(etag=etag)
+    assert response.status_code == 200
+    assert response.get_json()["state"] == "paused"
+    assert watch.poll(etag=response.headers["ETag"]).status_code == 304
+
+
+def test_a_token_unpaired_on_another_instance_is_refused_at_the_next_poll(
+    watch: WatchActions, coach: Coach, pairing: PairingService
+) -> None:
+    coach.apply(WATCH_USER, Event.START)
+    etag = watch.poll().headers["ETag"]
+    assert watch.poll(etag=etag).status_code == 304  # the token is remembered now
+    PairingService(pairing.store, pairing.clock).revoke_user(WATCH_USER)
+    assert watch.poll(etag=etag).status_code == 401
