@@ -39,7 +39,8 @@ self.addEventListener("activate", (event) => {
 });
 
 // The shell from this version's cache, all of a piece; anything else (the API above all) is
-// left to the network untouched.
+// left to the network untouched. caches.match, not caches.open: a worker on its way out must
+// not bring back the cache its successor just deleted.
 self.addEventListener("fetch", (event) => {
   const request = event.request;
   if (request.method !== "GET") return;
@@ -47,8 +48,7 @@ self.addEventListener("fetch", (event) => {
   if (!SHELL_URLS.has(url.origin + url.pathname)) return;
   event.respondWith(
     (async () => {
-      const cache = await caches.open(CACHE);
-      const kept = await cache.match(request, { ignoreSearch: true });
+      const kept = await caches.match(request, { cacheName: CACHE, ignoreSearch: true });
       return kept || fetch(request);
     })(),
   );
