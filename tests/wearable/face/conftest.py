@@ -1,4 +1,4 @@
-"""The face's browser tests share one headless Chromium per module."""
+"""The face's browser tests share one Playwright driver and one headless Chromium per module."""
 
 from __future__ import annotations
 
@@ -12,11 +12,16 @@ from tests.support.browser import CHROMIUM, CHROMIUM_ARGS, require_browser
 
 
 @pytest.fixture(scope="module")
-def browser() -> Iterator[Any]:
+def playwright_driver() -> Iterator[Any]:
     require_browser(os.environ)
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-        yield chromium
-        chromium.close()
+        yield playwright
+
+
+@pytest.fixture(scope="module")
+def browser(playwright_driver: Any) -> Iterator[Any]:
+    chromium = playwright_driver.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+    yield chromium
+    chromium.close()

@@ -7,6 +7,7 @@ before its end however busy the machine is. Every wait is on a condition, never 
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -21,6 +22,8 @@ from shared.pairing.service import PairingService
 from shared.routine.coach import Coach
 from shared.routine.engine import Event
 from tests.support.browser import (
+    CHROMIUM,
+    CHROMIUM_ARGS,
     HOLD_END,
     HOLD_START,
     assert_buzzed_on_cue,
@@ -97,6 +100,60 @@ def cut_network(cdp: Any, offline: bool) -> None:
     )
 
 
+# -- the manifest --------------------------------------------------------------------------
+
+
+def test_the_manifest_makes_the_face_installable_in_its_own_colours(
+    playwright_driver: Any, live_server: str, tmp_path: Path
+) -> None:
+    # A profile on disk: Chromium never offers to install from an incognito context.
+    context = playwright_driver.chromium.launch_persistent_context(
+        str(tmp_path / "profile"), executable_path=str(CHROMIUM), args=CHROMIUM_ARGS
+    )
+    try:
+        page = context.new_page()
+        page.goto(f"{live_server}/watch")
+        wait_until_controlled(page)
+        cdp = context.new_cdp_session(page)
+        got = cdp.send("Page.getAppManifest")
+        assert got["url"] == f"{live_server}/watch/manifest.webmanifest"
+        assert got["errors"] == []
+        parsed = got["manifest"]
+        face_url = f"{live_server}/watch"
+        raw = json.loads(got["data"])
+        assert (raw["name"], raw["short_name"]) == ("Sciatica Coach watch", "Sciatica")
+        assert parsed["name"] == raw["name"]
+        assert parsed["startUrl"] == parsed["scope"] == parsed["id"] == face_url
+        assert parsed["display"] == "kStandalone"
+        # The splash screen is the page's black, the bar the face's own colour (watch.css).
+        colours = page.evaluate(
+            """() => [document.body, document.getElementById('face')].map(
+                el => getComputedStyle(el).backgroundColor)"""
+        )
+        assert colours == ["rgb(0, 0, 0)", "rgb(11, 15, 20)"]
+        assert parsed["backgroundColor"] == "rgba(0,0,0,1)"
+        assert parsed["themeColor"] == "rgba(11,15,20,1)"
+        declared = raw["icons"]
+        assert [(i["src"], i["sizes"], i.get("purpose", "any")) for i in declared] == [
+            ("static/icons/icon-192.png", "192x192", "any"),
+            ("static/icons/icon-512.png", "512x512", "any"),
+            ("static/icons/icon-maskable-512.png", "512x512", "maskable"),
+        ]
+        loaded = page.evaluate(
+            """urls => Promise.all(urls.map(url => new Promise((resolve, reject) => {
+                const image = new Image();
+                image.onload = () => resolve([image.naturalWidth, image.naturalHeight]);
+                image.onerror = () => reject(new Error(url));
+                image.src = url;
+            })))""",
+            [icon["url"] for icon in parsed["icons"]],
+        )
+        assert [tuple(size) for size in loaded] == [(192, 192), (512, 512), (512, 512)]
+        assert cdp.send("Page.getInstallabilityErrors")["installabilityErrors"] == []
+    finally:
+        context.close()
+
+
 # -- the service worker ---------------------------------------------------------------------
 
 
@@ -135,7 +192,8 @@ def test_the_worker_keeps_the_shell_and_never_an_api_answer(
             const names = await caches.keys();
             const urls = [];
             for (const name of names) {
-                for (const request of await (await caches.open(name)).keys()) urls.push(request.url);
+                const cache = await caches.open(name);
+                for (const request of await cache.keys()) urls.push(request.url);
             }
             return { names, urls };
         }"""
@@ -191,3 +249,70 @@ def test_once_loaded_the_face_opens_with_no_network(
         page.context.set_offline(False)
     # Back online, the face reaches the coach by itself.
     wait_for_face(page, "f.dataset.network === 'online'")
+
+
+# -- a network cut mid-hold ----------------------------------------------------------------------
+
+
+def test_a_network_cut_mid_hold_still_buzzes_the_hold_end_and_resyncs_when_back(
+    browser: Any, live_server: str, live_coach: Coach, live_pairing: PairingService
+) -> None:
+    page = open_face(browser, live_server, page_script())
+    tap_to_enable(page)
+    pair_face(page, live_pairing, WATCH_USER)
+    page.wait_for_function(
+        "document.getElementById('step-title').textContent === 'Quick test routine'"
+    )
+    page.evaluate(
+        """() => {
+            const line = document.getElementById('network');
+            window.__networkLines = [];
+            new MutationObserver(() => window.__networkLines.push(line.textContent))
+                .observe(line, { childList: true, characterData: true, subtree: true });
+        }"""
+    )
+    cdp = page.context.new_cdp_session(page)
+    cdp.send("Network.enable")
+    hold = live_coach.apply(WATCH_USER, Event.START, lead_in=0.5).view.hold
+    assert hold is not None
+    wait_for_vibration(page, HOLD_START, timeout_ms=SLOW_MS)  # the cues came while online
+    cut_network(cdp, offline=True)
+    assert time.time() < hold.end - 1  # the cut is well inside the hold
+    wait_for_face(page, "f.dataset.network === 'offline'")
+
+    wait_for_vibration(page, HOLD_END, timeout_ms=SLOW_MS)
+    assert network(page)["state"] == "offline"  # buzzed with no network at all
+    assert [v["pattern"] for v in cue_vibrations(page)] == [HOLD_START, HOLD_END]
+    assert_buzzed_on_cue(page, [hold.start, hold.end])
+    lines = page.evaluate("window.__networkLines")
+    assert lines[0] == "Offline · buzzes continue"  # while the hold end was still to come
+    wait_for_face(page, "f.dataset.state === 'awaiting'")
+    assert page.locator("#network").inner_text() == "Offline · reconnecting…"
+
+    # It keeps trying, waiting longer each time: about 1 s, then 2 s, then 4 s (±jitter).
+    eventually(page, "() => window.sciaticaWatch.network().failures >= 2")
+    for failure, wait in enumerate(network(page)["waits_ms"]):
+        ceiling = 1000 * 2**failure
+        assert ceiling / 2 <= wait <= ceiling
+
+    # Meanwhile the person said "next": the watch hears of it only when it is back online.
+    after = live_coach.apply(WATCH_USER, Event.NEXT, lead_in=3.0).view.hold
+    assert after is not None
+    eventually(page, "() => (window.sciaticaWatch.network().retry_in_ms || 0) >= 800")
+    back_at = page.evaluate("Date.now()")
+    cut_network(cdp, offline=False)
+    wait_for_face(page, "f.dataset.network === 'online'")
+    state = network(page)
+    assert state["resyncs"] == 1
+    assert state["woken"] == "online"  # the browser's online event, not the back-off timer
+    assert page.locator("#network").inner_text() == ""
+    # Read afresh: a new clock estimate from answers after the cut alone, and the new step's
+    # cues in place of the old schedule.
+    samples = page.evaluate("window.sciaticaWatch.clock().samples")
+    assert samples
+    assert all(sample["at_ms"] >= back_at for sample in samples)
+    page.wait_for_function(
+        "document.getElementById('step-title').textContent === 'Quick stretch, right side'"
+    )
+    wait_for_vibration(page, HOLD_START, count=2, timeout_ms=SLOW_MS)
+    assert_buzzed_on_cue(page, [hold.start, hold.end, after.start])

@@ -49,6 +49,7 @@
     resyncs: 0, // times the face read the run afresh after being offline
     woken: null, // what ended the last back-off wait: "timer" or "online"
     wake: null, // ends the current back-off wait early
+    retryAt: null, // when the current back-off wait ends (this clock), while there is one
     poll: null, // the AbortController of the poll in flight
   };
 
@@ -698,6 +699,7 @@
     const wait = Math.round(ceiling * (0.5 + Math.random() / 2));
     link.waits.push(wait);
     if (link.waits.length > BACKOFF_KEPT) link.waits.shift();
+    link.retryAt = Date.now() + wait;
     link.woken = await new Promise((resolve) => {
       const timer = setTimeout(() => resolve("timer"), wait);
       link.wake = (why) => {
@@ -706,6 +708,7 @@
       };
     });
     link.wake = null;
+    link.retryAt = null;
   }
 
   window.addEventListener("online", () => {
@@ -816,6 +819,7 @@
         waits_ms: [...link.waits],
         resyncs: link.resyncs,
         woken: link.woken,
+        retry_in_ms: link.retryAt === null ? null : link.retryAt - Date.now(),
       }),
       clock: () => ({
         offset_ms: watch.offsetMs,
