@@ -316,3 +316,26 @@ def test_a_network_cut_mid_hold_still_buzzes_the_hold_end_and_resyncs_when_back(
     )
     wait_for_vibration(page, HOLD_START, count=2, timeout_ms=SLOW_MS)
     assert_buzzed_on_cue(page, [hold.start, hold.end, after.start])
+
+
+def test_without_the_allowed_scope_the_worker_could_not_control_the_face(
+    browser: Any, live_server: str
+) -> None:
+    """Why /watch/sw.js carries Service-Worker-Allowed: /watch lies outside its folder."""
+    context = browser.new_context()
+
+    def without_the_header(route: Any) -> None:
+        response = route.fetch()
+        headers = {
+            name: value
+            for name, value in response.headers.items()
+            if name.lower() != "service-worker-allowed"
+        }
+        route.fulfill(response=response, headers=headers)
+
+    context.route("**/watch/sw.js", without_the_header)
+    page = context.new_page()
+    page.goto(f"{live_server}/watch")
+    wait_for_face(page, "f.dataset.shell === 'failed'")
+    assert page.evaluate("navigator.serviceWorker.controller") is None
+    context.close()
