@@ -14,7 +14,9 @@ from typing import Any
 import pytest
 
 from shared.pairing.service import PairingService
+from shared.routine.cues import CueKind
 from skill.spoken_code import parse_spoken_code
+from wearable.api.haptics import pattern_for, to_web_vibration
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = [
@@ -28,6 +30,64 @@ CHROMIUM_ARGS = [
     "--disable-sync",
 ]
 SPOKEN_CODE = re.compile(r"^\d( \d){5}$")
+
+#: Whole-millisecond timestamps on both clocks can move an NTP estimate by this much more.
+CLOCK_ROUNDING_MS = 2
+#: A browser may run a timer this much before its delay (it rounds to whole milliseconds).
+TIMER_EARLY_MS = 2
+#: The face's own rule (watch.js LATE_TOLERANCE_MS): a cue later than this is not buzzed.
+FACE_LATE_TOLERANCE_MS = 500
+#: The short buzz the face gives when tapped to turn buzzing on.
+ENABLE_BUZZ = [60]
+
+
+def cue_vibrations(page: Any) -> list[dict[str, Any]]:
+    return [v for v in page.evaluate("window.__vibrations") if v["pattern"] != ENABLE_BUZZ]
+
+
+def assert_buzzed_on_cue(page: Any, cues: list[float], skew_ms: int = 0) -> list[dict[str, Any]]:
+    """Each cue was aimed at its server time and buzzed then, on the true clock.
+
+    Two claims, held apart so that neither depends on how busy the machine is. The aim: the
+    face meant to buzz at the cue's server time, to within what its clock estimate can be
+    wrong by (NTP's bound, half the round trip of the sample it trusts; a busy machine makes
+    round trips longer and says so). The firing: never before the aim, and no later than the
+    face's own late tolerance; how late a starved tab's timers run is a figure for the
+    benchmarks (bench_cue_timing), not a pass mark. The vibration is that buzz.
+    """
+    buzzes = page.evaluate("window.sciaticaWatch.buzzes()")
+    vibrations = cue_vibrations(page)
+    assert [b["at_ms"] for b in buzzes] == [round(at * 1000) for at in cues]
+    assert len(vibrations) == len(buzzes)
+    for buzz, vibration, at in zip(buzzes, vibrations, cues, strict=True):
+        assert buzz["due_ms"] == buzz["at_ms"] - buzz["offset_ms"], buzz
+        aimed_true = buzz["due_ms"] - skew_ms
+        assert abs(aimed_true - at * 1000) <= buzz["error_ms"] + CLOCK_ROUNDING_MS, buzz
+        late = buzz["fired_ms"] - buzz["due_ms"]
+        assert -TIMER_EARLY_MS <= late <= FACE_LATE_TOLERANCE_MS, buzz
+        assert abs(vibration["at"] - (buzz["fired_ms"] - skew_ms)) <= CLOCK_ROUNDING_MS
+    return buzzes
+
+
+def wait_for_state(page: Any, state: str, timeout_ms: int = 10_000) -> None:
+    page.wait_for_function(
+        "s => document.getElementById('face').dataset.state === s", arg=state, timeout=timeout_ms
+    )
+
+
+def wait_for_vibration(
+    page: Any, pattern: list[int], count: int = 1, timeout_ms: int = 10_000
+) -> None:
+    page.wait_for_function(
+        """([p, n]) => window.__vibrations.filter(
+            v => JSON.stringify(v.pattern) === JSON.stringify(p)).length >= n""",
+        arg=[pattern, count],
+        timeout=timeout_ms,
+    )
+
+
+HOLD_START = to_web_vibration(pattern_for(CueKind.HOLD_START))
+HOLD_END = to_web_vibration(pattern_for(CueKind.HOLD_END))
 
 
 def page_script(*, skew_ms: int = 0, vibrate: bool = True, wake_lock: bool = True) -> str:

@@ -2,6 +2,9 @@
 //
 // One poll answer carries every cue still to come, so buzzes are scheduled here against the
 // server's clock (corrected by an NTP-style offset estimate) and need no network to fire.
+// When a poll fails the schedule stays: the face says it is offline, retries with a growing
+// wait (at once when the browser says it is back online), and on reaching the coach again
+// reads the whole run afresh, with a new clock estimate, and replaces the schedule.
 "use strict";
 
 (function () {
@@ -10,6 +13,10 @@
   const TOKEN_KEY = "sciatica-coach.watch-token";
   const LONG_POLL_S = 25;
   const RETRY_MS = 2000;
+  const BACKOFF_FIRST_MS = 1000; // the wait after one failed poll; it doubles on each failure
+  const BACKOFF_MAX_MS = 30000;
+  const BACKOFF_KEPT = 16; // the waits chosen since the last answer, for the face's tests
+  const POLL_DEADLINE_MS = (LONG_POLL_S + 15) * 1000; // an answer later than this never comes
   const OFFSET_SAMPLES = 8;
   const LATE_TOLERANCE_MS = 500; // a cue this late still buzzes; older ones are skipped
   const REMEMBERED_CUES = 256; // fired cues kept, so a rescheduled one never buzzes twice
@@ -33,6 +40,19 @@
     notice: null, // {text, until}: a message that outranks the status line for a while
   };
 
+  // Reaching the coach: "online" while polls are answered, "offline" from a failed poll (or
+  // the browser's offline event) until one is answered again.
+  const link = {
+    state: "online",
+    failures: 0, // polls failed in a row
+    waits: [], // the back-off waits chosen since the last answer, ms
+    resyncs: 0, // times the face read the run afresh after being offline
+    woken: null, // what ended the last back-off wait: "timer" or "online"
+    wake: null, // ends the current back-off wait early
+    retryAt: null, // when the current back-off wait ends (this clock), while there is one
+    poll: null, // the AbortController of the poll in flight
+  };
+
   // -- clock -------------------------------------------------------------------------------
 
   function serverNow() {
@@ -43,7 +63,7 @@
     if (![t0, t1, t2, t3].every(Number.isFinite) || !t1 || !t2) return;
     const offset = ((t1 - t0) + (t2 - t3)) / 2;
     const delay = (t3 - t0) - (t2 - t1);
-    watch.samples.push({ offset, delay });
+    watch.samples.push({ offset, delay, at_ms: t3 });
     if (watch.samples.length > OFFSET_SAMPLES) watch.samples.shift();
     const best = watch.samples.reduce((a, b) => (b.delay < a.delay ? b : a));
     const changed = Math.abs(best.offset - watch.offsetMs) > 5;
@@ -230,6 +250,30 @@
     $("countdown").textContent = countdown;
     $("status").textContent = status;
     setRing(ring);
+    drawLink();
+  }
+
+  // Whether the buzzes still to come will fire: they are scheduled here, network or not.
+  function buzzesAhead() {
+    const snap = watch.snapshot;
+    if (!snap || !snap.cues) return false;
+    const now = serverNow();
+    return snap.cues.some((cue) => !watch.fired.has(cueKey(cue)) && cue.at_ms > now);
+  }
+
+  function drawLink() {
+    face.dataset.network = link.state;
+    let text = "";
+    if (link.state === "offline") {
+      text = buzzesAhead() ? "Offline · buzzes continue" : "Offline · reconnecting…";
+    }
+    const line = $("network");
+    if (line.textContent !== text) line.textContent = text;
+  }
+
+  function setLink(state) {
+    link.state = state;
+    drawLink();
   }
 
   function applySnapshot(snap, etag) {
@@ -593,30 +637,89 @@
     return { Authorization: `Bearer ${watch.token}` };
   }
 
+  // One poll; throws when the coach cannot be reached (or answers something unreadable).
   async function pollOnce() {
+    const resync = link.state === "offline";
+    if (resync) {
+      // Back from offline: the whole run afresh (no ETag, no waiting), and a clock estimate
+      // from the answers from now on, since this clock may have drifted or jumped meanwhile.
+      watch.etag = null;
+      watch.samples = [];
+    }
     const headers = authHeaders();
     const wait = watch.etag ? LONG_POLL_S : 0;
     if (watch.etag) headers["If-None-Match"] = watch.etag;
-    const t0 = Date.now();
-    const response = await fetch(`${API}cues?wait=${wait}&client_send_ms=${t0}`, {
-      headers,
-      cache: "no-store",
-    });
-    const t3 = Date.now();
-    if (response.status === 401) return "unpaired";
-    addClockSample(
-      t0,
-      Number(response.headers.get("Server-Receive-Ms")),
-      Number(response.headers.get("Server-Send-Ms")),
-      t3,
-    );
-    if (response.status === 200) {
-      applySnapshot(await response.json(), response.headers.get("ETag"));
-    } else if (response.status !== 304) {
-      await sleep(RETRY_MS);
+    const poll = new AbortController();
+    const deadline = setTimeout(() => poll.abort(), POLL_DEADLINE_MS);
+    link.poll = poll;
+    try {
+      const t0 = Date.now();
+      const response = await fetch(`${API}cues?wait=${wait}&client_send_ms=${t0}`, {
+        headers,
+        cache: "no-store",
+        signal: poll.signal,
+      });
+      const t3 = Date.now();
+      if (response.status === 401) return "unpaired";
+      const snap = response.status === 200 ? await response.json() : null;
+      if (response.status !== 200 && response.status !== 304) {
+        await sleep(RETRY_MS); // the coach (or a proxy before it) answered, but not with cues
+        return "ok";
+      }
+      addClockSample(
+        t0,
+        Number(response.headers.get("Server-Receive-Ms")),
+        Number(response.headers.get("Server-Send-Ms")),
+        t3,
+      );
+      reachedTheCoach(resync);
+      if (snap) applySnapshot(snap, response.headers.get("ETag"));
+      return "ok";
+    } finally {
+      clearTimeout(deadline);
+      if (link.poll === poll) link.poll = null;
     }
-    return "ok";
   }
+
+  function reachedTheCoach(resync) {
+    link.failures = 0;
+    link.waits = [];
+    if (resync) link.resyncs += 1;
+    setLink("online");
+    if (resync && person.historyToken !== watch.token) loadHistory();
+  }
+
+  // A failed poll: the schedule stays as it is; wait longer after each failure in a row (with
+  // jitter, so many watches back from one outage do not come back at once), or until the
+  // browser says the network is back.
+  async function lostTheCoach() {
+    link.failures += 1;
+    setLink("offline");
+    const ceiling = Math.min(BACKOFF_MAX_MS, BACKOFF_FIRST_MS * 2 ** (link.failures - 1));
+    const wait = Math.round(ceiling * (0.5 + Math.random() / 2));
+    link.waits.push(wait);
+    if (link.waits.length > BACKOFF_KEPT) link.waits.shift();
+    link.retryAt = Date.now() + wait;
+    link.woken = await new Promise((resolve) => {
+      const timer = setTimeout(() => resolve("timer"), wait);
+      link.wake = (why) => {
+        clearTimeout(timer);
+        resolve(why);
+      };
+    });
+    link.wake = null;
+    link.retryAt = null;
+  }
+
+  window.addEventListener("online", () => {
+    if (link.wake) link.wake("online");
+  });
+  // The browser knows first: say so now, and give up on a poll that can no longer answer.
+  window.addEventListener("offline", () => {
+    if (!watch.token) return;
+    setLink("offline");
+    if (link.poll) link.poll.abort();
+  });
 
   async function act(action) {
     if (!watch.token) return;
@@ -661,13 +764,32 @@
       if (face.dataset.screen !== "tuning" && face.dataset.screen !== "settings") show("routine");
       draw();
       if (person.historyToken !== watch.token) loadHistory(); // once per opening (or pairing)
-      try {
-        while (watch.token) {
-          if ((await pollOnce()) === "unpaired") forgetToken();
+      while (watch.token) {
+        let outcome;
+        try {
+          outcome = await pollOnce();
+        } catch (err) {
+          await lostTheCoach();
+          continue;
         }
-      } catch (err) {
-        await sleep(RETRY_MS);
+        if (outcome === "unpaired") forgetToken();
       }
+    }
+  }
+
+  // Installable, and the shell opens offline: the worker sits at watch/sw.js and may control
+  // the face's own URL (its server allows that scope), under a path prefix too.
+  async function keepTheShell() {
+    if (!("serviceWorker" in navigator)) {
+      face.dataset.shell = "unsupported"; // not a secure context, or an old browser
+      return;
+    }
+    try {
+      await navigator.serviceWorker.register("watch/sw.js", { scope: "watch" });
+      await navigator.serviceWorker.ready;
+      face.dataset.shell = "kept";
+    } catch (err) {
+      face.dataset.shell = "failed"; // the face works as before, only not offline
     }
   }
 
@@ -685,11 +807,25 @@
     button.addEventListener("click", enable);
   });
   setInterval(draw, 100);
+  drawLink();
   // Read-only for anyone who asks (diagnostics, the face's tests): every buzz and its aim.
   Object.defineProperty(window, "sciaticaWatch", {
     value: Object.freeze({
       buzzes: () => buzzLog.map((entry) => ({ ...entry })),
       history: () => (person.history ? JSON.parse(JSON.stringify(person.history)) : null),
+      network: () => ({
+        state: link.state,
+        failures: link.failures,
+        waits_ms: [...link.waits],
+        resyncs: link.resyncs,
+        woken: link.woken,
+        retry_in_ms: link.retryAt === null ? null : link.retryAt - Date.now(),
+      }),
+      clock: () => ({
+        offset_ms: watch.offsetMs,
+        error_ms: watch.offsetErrorMs,
+        samples: watch.samples.map((sample) => ({ ...sample })),
+      }),
       tuning: () => ({
         phase: tuning.phase,
         listening_from_ms: tuning.listener ? tuning.listener.firstMs : null,
@@ -699,5 +835,6 @@
       }),
     }),
   });
+  keepTheShell();
   main();
 })();
