@@ -5,10 +5,10 @@ ask-sdk-core's DefaultSerializer rebuilds every model from the type strings in i
 re-derives each class's attribute map and parses the timestamp with dateutil's general
 parser. EnvelopeSerializer keeps, per type string and per class, what those steps found, and
 reads Alexa's one timestamp spelling directly, so it builds the same objects for less.
+Serializing the response walks each model class's fields from the same plan.
 
 It only ever answers what the SDK's would: any input it was not planned for, and any error
 on the way, is handed to a stock DefaultSerializer, which raises what it always raised.
-Serializing the response is the SDK's own code, unchanged.
 """
 
 from __future__ import annotations
@@ -18,6 +18,7 @@ import re
 import time
 from dataclasses import dataclass
 from datetime import date, datetime
+from decimal import Decimal
 from enum import Enum
 from typing import Any
 
@@ -28,6 +29,8 @@ from dateutil import tz
 _ALEXA_TIMESTAMP = re.compile(
     r"(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2}):(\d{2})(?:\.(\d{1,6}))?Z", re.ASCII
 )
+#: What DefaultSerializer.serialize turns into JSON before it would look at a model's fields.
+_NOT_MODELS = (*DefaultSerializer.PRIMITIVE_TYPES, list, tuple, date, Enum, Decimal, dict)
 _LIST = re.compile(r"list\[(.*)\]")
 _DICT = re.compile(r"dict\(([^,]*), (.*)\)")
 
@@ -42,6 +45,7 @@ class _Model:
 
     cls: type
     fields: tuple[tuple[str, str, Any], ...]  # (attribute, payload key, type), in map order
+    written: tuple[tuple[str, str], ...]  # (attribute, payload key), in deserialized_types order
     keys: frozenset[str]
     discriminated: bool
 
@@ -63,6 +67,33 @@ class EnvelopeSerializer(DefaultSerializer):
             return self._value(json.loads(payload), obj_type)
         except Exception:
             return self._stock.deserialize(payload, obj_type)
+
+    def serialize(self, obj: Any) -> Any:
+        """The stock serializer's result for `obj`: plain JSON values, models as dicts."""
+        try:
+            return self._plain(obj)
+        except Exception:
+            return self._stock.serialize(obj)
+
+    def _plain(self, obj: Any) -> Any:
+        kind = type(obj)
+        if obj is None or kind is str or kind is int or kind is float or kind is bool:
+            return obj
+        if kind is dict:
+            return {key: self._plain(value) for key, value in obj.items()}
+        if kind is list:
+            return [self._plain(value) for value in obj]
+        plan = None
+        if hasattr(kind, "deserialized_types") and not issubclass(kind, _NOT_MODELS):
+            plan = self._plan(kind)
+        if plan is None:
+            return self._stock.serialize(obj)  # tuples, dates, enums, numbers: its own way
+        plain = {}
+        for attribute, key in plan.written:
+            value = getattr(obj, attribute)
+            if value is not None:
+                plain[key] = self._plain(value)
+        return plain
 
     def _value(self, payload: Any, obj_type: Any) -> Any:
         if payload is None:
@@ -166,6 +197,7 @@ class EnvelopeSerializer(DefaultSerializer):
             cls=cls,
             fields=tuple((name, key, types[name]) for name, key in attribute_map.items()),
             keys=frozenset(attribute_map.values()),
+            written=tuple((name, attribute_map[name]) for name in types),
             discriminated=hasattr(cls, "get_real_child_model"),
         )
         self._models[cls] = plan

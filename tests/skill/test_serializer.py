@@ -11,8 +11,9 @@ from typing import Any
 
 import pytest
 from ask_sdk_core.exceptions import SerializationException
+from ask_sdk_core.response_helper import ResponseFactory
 from ask_sdk_core.serialize import DefaultSerializer
-from ask_sdk_model import RequestEnvelope
+from ask_sdk_model import RequestEnvelope, ResponseEnvelope
 from dateutil.parser import parse
 
 from skill.serializer import EnvelopeSerializer
@@ -160,3 +161,24 @@ def test_a_timestamp_reads_as_dateutil_reads_it_in_any_local_zone(
         theirs.utcoffset(),
     )
     assert os.environ["TZ"] == time_zone
+
+
+def test_every_fixture_envelope_and_a_reply_serialize_as_the_sdk_serializes_them(
+    serializer: EnvelopeSerializer,
+) -> None:
+    built = [
+        DefaultSerializer().deserialize(path.read_text("utf-8"), RequestEnvelope)
+        for path in ENVELOPES
+    ]
+    factory = ResponseFactory()
+    factory.speak("<speak>Hi</speak>").ask("<speak>Again?</speak>").set_should_end_session(False)
+    built.append(
+        ResponseEnvelope(
+            version="1.0",
+            session_attributes={"pending": None, "n": (1, 2)},
+            response=factory.response,
+        )
+    )
+
+    for obj in built:
+        assert serializer.serialize(obj) == DefaultSerializer().serialize(obj)
