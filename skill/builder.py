@@ -11,6 +11,7 @@ from ask_sdk_core.skill_builder import SkillBuilder
 
 from .handlers import Services, request_handlers
 from .handlers.errors import CatchAllExceptionHandler
+from .serializer import EnvelopeSerializer
 
 log = logging.getLogger(__name__)
 
@@ -32,4 +33,6 @@ def build_skill(services: Services, skill_id: str | None = None) -> CustomSkill:
     builder.add_global_request_interceptor(RequestLogger())
     if skill_id:
         builder.skill_id = skill_id
-    return builder.create()
+    skill = builder.create()
+    skill.serializer = EnvelopeSerializer()  # the same objects, without per-request reflection
+    return skill

@@ -8,6 +8,12 @@ path validation to a trusted root with the leaf valid now and naming echo-api.am
 and last the RSA/SHA-256 signature over the raw body. The body checks before the signature
 only refuse: nothing is accepted until the signature has matched too.
 
+A chain's path validation depends on the time only through the validity of the certificates
+on the path it built, so once a chain has validated, the window in which all of them are
+valid is remembered (per chain object, per trust store, least recently used forgotten
+first) and a request strictly inside it skips the path building; at or past either edge the
+whole path is validated again, so an expired or not-yet-valid chain is refused as before.
+
 Cert chain URL policy: only `https://s3.amazonaws.com[:443]/echo.api/<file>` is accepted.
 Scheme and host are case-insensitive, the path is case-sensitive and dot segments are
 resolved before the `/echo.api/` prefix is checked. URLs with a query, fragment, user info,
@@ -72,6 +78,8 @@ FAILED_URL_TTL_S = 60.0
 MAX_FAILED_URLS = 256
 #: Normalised spellings remembered, so a repeated header costs a dict lookup.
 MAX_REMEMBERED_URLS = 64
+#: Validated chains whose validity window is remembered (the least recently used go first).
+MAX_VALID_WINDOWS = 64
 
 _CERT_HOST = "s3.amazonaws.com"
 _CERT_PATH_PREFIX = "/echo.api/"
@@ -106,6 +114,18 @@ class _Chain:
     leaf: x509.Certificate
     intermediates: list[x509.Certificate]
     key: rsa.RSAPublicKey | None
+
+
+@dataclass(frozen=True)
+class _Window:
+    """When a validated chain's whole path is valid, so a request inside it skips path building.
+
+    Holds the chain it was computed for: a window only ever vouches for that exact object.
+    """
+
+    chain: _Chain
+    not_before: float
+    not_after: float
 
 
 @dataclass
@@ -166,9 +186,9 @@ def load_trusted_roots(ca_file: str | os.PathLike[str] | None = None) -> list[x5
 class AlexaRequestVerifier:
     """Verifies Alexa requests; thread-safe, caching chains in memory and on disk.
 
-    The trust store and the policy builder are made once; each request still builds its
-    verifier at its own time and validates the whole path, so a cached chain that has since
-    expired is refused.
+    The trust store and the policy builder are made once. A request validates the whole
+    path at its own time unless it falls strictly inside the window its chain was last found
+    valid in, so a cached chain that has since expired is still refused.
     """
 
     def __init__(
@@ -183,9 +203,10 @@ class AlexaRequestVerifier:
         if not skill_id:
             raise ValueError("a skill id is required: it is what stops other skills' traffic")
         self._skill_id = skill_id
-        self._policy = x509_verification.PolicyBuilder().store(
-            x509_verification.Store(load_trusted_roots(ca_file))
-        )
+        roots = load_trusted_roots(ca_file)
+        self._policy = x509_verification.PolicyBuilder().store(x509_verification.Store(roots))
+        # Part of every window's key, so no window outlives the trust store it was found under.
+        self._trust = _fingerprint(roots)
         self._subject = x509.DNSName(ALEXA_CERT_DOMAIN)
         self._cache_dir = Path(cert_cache_dir) if cert_cache_dir is not None else None
         self._clock = clock
@@ -193,6 +214,7 @@ class AlexaRequestVerifier:
         self._chains: dict[str, _Chain] = {}
         self._normalised: dict[str, str] = {}
         self._failed: OrderedDict[str, tuple[float, VerificationError]] = OrderedDict()
+        self._windows: OrderedDict[tuple[str, bytes], _Window] = OrderedDict()
         self._url_locks: dict[str, _UrlLock] = {}
         self._lock = threading.Lock()  # guards the dicts above, never held during I/O
 
@@ -207,7 +229,7 @@ class AlexaRequestVerifier:
         _check_timestamp(body, now)
         _check_application_id(body, self._skill_id)
         chain = self._chain_for(url)
-        self._validate_chain(chain, datetime.fromtimestamp(now, tz=UTC))
+        self._validate_chain(url, chain, now)
         _check_signature(chain, signature, raw_body)
         return body
 
@@ -293,12 +315,34 @@ class AlexaRequestVerifier:
             _write_atomically(cached, pem)
         return pem
 
-    def _validate_chain(self, chain: _Chain, now: datetime) -> None:
-        verifier = self._policy.time(now).build_server_verifier(self._subject)
+    def _validate_chain(self, url: str, chain: _Chain, now: float) -> None:
+        """Validate the whole path, unless `now` is strictly inside this chain's known window."""
+        key = (url, self._trust)
+        with self._lock:
+            window = self._windows.get(key)
+            if (
+                window is not None
+                and window.chain is chain
+                and window.not_before < now < window.not_after
+            ):
+                self._windows.move_to_end(key)
+                return
+        at = datetime.fromtimestamp(now, tz=UTC)
+        verifier = self._policy.time(at).build_server_verifier(self._subject)
         try:
-            verifier.verify(chain.leaf, chain.intermediates)
+            path = verifier.verify(chain.leaf, chain.intermediates)
         except x509_verification.VerificationError as err:
-            raise _explain_chain_failure(chain.leaf, now, err) from err
+            raise _explain_chain_failure(chain.leaf, at, err) from err
+        window = _Window(
+            chain=chain,
+            not_before=max(cert.not_valid_before_utc for cert in path).timestamp(),
+            not_after=min(cert.not_valid_after_utc for cert in path).timestamp(),
+        )
+        with self._lock:
+            self._windows[key] = window
+            self._windows.move_to_end(key)
+            while len(self._windows) > MAX_VALID_WINDOWS:
+                self._windows.popitem(last=False)
 
 
 class RefuseAllVerifier:
@@ -467,6 +511,14 @@ def _parse_chain(pem: bytes, url: str) -> _Chain:
         intermediates=certs[1:],
         key=key if isinstance(key, rsa.RSAPublicKey) else None,
     )
+
+
+def _fingerprint(roots: list[x509.Certificate]) -> bytes:
+    """One digest of a whole trust store, in order; equal only for the same roots."""
+    digest = hashlib.sha256()
+    for root in roots:
+        digest.update(root.fingerprint(_SHA256))
+    return digest.digest()
 
 
 def _write_atomically(target: Path, data: bytes) -> None:

@@ -16,6 +16,7 @@ import pytest
 from ask_sdk_core.dispatch_components import AbstractRequestHandler
 from ask_sdk_core.skill_builder import SkillBuilder
 from ask_sdk_webservice_support.verifier import VerificationException
+from cryptography import x509
 from flask import Flask
 from flask_ask_sdk.skill_adapter import (
     VERIFY_SIGNATURE_APP_CONFIG,
@@ -269,6 +270,182 @@ def test_a_cache_dir_that_holds_garbage_is_refused(
     body = envelope(at=demo_now)
 
     assert reason_for(verifier, demo_ca.sign(body), body) == "bad_cert_chain"
+
+
+# --- remembering when a validated chain is valid ----------------------------------------------
+
+
+class CountingPolicy:
+    """Wraps the verifier's policy builder, noting each time a path is about to be validated."""
+
+    def __init__(self, policy: Any) -> None:
+        self.policy = policy
+        self.validations: list[datetime] = []
+
+    def time(self, at: datetime) -> Any:
+        self.validations.append(at)
+        return self.policy.time(at)
+
+
+def counting(verifier: AlexaRequestVerifier) -> CountingPolicy:
+    policy = CountingPolicy(verifier._policy)
+    verifier._policy = policy  # type: ignore[assignment]
+    return policy
+
+
+def outcome_at(verifier: AlexaRequestVerifier, ca: DemoCA, clock: FakeClock, at: datetime) -> str:
+    """'accepted' or the refusal's reason, for a request signed and checked at `at`."""
+    clock.now = at.timestamp()
+    body = envelope(at=at)
+    try:
+        verifier.verify(ca.sign(body), body)
+    except VerificationError as err:
+        return err.reason
+    return "accepted"
+
+
+def test_a_validated_chain_is_not_validated_again_inside_its_window(
+    verifier: AlexaRequestVerifier, demo_ca: DemoCA, demo_now: datetime, clock: FakeClock
+) -> None:
+    policy = counting(verifier)
+
+    for seconds in (0, 1, 3600):
+        assert outcome_at(verifier, demo_ca, clock, demo_now + timedelta(seconds=seconds)) == (
+            "accepted"
+        )
+
+    assert policy.validations == [demo_now]
+
+
+@pytest.mark.parametrize(
+    ("edge", "offset_s", "expected"),
+    [
+        ("not_before", -1, "cert_expired"),
+        ("not_before", 0, None),
+        ("not_before", 1, "accepted"),
+        ("not_after", -1, "accepted"),
+        ("not_after", 0, None),
+        ("not_after", 1, "cert_expired"),
+        ("not_after", 86400, "cert_expired"),
+    ],
+)
+def test_a_remembered_window_answers_as_a_fresh_validation_would(
+    edge: str,
+    offset_s: int,
+    expected: str | None,
+    make_verifier: Callable[..., AlexaRequestVerifier],
+    demo_ca: DemoCA,
+    demo_now: datetime,
+    clock: FakeClock,
+) -> None:
+    """Before, at and after each edge of the leaf's validity, warm or cold, one answer."""
+    leaf = demo_ca.leaf_cert
+    bound = leaf.not_valid_before_utc if edge == "not_before" else leaf.not_valid_after_utc
+    at = bound + timedelta(seconds=offset_s)
+    warm = make_verifier()
+    assert outcome_at(warm, demo_ca, clock, demo_now) == "accepted"  # its window is known now
+
+    warm_answer = outcome_at(warm, demo_ca, clock, at)
+    cold_answer = outcome_at(make_verifier(), demo_ca, clock, at)
+
+    assert warm_answer == cold_answer
+    if expected is not None:
+        assert warm_answer == expected
+
+
+def test_a_window_that_has_passed_is_refused_at_the_next_request_and_after(
+    verifier: AlexaRequestVerifier, demo_ca: DemoCA, demo_now: datetime, clock: FakeClock
+) -> None:
+    after = demo_ca.leaf_cert.not_valid_after_utc + timedelta(seconds=1)
+    assert outcome_at(verifier, demo_ca, clock, demo_now) == "accepted"
+
+    assert outcome_at(verifier, demo_ca, clock, after) == "cert_expired"
+    assert outcome_at(verifier, demo_ca, clock, after + timedelta(days=1)) == "cert_expired"
+    # A clock put back inside the window finds the chain good again, as a fresh check would.
+    assert outcome_at(verifier, demo_ca, clock, demo_now) == "accepted"
+
+
+@pytest.mark.parametrize("spoil", ["expired", "not-yet-valid", "wrong-san", "untrusted"])
+def test_a_chain_that_failed_validation_is_validated_again_every_time(
+    spoil: str,
+    make_verifier: Callable[..., AlexaRequestVerifier],
+    demo_ca: DemoCA,
+    other_ca: DemoCA,
+    demo_now: datetime,
+    clock: FakeClock,
+) -> None:
+    ca = {
+        "expired": demo_ca.with_leaf(
+            now=demo_now, not_before=demo_now - timedelta(days=30), not_after=demo_now
+        ),
+        "not-yet-valid": demo_ca.with_leaf(now=demo_now, not_before=demo_now + timedelta(hours=1)),
+        "wrong-san": demo_ca.with_leaf(now=demo_now, san="evil.example.com"),
+        "untrusted": other_ca,
+    }[spoil]
+    verifier = make_verifier(chain_from=ca)
+    policy = counting(verifier)
+    later = demo_now + timedelta(seconds=1)
+
+    first = outcome_at(verifier, ca, clock, later)
+    second = outcome_at(verifier, ca, clock, later)
+
+    assert first == second != "accepted"
+    assert len(policy.validations) == 2
+
+
+def test_a_window_found_under_one_trust_store_is_not_used_under_another(
+    tmp_path: Path,
+    cert_dir: Path,
+    demo_ca: DemoCA,
+    other_ca: DemoCA,
+    demo_now: datetime,
+    clock: FakeClock,
+) -> None:
+    """Two verifiers share the chain files on disk, never what they found out about them."""
+    demo_ca.install_chain(cert_dir)
+
+    def trusting(ca: DemoCA) -> AlexaRequestVerifier:
+        return AlexaRequestVerifier(
+            skill_id=SKILL_ID,
+            ca_file=ca.write_root(tmp_path / f"{id(ca)}.pem"),
+            cert_cache_dir=cert_dir,
+            clock=clock,
+            fetch=refuse_fetch,
+        )
+
+    assert outcome_at(trusting(demo_ca), demo_ca, clock, demo_now) == "accepted"
+    assert outcome_at(trusting(other_ca), demo_ca, clock, demo_now) == "untrusted_chain"
+    assert verification._fingerprint([demo_ca.intermediate_cert]) != verification._fingerprint(
+        [x509.load_pem_x509_certificate(demo_ca.root_pem())]
+    )
+
+
+def test_only_so_many_windows_are_remembered_the_least_recently_used_forgotten_first(
+    monkeypatch: pytest.MonkeyPatch,
+    verifier: AlexaRequestVerifier,
+    demo_ca: DemoCA,
+    demo_now: datetime,
+    cert_dir: Path,
+    clock: FakeClock,
+) -> None:
+    monkeypatch.setattr(verification, "MAX_VALID_WINDOWS", 2)
+    urls = [made_up_url(f"chain-{n}") for n in range(3)]
+    for url in urls:
+        (cert_dir / cache_file_name(url)).write_bytes(demo_ca.chain_pem())
+    policy = counting(verifier)
+    body = envelope(at=demo_now)
+
+    def verify_with(url: str) -> None:
+        verifier.verify({**demo_ca.sign(body), "SignatureCertChainUrl": url}, body)
+
+    for url in [urls[0], urls[1], urls[0], urls[2]]:  # urls[1] is the least recently used
+        verify_with(url)
+    assert len(policy.validations) == 3
+    verify_with(urls[0])
+    verify_with(urls[2])
+    assert len(policy.validations) == 3
+    verify_with(urls[1])
+    assert len(policy.validations) == 4
 
 
 # --- fetching and caching chains --------------------------------------------------------------
