@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import logging
 import threading
-import time
 from collections import deque
 from collections.abc import Callable, Hashable, Iterable
 from dataclasses import dataclass
@@ -19,10 +18,6 @@ log = logging.getLogger(__name__)
 #: A cue this late (seconds) still fires, e.g. one that arrived in the same answer it is due.
 LATE_TOLERANCE_S = 0.5
 _REMEMBERED = 256
-#: The scheduler sleeps until this long (seconds, real time) before a cue, then spins with
-#: yields to the moment: a timed wait can wake late by the OS timer's slack and, on a busy
-#: machine, by a whole time slice, while a spinning thread is already on the CPU.
-SPIN_S = 0.003
 
 C = TypeVar("C", bound=Hashable)
 
@@ -45,10 +40,8 @@ class BuzzScheduler(Generic[C]):
         on_buzz: Callable[[Buzz[C]], None],
         late_tolerance_s: float = LATE_TOLERANCE_S,
         time_scale: float = 1.0,
-        spin_s: float = SPIN_S,
     ) -> None:
         self.clock = clock
-        self.spin_s = spin_s
         #: How many clock seconds pass per real second (a time-compressed demo runs faster).
         self.time_scale = time_scale
         self.on_buzz = on_buzz
@@ -102,29 +95,12 @@ class BuzzScheduler(Generic[C]):
 
     def _next_due(self) -> tuple[float, C] | None:
         """Wait (holding the lock) until the first cue is due; None once stopped."""
-        spun_for: tuple[float, C] | None = None
         while not self._stopped:
             if not self._pending:
                 self._cond.wait()
                 continue
-            head = self._pending[0]
-            wait = (head[0] - self.clock()) / self.time_scale
+            wait = self._pending[0][0] - self.clock()
             if wait <= 0:
-                return head
-            if wait > self.spin_s or spun_for is head:
-                # Far off, or the clock barely moved while we spun (a test's): just sleep.
-                self._cond.wait(max(wait - self.spin_s, 0.0) or wait)
-                continue
-            spun_for = head
-            self._cond.release()  # let replace() in while this thread spins
-            try:
-                self._spin_until(head[0])
-            finally:
-                self._cond.acquire()
+                return self._pending[0]
+            self._cond.wait(wait / self.time_scale)
         return None
-
-    def _spin_until(self, due_at: float) -> None:
-        """Yield the CPU and the GIL until `clock` reaches `due_at`, for twice spin_s at most."""
-        deadline = time.monotonic() + 2 * self.spin_s
-        while self.clock() < due_at and time.monotonic() < deadline:
-            time.sleep(0)

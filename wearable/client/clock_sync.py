@@ -30,9 +30,10 @@ from dataclasses import dataclass
 SAMPLES = 64
 #: Samples older than this (seconds on the watch clock) are forgotten.
 MAX_AGE_S = 900.0
-#: How fast the watch's clock may drift from the server's (seconds per second): 50 ppm, the
-#: tolerance of a cheap watch crystal (RFC 5905 assumes 15 ppm for a computer).
-TOLERANCE = 50e-6
+#: How fast the watch's clock may drift from the server's (seconds per second): 100 ppm, a
+#: cheap watch crystal over its temperature range (RFC 5905 assumes 15 ppm for a computer).
+#: Within it the interval stays true; a clock drifting faster loses its older samples.
+TOLERANCE = 100e-6
 #: The server's stamps are whole milliseconds, rounded: each is off by up to half of one.
 RESOLUTION_S = 0.0005
 

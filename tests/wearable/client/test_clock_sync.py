@@ -152,7 +152,7 @@ def test_a_clock_drifting_within_the_tolerance_stays_inside_its_bound(drift: flo
         assert error <= sync.error_s + 1e-6
         errors.append(error)
         at = back + path.rng.uniform(1.0, 15.0)
-    assert max(errors[20:]) <= 0.025
+    assert max(errors[20:]) <= 0.035  # delays of 5-100 ms each way: half of 70 ms
     assert sync.spikes == 0
 
 
