@@ -43,10 +43,10 @@ MAX_RETRY_S = 30.0
 #: reached the server again after failures) polls at once up to this many times, SYNC_GAP_S
 #: apart, before it settles into long polls: NTP's iburst. Each answer is a clock sample, and
 #: the filter's error falls with the number of samples; on a quick network the first answer
-#: already meets the target, and no extra request is made.
+#: usually meets the target already, and no extra request is made.
 SYNC_BURST = 8
 SYNC_GAP_S = 0.25
-SYNC_TARGET_S = 0.002
+SYNC_TARGET_S = 0.005
 #: How often pairing tries to reach the server before it gives up with a clear message
 #: (with the waits above, about two minutes).
 PAIR_START_ATTEMPTS = 8
