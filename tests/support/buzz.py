@@ -2,7 +2,7 @@
 
 The two claims are held apart so that neither depends on how busy the machine is. The aim
 (when the watch meant to buzz, mapped to the server's clock) may be wrong only by the clock
-estimate's error: half the quickest of the last few loopback round trips. The firing may be
+estimate's error: at most half the quickest of its loopback round trips. The firing may be
 late only by what the watch itself allows (`LATE_TOLERANCE_S`; later cues are skipped, which
 the tests' "every cue buzzed once" then catches). How late a starved thread wakes is a figure
 for the benchmarks (bench_cue_timing), not a pass mark.

@@ -39,6 +39,14 @@ REQUEST_SLACK_S = 10.0
 #: The first wait after a failed request; each failure in a row doubles it, up to MAX_RETRY_S.
 RETRY_S = 2.0
 MAX_RETRY_S = 30.0
+#: While its clock estimate is worse than SYNC_TARGET_S, a watch that has just started (or
+#: reached the server again after failures) polls at once up to this many times, SYNC_GAP_S
+#: apart, before it settles into long polls: NTP's iburst. Each answer is a clock sample, and
+#: the filter's error falls with the number of samples; on a quick network the first answer
+#: usually meets the target already, and no extra request is made.
+SYNC_BURST = 8
+SYNC_GAP_S = 0.25
+SYNC_TARGET_S = 0.005
 #: How often pairing tries to reach the server before it gives up with a clear message
 #: (with the waits above, about two minutes).
 PAIR_START_ATTEMPTS = 8
@@ -226,6 +234,7 @@ class Watch:
         retry_s: float = RETRY_S,
         max_retry_s: float = MAX_RETRY_S,
         pair_attempts: int = PAIR_START_ATTEMPTS,
+        sync_burst: int = SYNC_BURST,
     ) -> None:
         self.base_url = base_url.rstrip("/") + "/"
         self.token = token
@@ -236,6 +245,7 @@ class Watch:
         self.retry_s = retry_s
         self.max_retry_s = max_retry_s
         self.pair_attempts = pair_attempts
+        self.sync_burst = sync_burst
         self.sync = ClockSync()
         self.etag: str | None = None
         self.snapshot: Snapshot | None = None
@@ -375,15 +385,19 @@ class Watch:
             raise Unpaired("the server no longer knows this watch's token")
         if response.status_code not in (200, 304):
             raise WatchError(f"cue poll failed: HTTP {response.status_code}")
-        received = response.headers.get("Server-Receive-Ms")
-        sent = response.headers.get("Server-Send-Ms")
-        if received and sent:
-            self.sync.add(t0, int(received) / 1000, int(sent) / 1000, t3)
+        self._clock_sample(response, t0, t3)
         if response.status_code == 304:
             self._reschedule()  # the offset estimate may have sharpened
             return None
         self.etag = response.headers.get("ETag")
         return self._take(Snapshot.from_json(response.json()))
+
+    def _clock_sample(self, response: requests.Response, t0: float, t3: float) -> None:
+        """Feed the clock filter from an answer's stamps, if it has both."""
+        received = response.headers.get("Server-Receive-Ms", "")
+        sent = response.headers.get("Server-Send-Ms", "")
+        if received.isdigit() and sent.isdigit():
+            self.sync.add(t0, int(received) / 1000, int(sent) / 1000, t3)
 
     def run(self, stop: threading.Event) -> None:
         """Poll until `stop` is set; returns early (raising Unpaired) if the token is revoked.
@@ -393,17 +407,22 @@ class Watch:
         scheduled keep firing meanwhile.
         """
         self._scheduler_start()
-        wait = 0
+        quick = self.sync_burst  # polls without a wait left, while the clock is uncertain
         failures = 0
         while not stop.is_set():
             try:
-                self.poll(wait)
-                wait = self.long_poll_s
+                self.poll(self.long_poll_s if quick <= 0 else 0)
                 failures = 0
+                if quick > 0 and self.sync.error_s > SYNC_TARGET_S:
+                    quick -= 1
+                    stop.wait(SYNC_GAP_S / self.time_scale)
+                else:
+                    quick = 0
             except Unpaired:
                 raise
             except (WatchError, requests.RequestException, ValueError, KeyError, TypeError) as exc:
                 failures += 1
+                quick = self.sync_burst  # reached again, perhaps by another path: resample
                 pause = self._backoff(failures)
                 log.warning("poll failed (%s); retrying in %.1f s", exc, pause)
                 stop.wait(pause)
@@ -412,9 +431,13 @@ class Watch:
 
     def act(self, action: str) -> Snapshot:
         """Pause, resume, next, previous or repeat the run from the wrist."""
+        t0 = self.clock()
         response = self._control.post(
             self._url("actions"), json={"action": action}, headers=self._auth(), timeout=10
         )
+        t3 = self.clock()
+        if response.status_code == 200:
+            self._clock_sample(response, t0, t3)  # an action's answer is a clock sample too
         if response.status_code == 401:
             raise Unpaired("the server no longer knows this watch's token")
         if response.status_code != 200:

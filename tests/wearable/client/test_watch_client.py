@@ -158,6 +158,63 @@ def test_an_action_from_the_wrist_moves_the_voices_run(
     assert live_coach.view(WATCH_USER).step_index == 1
 
 
+def test_an_actions_answer_is_a_clock_sample_too(
+    live_server: str, live_coach: Coach, token_file: Path
+) -> None:
+    watch = Watch(live_server, token=token_file.read_text("utf-8"), clock=fast_clock)
+    live_coach.apply(WATCH_USER, Event.START, lead_in=0.5)
+    try:
+        watch.act("pause")
+    finally:
+        watch.close()
+    assert watch.sync.samples == 1
+    assert watch.sync.offset_s == pytest.approx(-WATCH_FAST_BY_S, abs=0.05)
+
+
+class WaitRecordingSession(requests.Session):
+    """A session that keeps the `wait` of every cue poll, in order."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.waits: list[int] = []
+        self.changed = threading.Condition()
+
+    def get(self, url: str | bytes, *args: Any, **kwargs: Any) -> requests.Response:  # type: ignore[override]
+        with self.changed:
+            self.waits.append(int(kwargs.get("params", {}).get("wait", -1)))
+            self.changed.notify_all()
+        return super().get(url, *args, **kwargs)
+
+    def wait_for(self, count: int, timeout: float = 10) -> bool:
+        with self.changed:
+            return self.changed.wait_for(lambda: len(self.waits) >= count, timeout)
+
+
+@pytest.mark.parametrize(("target_s", "quick"), [(-1.0, watch_client.SYNC_BURST), (60.0, 1)])
+def test_a_new_watch_polls_quickly_only_while_its_clock_is_uncertain(
+    live_server: str,
+    token_file: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    target_s: float,
+    quick: int,
+) -> None:
+    monkeypatch.setattr(watch_client, "SYNC_TARGET_S", target_s)  # never met, or met at once
+    monkeypatch.setattr(watch_client, "SYNC_GAP_S", 0.01)
+    session = WaitRecordingSession()
+    watch = Watch(live_server, token=token_file.read_text("utf-8"), session=session, long_poll_s=1)
+    stop = threading.Event()
+    thread = threading.Thread(target=watch.run, args=(stop,), daemon=True)
+    thread.start()
+    try:
+        assert session.wait_for(quick + 1)
+    finally:
+        stop.set()
+        thread.join(timeout=10)
+        watch.close()
+    # The burst's quick polls (the first poll is one), then long polls.
+    assert session.waits[: quick + 1] == [0] * quick + [1]
+
+
 # -- the command line ---------------------------------------------------------------------------
 
 
