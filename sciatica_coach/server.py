@@ -28,8 +28,10 @@ log = logging.getLogger(__name__)
 
 #: One process: the in-process notifier only wakes watches waiting in the process that saved.
 DEFAULT_WORKERS = 1
-#: Requests one worker holds at once; each waiting watch is one.
-WORKER_CONNECTIONS = 10_000
+#: Requests one worker holds at once; each waiting watch is one. Room for 10,000 waiting
+#: watches (docs/BENCHMARKS.md, "Long-poll capacity") and the voice, wrists and health
+#: checks beside them: a full pool accepts no new connection, not even /healthz.
+WORKER_CONNECTIONS = 12_000
 #: How long a stopping worker may take to answer what it holds before it is killed.
 GRACEFUL_TIMEOUT_S = 30
 #: Seconds an idle keep-alive connection stays open between a watch's polls.
