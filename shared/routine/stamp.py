@@ -16,6 +16,7 @@ from __future__ import annotations
 import hashlib
 import secrets
 from dataclasses import dataclass, field
+from functools import lru_cache
 
 from .definition import Routine
 from .engine import RunView
@@ -68,21 +69,30 @@ class RunStamp:
         """The stamp a store holds, or None for none or one this release cannot read."""
         if not text:
             return None
-        parts = text.split("|", 6)
-        if len(parts) != 7 or parts[0] != "1":
-            return None
-        _, version, step, until, routine, save, run_id = parts
-        try:
-            return cls(
-                version=int(version),
-                run_id=run_id or None,
-                step_index=int(step),
-                fresh_until=float(until) if until else None,
-                routine=routine,
-                save=save,
-            )
-        except ValueError:
-            return None
+        return _parsed(text)
+
+
+#: Stamps read again and again (every poll of every watch reads its user's) are parsed once.
+_PARSED_STAMPS = 16_384
+
+
+@lru_cache(maxsize=_PARSED_STAMPS)
+def _parsed(text: str) -> RunStamp | None:
+    parts = text.split("|", 6)
+    if len(parts) != 7 or parts[0] != "1":
+        return None
+    _, version, step, until, routine, save, run_id = parts
+    try:
+        return RunStamp(
+            version=int(version),
+            run_id=run_id or None,
+            step_index=int(step),
+            fresh_until=float(until) if until else None,
+            routine=routine,
+            save=save,
+        )
+    except ValueError:
+        return None
 
 
 def routine_fingerprint(routine: Routine) -> str:

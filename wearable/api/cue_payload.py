@@ -12,7 +12,7 @@ table and one answer is enough to fire all later buzzes locally.
 from __future__ import annotations
 
 import hashlib
-from functools import cache
+from functools import cache, lru_cache
 from typing import Any
 
 import orjson
@@ -57,9 +57,14 @@ def etag_of(user_id: str, version: int, run_id: str | None, step_index: int) -> 
     """A strong ETag from the run's version, bound to the user, the run and the step under
     way (a hands-free reply moves on by the clock), so none is reused. A run's stamp holds
     the same four (shared/routine/stamp.py), so a poll can name it without reading the run."""
+    return f"{PAYLOAD_FORMAT}.{version}.{_scope(user_id, run_id, step_index)}"
+
+
+@lru_cache(maxsize=65_536)
+def _scope(user_id: str, run_id: str | None, step_index: int) -> str:
+    """The ETag's binding to the user, run and step: the same for every poll of that step."""
     bound = f"{user_id}\0{run_id or ''}\0{step_index}"
-    scope = hashlib.sha256(bound.encode()).hexdigest()[:16]
-    return f"{PAYLOAD_FORMAT}.{version}.{scope}"
+    return hashlib.sha256(bound.encode()).hexdigest()[:16]
 
 
 def cue_to_dict(cue: Cue) -> dict[str, Any]:

@@ -91,11 +91,13 @@ def _limit_body() -> None:
     A declared length over the limit is a 413 at once; a chunked body is cut off at the limit
     as it is read. Draining the small ones keeps a kept-alive connection in step.
     """
+    if not _may_have_body():
+        return  # nothing to limit or drain
     limit = _LARGER_BODY.get(request.endpoint or "", WATCH_MAX_BODY)
     request.max_content_length = limit
     if (request.content_length or 0) > limit:
         raise RequestEntityTooLarge(f"This endpoint reads at most {limit} bytes.")
-    if request.endpoint not in _READS_BODY and _may_have_body():
+    if request.endpoint not in _READS_BODY:
         request.get_data(cache=False)
 
 
