@@ -249,14 +249,22 @@ class RedisStore:
             self._run("purge_counters", [index, *counters[start : start + PURGE_BATCH]], [""])
 
     def _drop_tokens(self, token_hashes: Sequence[str] | set[str], tag: str) -> int:
-        """Delete the watches of these tokens that belong to `tag`; how many there were."""
+        """Delete the watches of these tokens that belong to `tag`; how many there were.
+
+        A watch and its user's epoch live in different slots, so no one script can change
+        both: the epoch moves on before the tokens go (no token remembered until now is
+        believed) and again after (nor one remembered while they went). A crash between
+        leaves at most a token remembered in those microseconds, never one from before.
+        """
+        if not token_hashes:
+            return 0
+        self._new_watches_epoch(tag)
         # Lua's false arrives as None (RESP2) or False (RESP3): either way, falsy.
         dropped = sum(
             bool(self._run("drop_token", [self.token_key(token_hash)], [tag]))
             for token_hash in token_hashes
         )
-        if dropped:
-            self._new_watches_epoch(tag)  # after the tokens are gone, never before
+        self._new_watches_epoch(tag)
         return dropped
 
     # -- runs -----------------------------------------------------------------------------
@@ -480,10 +488,12 @@ class RedisStore:
 
     def delete_device(self, token_hash: str) -> bool:
         """Remove the watch (its token stops working there and then), then its index entry."""
-        tag = self._run("drop_token", [self.token_key(token_hash)], [""])
-        if not tag:
+        raw = self.client.get(self.token_key(token_hash))
+        if raw is None:
             return False
-        self._new_watches_epoch(tag)
+        tag = json.loads(raw)["user_tag"]
+        if not self._drop_tokens([token_hash], tag):
+            return False
         self.client.srem(f"{self.prefix}{{u:{tag}}}:devices", token_hash)
         return True
 
