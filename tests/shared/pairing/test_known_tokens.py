@@ -194,3 +194,26 @@ def test_the_cache_keeps_at_most_its_limit_and_forgets_the_least_recent() -> Non
     known.put("z", KnownToken("z", "e", 0.0))
     assert (known.get("x"), known.get("y")) == (KnownToken("x", "e", 0.0), None)
     assert len(known) == 2
+
+
+def test_on_redis_a_crash_halfway_through_an_unpairing_leaves_no_remembered_token_alive(
+    redis_store: Any, clock: ManualClock
+) -> None:
+    """The watch and its user's epoch are in different slots: no one script does both."""
+    a = PairingService(redis_store, clock, random.Random(1))
+    b = PairingService(redis_store, clock, random.Random(2))
+    token = paired(b, ALICE)
+    assert a.authenticate(token) == ALICE  # remembered by `a`
+    moves = []
+    renew = redis_store._new_watches_epoch
+
+    def crash_after_the_first(tag: str) -> None:
+        if moves:
+            raise ConnectionError("the instance died here")
+        moves.append(tag)
+        renew(tag)
+
+    redis_store._new_watches_epoch = crash_after_the_first
+    with pytest.raises(ConnectionError):
+        b.revoke_user(ALICE)
+    assert a.authenticate(token) is None
