@@ -1,6 +1,7 @@
 """A bounded map that forgets the least recently used entry first, safe across threads.
 
-The per-instance caches of the hot watch poll (tokens seen valid, runs last read) keep what
+The per-instance caches (tokens seen valid and runs last read, for the hot watch poll; parsed
+voice profiles) keep what
 ten thousand watches need and never grow past their bound, however many users come and go.
 """
 

@@ -11,11 +11,10 @@ from __future__ import annotations
 import hashlib
 import logging
 import math
-import threading
-from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 
+from ..recent import Recent
 from ..stores.base import Store, UserVoice
 from ..user_ref import user_ref
 from . import ProfileError, SpeechTiming, VoiceProfile, shifted
@@ -47,8 +46,7 @@ class Voices:
     def __init__(self, store: Store, default: SpeechTiming) -> None:
         self.store = store
         self.default = default
-        self._parsed: OrderedDict[str, VoiceProfile] = OrderedDict()
-        self._lock = threading.Lock()
+        self._parsed: Recent[str, VoiceProfile] = Recent(_CACHE)
 
     def timing_for(self, user_id: str) -> SpeechTiming:
         """The user's own profile if they have one, else the deployment's, plus their nudges."""
@@ -97,11 +95,9 @@ class Voices:
     def _profile(self, user_id: str, text: str, offset_s: float) -> VoiceProfile | None:
         """The stored profile with the user's nudge applied, parsed once per (profile, nudge)."""
         key = f"{hashlib.sha256(text.encode()).hexdigest()}{offset_s:+.3f}"
-        with self._lock:
-            cached = self._parsed.get(key)
-            if cached is not None:
-                self._parsed.move_to_end(key)
-                return cached
+        cached = self._parsed.get(key)
+        if cached is not None:
+            return cached
         try:
             profile = shifted(VoiceProfile.loads(text), offset_s)
         except ProfileError as exc:
@@ -113,8 +109,5 @@ class Voices:
                 exc,
             )
             return None
-        with self._lock:
-            self._parsed[key] = profile
-            if len(self._parsed) > _CACHE:
-                self._parsed.popitem(last=False)
+        self._parsed.put(key, profile)
         return profile

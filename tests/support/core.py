@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from shared.clock import ManualClock
+from shared.pairing.service import PairingService
 from shared.routine.coach import Coach
 from shared.routine.engine import Event, Phase, RoutineEngine, RunState, Status
 from shared.stores.base import CompletedRun
@@ -96,3 +97,10 @@ def finished_at(coach: Coach, user_id: str, *times: float) -> None:
         coach.store.save_run(
             user_id, done, version, CompletedRun(run_id, coach.routine.id, at - 600, at)
         )
+
+
+def paired(service: PairingService, user: str) -> str:
+    """A watch of `user` paired all the way through `service`; its access token."""
+    start = service.start()
+    service.bind(user, start.user_code)
+    return service.exchange(start.device_code).access_token

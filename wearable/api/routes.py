@@ -253,7 +253,8 @@ def cues() -> ResponseReturnValue:
         if query.wait and _holds_current(etag):
             seen = stamp
         elif not query.wait and request.if_none_match.contains_weak(etag):
-            return _not_modified(coach, etag, query.client_send_ms, received)
+            clock = clock_block(query.client_send_ms, received, coach.clock.now())
+            return _not_modified(etag, clock)
     if seen is None:
         view = coach.view(user_id, found.stamps.run)
         if not (query.wait and _holds_current(etag_for(user_id, view))):
@@ -273,9 +274,8 @@ def _holds_current(etag: str) -> bool:
     return not tags.star_tag and tags.contains_weak(etag)
 
 
-def _timed_headers(coach: Coach, client_send_ms: int | None, received: float) -> dict[str, str]:
-    """The cache headers and the server's two clock stamps, taken as the answer leaves."""
-    clock = clock_block(client_send_ms, received, coach.clock.now())
+def _clock_headers(clock: dict[str, Any]) -> dict[str, str]:
+    """The cache headers and the server's two clock stamps of a cue answer's `clock` block."""
     return {
         **_CACHE_HEADERS,
         "Server-Receive-Ms": str(clock["server_receive_ms"]),
@@ -283,8 +283,8 @@ def _timed_headers(coach: Coach, client_send_ms: int | None, received: float) ->
     }
 
 
-def _not_modified(coach: Coach, etag: str, client_send_ms: int | None, received: float) -> Response:
-    response = Response(status=304, headers=_timed_headers(coach, client_send_ms, received))
+def _not_modified(etag: str, clock: dict[str, Any]) -> Response:
+    response = Response(status=304, headers=_clock_headers(clock))
     response.set_etag(etag)
     return response
 
@@ -304,19 +304,12 @@ def _cue_response(
     answer is always the new snapshot, whatever If-None-Match said.
     """
     etag = etag_for(user_id, view)
+    clock = clock_block(client_send_ms, received, coach.clock.now())
     if conditional and request.if_none_match.contains_weak(etag):
-        return _not_modified(coach, etag, client_send_ms, received)
-    sent = coach.clock.now()
-    clock = clock_block(client_send_ms, received, sent)
+        return _not_modified(etag, clock)
     body = {**run_payload(view, coach.routine.title), "clock": clock}
     response = current_app.response_class(to_json(body), mimetype="application/json")
-    response.headers.update(
-        {
-            **_CACHE_HEADERS,
-            "Server-Receive-Ms": str(clock["server_receive_ms"]),
-            "Server-Send-Ms": str(clock["server_send_ms"]),
-        }
-    )
+    response.headers.update(_clock_headers(clock))
     response.set_etag(etag)
     return response
 

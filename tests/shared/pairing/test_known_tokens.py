@@ -17,6 +17,7 @@ import pytest
 from shared.clock import ManualClock
 from shared.pairing.known_tokens import KnownTokens
 from shared.pairing.service import TOUCH_EVERY_S, PairingService
+from tests.support.core import paired
 from tests.support.stores import AnyStore, StoreSpec
 
 ALICE = "amzn1.ask.account.ALICE"
@@ -72,12 +73,6 @@ def a(stores: tuple[AnyStore, AnyStore], clock: ManualClock) -> PairingService:
 @pytest.fixture
 def b(stores: tuple[AnyStore, AnyStore], clock: ManualClock) -> PairingService:
     return PairingService(stores[1], clock, random.Random(2))
-
-
-def paired(service: PairingService, user: str) -> str:
-    start = service.start()
-    service.bind(user, start.user_code)
-    return service.exchange(start.device_code).access_token
 
 
 def reads(service: PairingService) -> list[str]:

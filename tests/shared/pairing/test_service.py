@@ -38,6 +38,7 @@ from shared.pairing.protocol import (
 from shared.pairing.service import PairingBusy, PairingError, PairingFailure, PairingService
 from shared.stores.sqlite import SQLiteStore
 from skill.spoken_code import parse_spoken_code
+from tests.support.core import paired
 
 ALICE = "amzn1.ask.account.ALICE"
 BOB = "amzn1.ask.account.BOB"
@@ -248,12 +249,6 @@ def test_no_code_heard_is_a_missing_code(service: PairingService) -> None:
 
 
 # -- tokens and unpairing -----------------------------------------------------------------------
-
-
-def paired(service: PairingService, user: str) -> str:
-    start = service.start()
-    service.bind(user, start.user_code)
-    return service.exchange(start.device_code).access_token
 
 
 def test_tokens_are_256_bit_and_distinct(service: PairingService) -> None:
