@@ -1,8 +1,8 @@
 """A bounded map that forgets the least recently used entry first, safe across threads.
 
 The per-instance caches (tokens seen valid and runs last read, for the hot watch poll; parsed
-voice profiles) keep what
-ten thousand watches need and never grow past their bound, however many users come and go.
+voice profiles) keep what ten thousand watches need and never grow past their bound, however
+many users come and go.
 """
 
 from __future__ import annotations
